@@ -1,0 +1,54 @@
+/* sipmasq configuration: siproxd.conf syntax and directive names. */
+#ifndef SIPMASQ_CONFIG_H
+#define SIPMASQ_CONFIG_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifndef SIPMASQ_PATH_MAX
+#define SIPMASQ_PATH_MAX 256
+#endif
+
+/* Everything read from the configuration file and the command line.
+ * Strings are NUL-terminated and empty when unset. Times are in seconds. */
+struct sipmasq_config {
+	char if_inbound[IF_NAMESIZE];    /* private-side interface (required) */
+	char if_outbound[IF_NAMESIZE];   /* public-side interface (required) */
+	char host_outbound[256];         /* public address/hostname override, or "" */
+	uint16_t sip_listen_port;        /* UDP port for SIP, default 5060 */
+	bool rtp_proxy_enable;           /* relay media (default 1); 0 = SIP only */
+	uint16_t rtp_port_low;           /* relay port range, default 7070..7089 */
+	uint16_t rtp_port_high;
+	unsigned rtp_timeout;            /* s without packets before a stream dies, default 300 */
+	unsigned default_expires;        /* s, REGISTER without Expires, default 600 */
+	bool daemonize;                  /* fork to background (default 0) */
+	int silence_log;                 /* siproxd silence_log, 0..4, default 1 */
+	bool log_calls;                  /* one line per call start/end (default 0) */
+	uint32_t debug_level;            /* DBCLASS_* mask, default 0 */
+	bool autosave_registrations;     /* informational; sipmasq saves on every change */
+	char registration_file[SIPMASQ_PATH_MAX]; /* "" = registrations not persisted */
+	char pid_file[SIPMASQ_PATH_MAX];          /* "" = no pid file */
+	char config_file[SIPMASQ_PATH_MAX];       /* the file that was read */
+};
+
+/* config_defaults: fill cfg with siproxd's defaults. */
+void config_defaults(struct sipmasq_config *cfg);
+
+/* config_load: read `path` (siproxd.conf syntax: "key = value", '#' comments)
+ * into cfg, which must hold defaults already. Unknown directives and siproxd
+ * directives not implemented yet give a warning naming file:line. Returns 0;
+ * -EINVAL on an invalid value (logged as "file:line: ...", the caller exits 2);
+ * -errno when the file can't be read. */
+int config_load(const char *path, struct sipmasq_config *cfg);
+
+/* config_find: the configuration file to use when -c is not given: the first
+ * readable of <sysconfdir>/sipmasq.conf and /etc/siproxd.conf; NULL if none. */
+const char *config_find(void);
+
+/* config_check: cross-field validation after loading (required interfaces
+ * present, rtp_port_low <= rtp_port_high). Logs what is wrong, returns 0 or
+ * -EINVAL. */
+int config_check(const struct sipmasq_config *cfg);
+
+#endif

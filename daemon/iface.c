@@ -1,0 +1,45 @@
+/* Interface address lookup with getifaddrs(3); the daemon calls it at start
+ * and periodically, so a dynamic address (ppp0, DHCP) is followed. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <string.h>
+
+#include "daemon/iface.h"
+
+int iface_lookup(const char *name, struct iface_side *side)
+{
+	struct ifaddrs *ifa_list, *ifa;
+	int rc = -EADDRNOTAVAIL;
+	unsigned idx = if_nametoindex(name);
+
+	memset(side, 0, sizeof(*side));
+	strncpy(side->name, name, sizeof(side->name) - 1);
+	if (!idx)
+		return -ENODEV;
+	side->ifindex = (int)idx;
+	if (getifaddrs(&ifa_list) < 0)
+		return -errno;
+	for (ifa = ifa_list; ifa; ifa = ifa->ifa_next) {
+		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET ||
+		    strcmp(ifa->ifa_name, name) != 0)
+			continue;
+		side->addr = ((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+		if (ifa->ifa_netmask)
+			side->netmask = ((struct sockaddr_in *)ifa->ifa_netmask)->sin_addr;
+		rc = 0;
+		break;
+	}
+	freeifaddrs(ifa_list);
+	return rc;
+}
+
+bool iface_in_subnet(const struct iface_side *side, struct in_addr ip)
+{
+	if (!side->addr.s_addr)
+		return false;
+	return (ip.s_addr & side->netmask.s_addr) ==
+	       (side->addr.s_addr & side->netmask.s_addr);
+}

@@ -1,0 +1,270 @@
+/* sipmasq: command line, start-up, main loop and clean stop. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <osipparser2/osip_parser.h>
+
+#include "daemon/calls.h"
+#include "daemon/config.h"
+#include "daemon/evloop.h"
+#include "daemon/log.h"
+#include "daemon/media.h"
+#include "daemon/registrations.h"
+#include "daemon/sip_proxy.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_CONFIG 2
+
+static volatile sig_atomic_t stop_signal, hup_signal;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		hup_signal = 1;
+	else
+		stop_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sipmasq [OPTIONS]\n"
+		"Masquerading SIP proxy with an RTP relay (siproxd.conf compatible).\n\n"
+		"  -h, --help             show this help and exit\n"
+		"  -c, --config FILE      configuration file (default: %s/sipmasq.conf,\n"
+		"                         then /etc/siproxd.conf)\n"
+		"  -d, --debug PATTERN    debug class bit pattern (siproxd DBCLASS_*, e.g. 0x24)\n"
+		"  -p, --pid-file FILE    write the process id to FILE\n"
+		"  -v, --version          print the version and exit\n"
+		"      --foreground       do not daemonize; log to stderr\n",
+		SYSCONFDIR);
+}
+
+struct options {
+	const char *config;
+	const char *pid_file;
+	bool debug_set;
+	uint32_t debug;
+	bool foreground;
+};
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "debug", required_argument, NULL, 'd' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "version", no_argument, NULL, 'v' },
+		{ "foreground", no_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "hc:d:p:v", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'd': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 0);
+			if (errno || *end || v > 0xffffffffUL) {
+				fprintf(stderr, "sipmasq: invalid debug pattern '%s'\n", optarg);
+				return EXIT_CONFIG;
+			}
+			o->debug = (uint32_t)v;
+			o->debug_set = true;
+			break;
+		}
+		case 'p':
+			o->pid_file = optarg;
+			break;
+		case 'v':
+			printf("sipmasq %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'F':
+			o->foreground = true;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sipmasq: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_CONFIG;
+	}
+	return -1;
+}
+
+static int write_pid_file(const char *path)
+{
+	char tmp[SIPMASQ_PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -errno;
+	return 0;
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -errno;
+	pid = fork();   /* never reacquire a controlling terminal */
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		return -errno;
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void main_loop(void)
+{
+	uint64_t next_tick = evloop_now_ms() + 1000;
+
+	while (!stop_signal) {
+		uint64_t now = evloop_now_ms();
+		int timeout = now >= next_tick ? 0 : (int)(next_tick - now);
+
+		evloop_run_once(timeout);
+		if (hup_signal) {
+			hup_signal = 0;
+			log_notice("SIGHUP received: configuration reload is not supported, ignored");
+		}
+		now = evloop_now_ms();
+		if (now >= next_tick) {
+			proxy_tick();
+			next_tick = now + 1000;
+		}
+	}
+	log_notice("signal %d received, stopping", (int)stop_signal);
+}
+
+int main(int argc, char **argv)
+{
+	static struct sipmasq_config cfg;
+	struct options opt = { 0 };
+	int rc, status = 0, nreg;
+
+	rc = parse_args(argc, argv, &opt);
+	if (rc >= 0)
+		return rc;
+	log_open(false, 0);
+	config_defaults(&cfg);
+	if (!opt.config && !(opt.config = config_find())) {
+		log_err("no configuration file: tried %s/sipmasq.conf and /etc/siproxd.conf "
+			"(use -c FILE)", SYSCONFDIR);
+		return EXIT_CONFIG;
+	}
+	rc = config_load(opt.config, &cfg);
+	if (rc == -EINVAL || (rc == 0 && config_check(&cfg) != 0))
+		return EXIT_CONFIG;
+	if (rc)
+		return EXIT_CONFIG;   /* unreadable: config_load said why */
+	if (opt.debug_set)
+		cfg.debug_level = opt.debug;
+	if (opt.pid_file)
+		snprintf(cfg.pid_file, sizeof(cfg.pid_file), "%s", opt.pid_file);
+	if (opt.foreground)
+		cfg.daemonize = false;
+	log_debug_mask = cfg.debug_level;
+
+	parser_init();
+	if (evloop_init() != 0) {
+		log_err("epoll: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	rc = proxy_init(&cfg);
+	if (rc == -ENODEV)
+		return EXIT_CONFIG;
+	if (rc)
+		return EXIT_RUNTIME;
+	if (cfg.rtp_proxy_enable && media_init(cfg.rtp_port_low, cfg.rtp_port_high) != 0) {
+		log_err("%s: rtp_port_low..rtp_port_high (%u..%u) holds no relay port pair",
+			cfg.config_file, cfg.rtp_port_low, cfg.rtp_port_high);
+		return EXIT_CONFIG;
+	}
+	nreg = reg_init(cfg.registration_file);
+	if (nreg < 0)
+		log_warn("registration_file %s: %s", cfg.registration_file, strerror(-nreg));
+	else if (cfg.registration_file[0])
+		log_info("%d registration(s) restored from %s", nreg, cfg.registration_file);
+
+	if (cfg.daemonize) {
+		if (daemonize() != 0) {
+			log_err("cannot daemonize: %s", strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		log_open(true, cfg.silence_log);
+	}
+	if (cfg.pid_file[0] && (rc = write_pid_file(cfg.pid_file)) != 0)
+		log_warn("pid_file %s: %s", cfg.pid_file, strerror(-rc));
+	install_signals();
+	log_notice("sipmasq %s ready: SIP on UDP port %u, RTP relay %s %u-%u",
+		   PACKAGE_VERSION, cfg.sip_listen_port,
+		   cfg.rtp_proxy_enable ? "ports" : "disabled,", cfg.rtp_port_low,
+		   cfg.rtp_port_high);
+
+	main_loop();
+
+	proxy_fini();
+	media_fini();
+	reg_save();
+	reg_fini();
+	evloop_fini();
+	if (cfg.pid_file[0])
+		unlink(cfg.pid_file);
+	log_close();
+	return status;
+}

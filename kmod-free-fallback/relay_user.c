@@ -1,0 +1,477 @@
+/* Userspace RTP/RTCP relay: the media plane of media.h with plain UDP sockets.
+ *
+ * Each stream owns four non-blocking sockets: RTP and RTCP on the private
+ * side, RTP and RTCP on the public side, each pair drawn at random from the
+ * port pool. A datagram received on side i is sent from the same kind of
+ * socket on side 1-i to that side's peer. Peers are learnt by symmetric RTP
+ * latching: the first datagram received on a socket fixes its source as the
+ * peer of that side, and from then on datagrams from any other source are
+ * dropped (strict source, as rtpengine does) until a new SDP address for the
+ * side (re-INVITE) resets the latch. Until a destination is known nothing is
+ * sent. Everything runs in the daemon's event loop thread; datagrams move in
+ * batches through static buffers (recvmmsg/sendmmsg), with no per-packet
+ * allocation or logging. */
+#include "autoconfig.h"   /* autoconf; <> so that daemon/config.h is never picked */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/evloop.h"
+#include "daemon/log.h"
+#include "daemon/media.h"
+#include "kmod-free-fallback/portpool.h"
+
+#define RELAY_BATCH     32    /* datagrams per recvmmsg/sendmmsg */
+#define RELAY_MAX_DGRAM 2048  /* larger datagrams are truncated, hence dropped */
+/* Batches per readiness callback: enough to drain a burst, few enough that
+ * one busy stream cannot starve SIP and the other streams (epoll is level
+ * triggered, so what is left is picked up on the next round). */
+#define RELAY_BATCHES_PER_WAKEUP 4
+/* Pairs set aside while looking for a bindable pair (taken by some other
+ * process); more than this means the port range is badly chosen. */
+#define RELAY_BUSY_MAX  64
+#define RELAY_LOG_INTERVAL_S 10
+
+struct relay_stream;
+
+/* Callback argument of one socket: the stream, the side the socket is on and
+ * whether it carries RTCP. Embedded in the stream, freed with it. */
+struct relay_sock {
+	struct relay_stream *rs;
+	uint8_t side;        /* enum media_side */
+	uint8_t rtcp;        /* 0 = RTP socket, 1 = RTCP socket */
+};
+
+/* A stream as the engine sees it: the public part handed to the daemon plus
+ * private bookkeeping. */
+struct relay_stream {
+	struct media_stream pub;
+	struct sockaddr_in sdp[2];       /* last SDP address per side (port 0 = none yet) */
+	struct relay_sock sock[2][2];    /* [side][rtcp] */
+	struct relay_stream *prev, *next;/* list of open streams, for media_fini() */
+};
+
+#define relay_of(s) \
+	((struct relay_stream *)(void *)((char *)(s) - offsetof(struct relay_stream, pub)))
+
+static struct portpool pool;
+static bool pool_ready;
+static struct relay_stream *streams;
+
+/* Batch I/O state, shared by all sockets: the loop is single-threaded and a
+ * batch is fully sent before the callback returns. */
+static struct {
+	struct mmsghdr rx[RELAY_BATCH], tx[RELAY_BATCH];
+	struct iovec rx_iov[RELAY_BATCH], tx_iov[RELAY_BATCH];
+	struct sockaddr_in src[RELAY_BATCH];
+	struct sockaddr_in dst;          /* one destination per batch */
+	unsigned char buf[RELAY_BATCH][RELAY_MAX_DGRAM];
+} io;
+
+static void io_setup(void)
+{
+	for (unsigned k = 0; k < RELAY_BATCH; k++) {
+		io.rx_iov[k].iov_base = io.buf[k];
+		io.rx_iov[k].iov_len = sizeof(io.buf[k]);
+		io.rx[k].msg_hdr.msg_iov = &io.rx_iov[k];
+		io.rx[k].msg_hdr.msg_iovlen = 1;
+		io.rx[k].msg_hdr.msg_name = &io.src[k];
+		io.tx[k].msg_hdr.msg_iov = &io.tx_iov[k];
+		io.tx[k].msg_hdr.msg_iovlen = 1;
+		io.tx[k].msg_hdr.msg_name = &io.dst;
+		io.tx[k].msg_hdr.msg_namelen = sizeof(io.dst);
+	}
+}
+
+static bool same_ep(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+/* A destination we may send to. 0.0.0.0 is excluded because Linux delivers
+ * it to the local host (and SDP uses it for "hold"), port 0 means unknown or
+ * a disabled stream. */
+static bool ep_usable(const struct sockaddr_in *a)
+{
+	return a->sin_port != 0 && a->sin_addr.s_addr != htonl(INADDR_ANY);
+}
+
+/* "a.b.c.d:port" into buf (at least 22 bytes), for log lines. */
+static const char *ep_str(const struct sockaddr_in *a, char *buf, size_t len)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
+	return buf;
+}
+
+/* Send io.tx[0..n) from fd; datagrams sent are credited to `in`'s forward
+ * counters, the others to its drops. Send errors (no route, full buffer,
+ * ICMP feedback) are the network's business: they cost a datagram, never the
+ * stream. */
+static void relay_send(int fd, unsigned n, struct media_leg *in)
+{
+	unsigned done = 0;
+
+	while (done < n) {
+		int r = sendmmsg(fd, io.tx + done, n - done, MSG_DONTWAIT);
+		if (r > 0) {
+			for (unsigned k = done; k < done + (unsigned)r; k++) {
+				in->fwd_packets++;
+				in->fwd_bytes += io.tx[k].msg_len;
+			}
+			done += (unsigned)r;
+			continue;
+		}
+		int err = r < 0 ? errno : EIO;
+		char ep[32];
+		log_ratelimited("relay send", RELAY_LOG_INTERVAL_S, LOG_WARNING,
+				"rtp relay: send to %s failed: %s",
+				ep_str(&io.dst, ep, sizeof(ep)), strerror(err));
+		if (err == EAGAIN || err == EWOULDBLOCK) {
+			/* socket buffer full: the rest of the batch would fail too */
+			in->drops += n - done;
+			return;
+		}
+		in->drops++;          /* skip the datagram that failed, try the rest */
+		done++;
+	}
+}
+
+/* Receive one batch on fd into io.rx. Returns the count, 0 when nothing is
+ * queued or on error. */
+static unsigned relay_recv(int fd)
+{
+	for (unsigned k = 0; k < RELAY_BATCH; k++) {
+		io.rx[k].msg_hdr.msg_namelen = sizeof(io.src[k]);
+		io.rx[k].msg_hdr.msg_flags = 0;
+	}
+	int n = recvmmsg(fd, io.rx, RELAY_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_ratelimited("relay recv", RELAY_LOG_INTERVAL_S, LOG_WARNING,
+					"rtp relay: receive failed: %s", strerror(errno));
+		return 0;
+	}
+	return (unsigned)n;
+}
+
+/* Readiness callback of every relay socket. */
+static void relay_rx(int fd, uint32_t events, void *arg)
+{
+	struct relay_sock *sk = arg;
+	struct media_stream *s = &sk->rs->pub;
+	struct media_leg *in = &s->leg[sk->side];
+	struct media_leg *out = &s->leg[1 - sk->side];
+	struct sockaddr_in *src_peer = sk->rtcp ? &in->peer_rtcp : &in->peer;
+	bool *latched = sk->rtcp ? &in->rtcp_latched : &in->latched;
+	const struct sockaddr_in *dst = sk->rtcp ? &out->peer_rtcp : &out->peer;
+	int out_fd = sk->rtcp ? out->fd_rtcp : out->fd_rtp;
+
+	(void)events;   /* EPOLLERR is reported (and cleared) by recvmmsg itself */
+	for (int b = 0; b < RELAY_BATCHES_PER_WAKEUP; b++) {
+		unsigned n = relay_recv(fd);
+		if (n == 0)
+			return;
+
+		unsigned ntx = 0;
+		io.dst = *dst;
+		bool can_send = ep_usable(dst);
+		for (unsigned k = 0; k < n; k++) {
+			const struct msghdr *h = &io.rx[k].msg_hdr;
+			const struct sockaddr_in *src = &io.src[k];
+			unsigned len = io.rx[k].msg_len;
+
+			in->rx_packets++;
+			in->rx_bytes += len;
+			if ((h->msg_flags & MSG_TRUNC) || h->msg_namelen != sizeof(*src) ||
+			    src->sin_family != AF_INET) {
+				in->drops++;
+				continue;
+			}
+			if (!*latched) {
+				/* Symmetric RTP: the party receives where it sends from,
+				 * whatever its SDP said (NAT in front of it). */
+				*src_peer = *src;
+				src_peer->sin_family = AF_INET;
+				memset(src_peer->sin_zero, 0, sizeof(src_peer->sin_zero));
+				*latched = true;
+				if (log_debug_mask & DBCLASS_RTP) {
+					char ep[32];
+					log_debug(DBCLASS_RTP, "rtp relay: %s %s side latched to %s",
+						  sk->rtcp ? "rtcp" : "rtp",
+						  sk->side == MEDIA_PRIVATE ? "private" : "public",
+						  ep_str(src, ep, sizeof(ep)));
+				}
+			} else if (!same_ep(src, src_peer)) {
+				in->drops++;   /* strict source: not the latched party */
+				continue;
+			}
+			if (!can_send) {
+				in->drops++;   /* other side's receive address not known yet */
+				continue;
+			}
+			io.tx_iov[ntx].iov_base = io.buf[k];
+			io.tx_iov[ntx].iov_len = len;
+			ntx++;
+		}
+		in->last_rx_ms = evloop_now_ms();
+		if (ntx)
+			relay_send(out_fd, ntx, in);
+		log_debug(DBCLASS_RTPBABL, "rtp relay: port %u: %u in, %u to forward",
+			  ntohs(in->local.sin_port) + sk->rtcp, n, ntx);
+		if (n < RELAY_BATCH)
+			return;        /* queue drained */
+	}
+}
+
+/* A non-blocking UDP socket bound to addr:port (host byte order port). No
+ * SO_REUSEADDR: a port somebody else holds must fail with EADDRINUSE. */
+static int udp_bind(struct in_addr addr, uint16_t port, int *fd)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr = addr,
+	};
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -errno;
+	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int err = errno;
+		close(s);
+		return -err;
+	}
+	*fd = s;
+	return 0;
+}
+
+/* Reserve a pair for one leg and bind its RTP and RTCP sockets to addr.
+ * Pairs that fail with EADDRINUSE are held aside (so the next draw is a
+ * different pair) and returned to the pool at the end. Returns 0, -ENOSPC,
+ * -EADDRINUSE (too many busy pairs) or -errno; on error the leg is untouched. */
+static int leg_open(struct media_leg *leg, struct in_addr addr)
+{
+	uint16_t busy[RELAY_BUSY_MAX];
+	unsigned nbusy = 0;
+	int rc;
+
+	for (;;) {
+		uint16_t port;
+		int fd_rtp = -1, fd_rtcp = -1;
+
+		rc = portpool_get(&pool, &port);
+		if (rc)
+			break;
+		rc = udp_bind(addr, port, &fd_rtp);
+		if (!rc) {
+			rc = udp_bind(addr, (uint16_t)(port + 1), &fd_rtcp);
+			if (rc)
+				close(fd_rtp);
+		}
+		if (!rc) {
+			leg->fd_rtp = fd_rtp;
+			leg->fd_rtcp = fd_rtcp;
+			leg->local.sin_family = AF_INET;
+			leg->local.sin_addr = addr;
+			leg->local.sin_port = htons(port);
+			break;
+		}
+		if (rc != -EADDRINUSE || nbusy == RELAY_BUSY_MAX) {
+			portpool_put(&pool, port);
+			break;
+		}
+		busy[nbusy++] = port;
+	}
+	if (nbusy)
+		log_ratelimited("relay port busy", RELAY_LOG_INTERVAL_S, LOG_WARNING,
+				"rtp relay: %u port pair(s) of the relay range are "
+				"used by another program", nbusy);
+	while (nbusy)
+		portpool_put(&pool, busy[--nbusy]);
+	return rc;
+}
+
+/* Unregister and close what the stream holds, return its ports, free it.
+ * Works on a partly opened stream (fds -1, ports 0). */
+static void stream_release(struct relay_stream *rs)
+{
+	for (int side = 0; side < 2; side++) {
+		struct media_leg *leg = &rs->pub.leg[side];
+		int *fds[2] = { &leg->fd_rtp, &leg->fd_rtcp };
+
+		for (int c = 0; c < 2; c++) {
+			if (*fds[c] >= 0) {
+				evloop_del(*fds[c]);
+				close(*fds[c]);
+				*fds[c] = -1;
+			}
+		}
+		if (leg->local.sin_port)
+			portpool_put(&pool, ntohs(leg->local.sin_port));
+	}
+	free(rs);
+}
+
+int media_init(uint16_t port_low, uint16_t port_high)
+{
+	if (streams)
+		return -EBUSY;
+	portpool_fini(&pool);
+	pool_ready = false;
+	int rc = portpool_init(&pool, port_low, port_high);
+	if (rc) {
+		log_err("rtp relay: no usable port pair in %u-%u", port_low, port_high);
+		return rc;
+	}
+	io_setup();
+	pool_ready = true;
+	log_debug(DBCLASS_RTP, "rtp relay: %u port pairs from %u", portpool_size(&pool),
+		  pool.base);
+	return 0;
+}
+
+void media_fini(void)
+{
+	while (streams)
+		media_stream_close(&streams->pub);
+	portpool_fini(&pool);
+	pool_ready = false;
+}
+
+int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
+		      struct media_stream **out)
+{
+	const struct in_addr addr[2] = { private_addr, public_addr };
+	struct relay_stream *rs;
+	int rc = 0;
+
+	*out = NULL;
+	if (!pool_ready)
+		return -EINVAL;
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	for (int side = 0; side < 2; side++) {
+		rs->pub.leg[side].fd_rtp = -1;
+		rs->pub.leg[side].fd_rtcp = -1;
+	}
+	for (int side = 0; side < 2 && !rc; side++)
+		rc = leg_open(&rs->pub.leg[side], addr[side]);
+	for (int side = 0; side < 2 && !rc; side++) {
+		struct media_leg *leg = &rs->pub.leg[side];
+		for (int c = 0; c < 2 && !rc; c++) {
+			struct relay_sock *sk = &rs->sock[side][c];
+			sk->rs = rs;
+			sk->side = (uint8_t)side;
+			sk->rtcp = (uint8_t)c;
+			rc = evloop_add(c ? leg->fd_rtcp : leg->fd_rtp, EPOLLIN, relay_rx, sk);
+		}
+	}
+	if (rc) {
+		if (rc != -ENOSPC)
+			log_err("rtp relay: cannot open stream: %s", strerror(-rc));
+		stream_release(rs);
+		return rc;
+	}
+	rs->pub.opened_ms = evloop_now_ms();
+	rs->next = streams;
+	if (streams)
+		streams->prev = rs;
+	streams = rs;
+	log_debug(DBCLASS_RTP, "rtp relay: stream open, ports %u (private) %u (public)",
+		  ntohs(rs->pub.leg[0].local.sin_port), ntohs(rs->pub.leg[1].local.sin_port));
+	*out = &rs->pub;
+	return 0;
+}
+
+/* True if a is one of the stream's own relay sockets: sending there would
+ * loop datagrams through the relay forever. */
+static bool is_own_socket(const struct media_stream *s, const struct sockaddr_in *a)
+{
+	for (int side = 0; side < 2; side++) {
+		const struct sockaddr_in *l = &s->leg[side].local;
+		uint16_t p = ntohs(a->sin_port), lp = ntohs(l->sin_port);
+
+		if ((p == lp || p == lp + 1) &&
+		    (a->sin_addr.s_addr == l->sin_addr.s_addr ||
+		     l->sin_addr.s_addr == htonl(INADDR_ANY)))
+			return true;
+	}
+	return false;
+}
+
+void media_stream_set_peer(struct media_stream *s, enum media_side side,
+			   const struct sockaddr_in *sdp_addr)
+{
+	if (!s || !sdp_addr || (side != MEDIA_PRIVATE && side != MEDIA_PUBLIC))
+		return;
+	struct relay_stream *rs = relay_of(s);
+	struct media_leg *leg = &s->leg[side];
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = sdp_addr->sin_port,
+		.sin_addr = sdp_addr->sin_addr,
+	};
+	char ep[32];
+
+	/* The same SDP again (e.g. a session refresh) keeps the latch: the
+	 * learnt source is better than the announced address behind NAT. */
+	if (same_ep(&rs->sdp[side], &a))
+		return;
+	rs->sdp[side] = a;
+	if (is_own_socket(s, &a)) {
+		log_warn("rtp relay: SDP points %s side at the relay itself (%s), ignored",
+			 side == MEDIA_PRIVATE ? "private" : "public",
+			 ep_str(&a, ep, sizeof(ep)));
+		a.sin_port = 0;
+	}
+	leg->peer = a;
+	leg->peer_rtcp = a;
+	uint16_t port = ntohs(a.sin_port);
+	leg->peer_rtcp.sin_port = (port && port < 65535) ? htons((uint16_t)(port + 1)) : 0;
+	leg->latched = false;
+	leg->rtcp_latched = false;
+	log_debug(DBCLASS_RTP, "rtp relay: %s side peer from SDP: %s",
+		  side == MEDIA_PRIVATE ? "private" : "public",
+		  ep_str(&a, ep, sizeof(ep)));
+}
+
+void media_stream_close(struct media_stream *s)
+{
+	if (!s)
+		return;
+	struct relay_stream *rs = relay_of(s);
+
+	if (rs->prev)
+		rs->prev->next = rs->next;
+	else
+		streams = rs->next;
+	if (rs->next)
+		rs->next->prev = rs->prev;
+	log_debug(DBCLASS_RTP, "rtp relay: stream close, ports %u/%u, "
+		  "private rx %llu fwd %llu drop %llu, public rx %llu fwd %llu drop %llu",
+		  ntohs(s->leg[0].local.sin_port), ntohs(s->leg[1].local.sin_port),
+		  (unsigned long long)s->leg[0].rx_packets,
+		  (unsigned long long)s->leg[0].fwd_packets,
+		  (unsigned long long)s->leg[0].drops,
+		  (unsigned long long)s->leg[1].rx_packets,
+		  (unsigned long long)s->leg[1].fwd_packets,
+		  (unsigned long long)s->leg[1].drops);
+	stream_release(rs);
+}
+
+unsigned media_ports_free(void)
+{
+	return portpool_free_count(&pool);
+}

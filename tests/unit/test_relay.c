@@ -1,0 +1,342 @@
+/* Unit test of the userspace RTP relay (kmod-free-fallback/relay_user.c),
+ * over loopback only: a "phone" on the private side and a "provider" on the
+ * public side are plain UDP sockets of this process; the relay runs in the
+ * real event loop, pumped a bounded number of times. */
+#include "autoconfig.h"   /* autoconf; <> so that daemon/config.h is never picked */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/evloop.h"
+#include "daemon/log.h"
+#include "daemon/media.h"
+#include "tests/unit/unit.h"
+
+#define RANGE_LOW  41000
+#define RANGE_HIGH 41019   /* 10 pairs */
+
+static struct sockaddr_in lo_ep(uint16_t port)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	return a;
+}
+
+/* A blocking UDP socket on 127.0.0.1:port (0 = any port); -1 on failure. */
+static int udp_sock(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = lo_ep(port);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint16_t sock_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	return ntohs(a.sin_port);
+}
+
+/* An RTP/RTCP socket pair (even, even+1) outside the relay range. */
+static bool udp_pair(int fd[2])
+{
+	for (uint16_t p = 42000; p < 43000; p += 2) {
+		fd[0] = udp_sock(p);
+		if (fd[0] < 0)
+			continue;
+		fd[1] = udp_sock((uint16_t)(p + 1));
+		if (fd[1] >= 0)
+			return true;
+		close(fd[0]);
+	}
+	return false;
+}
+
+/* Send len bytes of `fill` from fd to 127.0.0.1:port. */
+static void send_to(int fd, uint16_t port, unsigned char fill, size_t len)
+{
+	static unsigned char buf[4096];
+	struct sockaddr_in a = lo_ep(port);
+
+	memset(buf, fill, len);
+	CHECK_INT(sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof(a)), (long long)len);
+}
+
+/* Run the loop until it is idle (bounded). Loopback delivery is synchronous,
+ * so what was sent before the call is queued by then. */
+static void pump(void)
+{
+	for (int i = 0; i < 100; i++)
+		if (evloop_run_once(20) <= 0)
+			break;
+}
+
+/* Receive one datagram on fd, waiting at most 200 ms. Returns its length
+ * (checking its fill byte) or -1; *src_port gets the sender's port. */
+static int recv_one(int fd, unsigned char fill, uint16_t *src_port)
+{
+	unsigned char buf[4096];
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 200) != 1)
+		return -1;
+	ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&a, &alen);
+	if (n < 0)
+		return -1;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] != fill) {
+			CHECK(!"payload mismatch");
+			break;
+		}
+	if (src_port)
+		*src_port = ntohs(a.sin_port);
+	return (int)n;
+}
+
+/* True if fd has nothing queued. */
+static bool quiet(int fd)
+{
+	unsigned char buf[16];
+
+	return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+static uint16_t lport(const struct media_stream *s, int side)
+{
+	return ntohs(s->leg[side].local.sin_port);
+}
+
+static void test_forwarding(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int phone[2], prov[2];
+	int phone_nat = udp_sock(0), attacker = udp_sock(0);
+	uint16_t src;
+
+	if (!CHECK(udp_pair(phone) && udp_pair(prov) && phone_nat >= 0 && attacker >= 0))
+		return;
+	if (!CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	CHECK_INT(media_ports_free(), 8);
+	for (int side = 0; side < 2; side++) {
+		CHECK(lport(s, side) >= RANGE_LOW && lport(s, side) <= RANGE_HIGH - 1);
+		CHECK(lport(s, side) % 2 == 0);
+		CHECK(s->leg[side].local.sin_addr.s_addr == lo.s_addr);
+		CHECK(!s->leg[side].latched && s->leg[side].last_rx_ms == 0);
+	}
+	CHECK(lport(s, 0) != lport(s, 1));
+
+	struct sockaddr_in sdp_phone = lo_ep(sock_port(phone[0]));
+	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov[0]));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone);
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov);
+	CHECK_INT(ntohs(s->leg[MEDIA_PRIVATE].peer_rtcp.sin_port), sock_port(phone[1]));
+
+	/* Provider -> phone: sent to the phone's SDP address from the private
+	 * relay port; the public side latches the provider. */
+	send_to(prov[0], lport(s, 1), 0xa1, 160);
+	pump();
+	CHECK_INT(recv_one(phone[0], 0xa1, &src), 160);
+	CHECK_INT(src, lport(s, 0));
+	CHECK(s->leg[1].latched);
+	CHECK_INT(ntohs(s->leg[1].peer.sin_port), sock_port(prov[0]));
+
+	/* Phone behind NAT sends from another port than its SDP one: latched,
+	 * forwarded to the provider from the public relay port... */
+	send_to(phone_nat, lport(s, 0), 0xb2, 172);
+	pump();
+	CHECK_INT(recv_one(prov[0], 0xb2, &src), 172);
+	CHECK_INT(src, lport(s, 1));
+	CHECK(s->leg[0].latched);
+	CHECK_INT(ntohs(s->leg[0].peer.sin_port), sock_port(phone_nat));
+	/* ...and the provider's next packet goes there, not to the SDP port. */
+	send_to(prov[0], lport(s, 1), 0xa3, 160);
+	pump();
+	CHECK_INT(recv_one(phone_nat, 0xa3, NULL), 160);
+	CHECK(quiet(phone[0]));
+
+	/* Strict source: a third party is dropped on either side. */
+	uint64_t drops0 = s->leg[0].drops, drops1 = s->leg[1].drops;
+	send_to(attacker, lport(s, 0), 0xee, 100);
+	send_to(attacker, lport(s, 1), 0xee, 100);
+	pump();
+	CHECK(quiet(prov[0]) && quiet(phone_nat) && quiet(phone[0]));
+	CHECK_INT(s->leg[0].drops, drops0 + 1);
+	CHECK_INT(s->leg[1].drops, drops1 + 1);
+
+	/* RTCP on port+1, to the SDP port+1, then latched back. */
+	send_to(prov[1], lport(s, 1) + 1, 0xc1, 80);
+	pump();
+	CHECK_INT(recv_one(phone[1], 0xc1, &src), 80);
+	CHECK_INT(src, lport(s, 0) + 1);
+	CHECK(s->leg[1].rtcp_latched);
+	send_to(phone[1], lport(s, 0) + 1, 0xc2, 84);
+	pump();
+	CHECK_INT(recv_one(prov[1], 0xc2, &src), 84);
+	CHECK_INT(src, lport(s, 1) + 1);
+	CHECK(quiet(prov[0]));
+
+	/* Counters: private rx = phone_nat RTP + attacker + phone RTCP. */
+	CHECK_INT(s->leg[0].rx_packets, 3);
+	CHECK_INT(s->leg[0].rx_bytes, 172 + 100 + 84);
+	CHECK_INT(s->leg[0].fwd_packets, 2);
+	CHECK_INT(s->leg[0].fwd_bytes, 172 + 84);
+	CHECK_INT(s->leg[0].drops, 1);
+	CHECK_INT(s->leg[1].rx_packets, 4);
+	CHECK_INT(s->leg[1].fwd_packets, 3);
+	CHECK_INT(s->leg[1].fwd_bytes, 160 + 160 + 80);
+	CHECK(s->leg[0].last_rx_ms >= s->opened_ms && s->leg[1].last_rx_ms != 0);
+
+	/* Oversized datagrams (> 2048) are truncated on receipt: dropped. */
+	send_to(prov[0], lport(s, 1), 0xdd, 3000);
+	pump();
+	CHECK(quiet(phone_nat));
+	CHECK_INT(s->leg[1].drops, drops1 + 2);
+
+	/* A burst larger than one batch arrives whole and in order. */
+	for (int i = 0; i < 100; i++)
+		send_to(prov[0], lport(s, 1), 0xa4, 200);
+	pump();
+	int got = 0;
+	while (recv_one(phone_nat, 0xa4, NULL) == 200)
+		got++;
+	CHECK_INT(got, 100);
+
+	/* Same SDP again (refresh) keeps the latch; a new one resets it. */
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone);
+	CHECK(s->leg[0].latched && s->leg[0].rtcp_latched);
+	CHECK_INT(ntohs(s->leg[0].peer.sin_port), sock_port(phone_nat));
+	struct sockaddr_in sdp_new = lo_ep(sock_port(attacker));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_new);
+	CHECK(!s->leg[0].latched);
+	CHECK_INT(ntohs(s->leg[0].peer.sin_port), sock_port(attacker));
+	send_to(prov[0], lport(s, 1), 0xa5, 50);
+	pump();
+	CHECK_INT(recv_one(attacker, 0xa5, NULL), 50);
+	/* The new party is then latched like the first. */
+	send_to(attacker, lport(s, 0), 0xb5, 60);
+	pump();
+	CHECK_INT(recv_one(prov[0], 0xb5, NULL), 60);
+	CHECK(s->leg[0].latched);
+
+	/* An SDP pointing at the relay itself must not create a loop. */
+	struct sockaddr_in self = s->leg[1].local;
+	media_stream_set_peer(s, MEDIA_PRIVATE, &self);
+	CHECK_INT(s->leg[0].peer.sin_port, 0);
+
+	media_stream_close(s);
+	CHECK_INT(media_ports_free(), 10);
+	close(phone[0]); close(phone[1]);
+	close(prov[0]); close(prov[1]);
+	close(phone_nat); close(attacker);
+}
+
+/* Packets toward a side whose address is unknown are dropped and counted. */
+static void test_no_peer(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int prov = udp_sock(0);
+
+	if (!CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	send_to(prov, lport(s, 1), 0x11, 40);
+	send_to(prov, lport(s, 1) + 1, 0x12, 40);
+	pump();
+	CHECK_INT(s->leg[1].rx_packets, 2);
+	CHECK_INT(s->leg[1].drops, 2);
+	CHECK_INT(s->leg[1].fwd_packets, 0);
+	CHECK(s->leg[1].latched && s->leg[1].rtcp_latched);
+	media_stream_close(s);
+	media_stream_close(NULL);
+	close(prov);
+}
+
+/* Exhaustion, ports held by someone else, and release on close. */
+static void test_exhaustion(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s[6];
+	int busy[5];
+
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(media_stream_open(lo, lo, &s[i]), 0);
+	CHECK_INT(media_ports_free(), 0);
+	CHECK_INT(media_stream_open(lo, lo, &s[5]), -ENOSPC);
+	CHECK(s[5] == NULL);
+	CHECK_INT(media_ports_free(), 0);
+	media_stream_close(s[2]);
+	CHECK_INT(media_ports_free(), 2);
+	CHECK_INT(media_stream_open(lo, lo, &s[2]), 0);
+	for (int i = 0; i < 5; i++)
+		media_stream_close(s[i]);
+	CHECK_INT(media_ports_free(), 10);
+
+	/* Another program holds the RTP port of 5 of the 10 pairs: those are
+	 * skipped, and the pool is not leaking them afterwards. */
+	for (int i = 0; i < 5; i++)
+		busy[i] = udp_sock((uint16_t)(RANGE_LOW + 4 * i));
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(media_stream_open(lo, lo, &s[i]), 0);
+		for (int side = 0; side < 2; side++)
+			CHECK((lport(s[i], side) - RANGE_LOW) % 4 == 2);
+	}
+	CHECK_INT(media_ports_free(), 6);
+	/* One usable pair left: the private leg gets it, the public leg finds
+	 * none, and the half-open stream gives it back. */
+	CHECK_INT(media_stream_open(lo, lo, &s[2]), -ENOSPC);
+	CHECK_INT(media_ports_free(), 6);
+	media_stream_close(s[0]);
+	CHECK_INT(media_ports_free(), 8);
+	for (int i = 0; i < 5; i++)
+		close(busy[i]);
+	/* s[1] stays open: media_fini() must close it. */
+}
+
+int main(void)
+{
+	log_open(false, 0);
+	log_debug_mask = 0;
+	if (!CHECK_INT(evloop_init(), 0))
+		return unit_summary();
+	CHECK_INT(media_stream_open((struct in_addr){ 0 }, (struct in_addr){ 0 },
+				    &(struct media_stream *){ NULL }), -EINVAL);
+	CHECK_INT(media_init(7071, 7071), -EINVAL);
+	CHECK_INT(media_init(RANGE_LOW, RANGE_HIGH), 0);
+	CHECK_INT(media_ports_free(), 10);
+
+	test_forwarding();
+	test_no_peer();
+	test_exhaustion();
+
+	media_fini();
+	CHECK_INT(media_ports_free(), 0);
+	CHECK_INT(media_init(RANGE_LOW, RANGE_HIGH), 0);   /* re-init after fini */
+	CHECK_INT(media_ports_free(), 10);
+	media_fini();
+	evloop_fini();
+	log_close();
+	return unit_summary();
+}
