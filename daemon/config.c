@@ -384,11 +384,12 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Handle one line of the file (modified in place): store a value, warn about
+ * a directive that is ignored, or log an error and set ctx->err. */
 static void parse_line(struct load_ctx *ctx, char *line)
 {
 	char why[96];
 	char *key, *val, *eq;
-	bool quoted = false;
 	const struct directive *d;
 
 	strip_comment(line);
@@ -421,7 +422,6 @@ static void parse_line(struct load_ctx *ctx, char *line)
 	if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
 		val[vlen - 1] = '\0';
 		val++;
-		quoted = true;
 	}
 
 	d = directive_find(key);
@@ -446,14 +446,6 @@ static void parse_line(struct load_ctx *ctx, char *line)
 		return;
 	}
 
-	/* Only strings can be emptied with "". */
-	if (quoted && !*val && d->type != DT_HOST && d->type != DT_PATH &&
-	    d->type != DT_IFNAME) {
-		log_err("%s:%u: invalid value '' for %s: empty",
-			ctx->path, ctx->line, key);
-		ctx->err = -EINVAL;
-		return;
-	}
 	if (store(d, val, ctx->cfg, why, sizeof(why))) {
 		log_err("%s:%u: invalid value '%.80s' for %s: %s",
 			ctx->path, ctx->line, val, key, why);

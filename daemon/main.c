@@ -80,10 +80,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->config = optarg;
 			break;
 		case 'd': {
+			/* As debug_level: decimal, 0x hex, or siproxd's -1 (all). */
+			bool hex = optarg[0] == '0' && (optarg[1] == 'x' || optarg[1] == 'X');
 			char *end;
+			unsigned long v = 0xffffffffUL;
 			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 0);
-			if (errno || *end || v > 0xffffffffUL) {
+			if (strcmp(optarg, "-1"))
+				v = strtoul(optarg, &end, hex ? 16 : 10);
+			else
+				end = optarg + 2;
+			if (errno || *end || (optarg[0] == '-' && v != 0xffffffffUL) ||
+			    v > 0xffffffffUL) {
 				fprintf(stderr, "sipmasq: invalid debug pattern '%s'\n", optarg);
 				return EXIT_CONFIG;
 			}
@@ -208,10 +215,11 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	rc = config_load(opt.config, &cfg);
-	if (rc == -EINVAL || (rc == 0 && config_check(&cfg) != 0))
-		return EXIT_CONFIG;
-	if (rc)
+	if (rc && rc != -EINVAL)
 		return EXIT_CONFIG;   /* unreadable: config_load said why */
+	/* Check even after a bad value, so one run reports every mistake. */
+	if (config_check(&cfg) != 0 || rc)
+		return EXIT_CONFIG;
 	if (opt.debug_set)
 		cfg.debug_level = opt.debug;
 	if (opt.pid_file)

@@ -16,17 +16,28 @@ int sipmsg_parse(const char *buf, size_t len, osip_message_t **out)
 {
 	osip_message_t *msg;
 
+	*out = NULL;
 	if (osip_message_init(&msg) != 0)
 		return -ENOMEM;
-	if (osip_message_parse(msg, buf, len) != 0 ||
-	    osip_list_size(&msg->vias) < 1 || !msg->from || !msg->to ||
-	    !msg->call_id || !msg->call_id->number || !msg->cseq ||
-	    !msg->cseq->method || !msg->cseq->number ||
-	    (MSG_IS_REQUEST(msg) && (!msg->sip_method || !msg->req_uri))) {
+	if (osip_message_parse(msg, buf, len) != 0) {
 		osip_message_free(msg);
 		return -EBADMSG;
 	}
 	*out = msg;
+	/* RFC 3261 8.1.1: the headers every request and response carries. */
+	if (osip_list_size(&msg->vias) < 1 || !msg->from || !msg->from->url ||
+	    !msg->to || !msg->to->url || !msg->call_id || !msg->call_id->number ||
+	    !msg->cseq || !msg->cseq->method || !msg->cseq->number)
+		return -EPROTO;
+	if (MSG_IS_REQUEST(msg)) {
+		if (!msg->sip_method || !msg->req_uri || !msg->req_uri->host)
+			return -EPROTO;
+		/* RFC 3261 8.2 / RFC 4475 3.1.2.x: CSeq method must match. */
+		if (strcmp(msg->cseq->method, msg->sip_method))
+			return -EPROTO;
+		if (!msg->sip_version || strcasecmp(msg->sip_version, "SIP/2.0"))
+			return -EPROTONOSUPPORT;
+	}
 	return 0;
 }
 

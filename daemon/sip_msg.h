@@ -16,10 +16,12 @@
 #define SIPMSG_BRANCH_PREFIX "z9hG4bKsmq"
 #define SIPMSG_BRANCH_LEN 32
 
-/* sipmsg_parse: parse one datagram (len bytes, not NUL-terminated) into a
- * new message (*out, freed with osip_message_free). Returns 0, -EBADMSG if
- * libosip2 rejects it or a mandatory header (Via, From, To, Call-ID, CSeq)
- * is missing, -ENOMEM. */
+/* sipmsg_parse: parse one datagram (len bytes, not NUL-terminated).
+ * Returns 0 with *out set (free with osip_message_free); -EBADMSG when
+ * libosip2 rejects it (*out NULL); -EPROTO when it parsed but a mandatory
+ * header (Via, From, To, Call-ID, CSeq) is missing or the CSeq method differs
+ * from the request method, and -EPROTONOSUPPORT for a SIP version other than
+ * 2.0: in both cases *out is set so the caller can answer 400 or 505. */
 int sipmsg_parse(const char *buf, size_t len, osip_message_t **out);
 
 /* sipmsg_serialize: rebuild the wire form after changes. *out is allocated

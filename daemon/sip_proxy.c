@@ -488,14 +488,23 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 {
 	osip_message_t *msg;
 	char a[ADDR_STRLEN];
+	int rc;
 
 	log_debug(DBCLASS_NETTRAF, "from %s:\n%.*s", addr_str(src, a), (int)len, buf);
 	if (len < 4 || !strncmp(buf, "\r\n", 2))
 		return;   /* keep-alive */
-	if (sipmsg_parse(buf, len, &msg) != 0) {
+	rc = sipmsg_parse(buf, len, &msg);
+	if (rc) {
 		log_ratelimited("bad-sip", 10, LOG_INFO,
-				"unparseable SIP message from %s (%zu bytes), dropped",
-				addr_str(src, a), len);
+				"malformed SIP message from %s (%zu bytes): %s, dropped",
+				addr_str(src, a), len,
+				rc == -EBADMSG ? "unparseable" : rc == -EPROTO ?
+				"missing or inconsistent mandatory header" : "unsupported SIP version");
+		/* A request we can address an answer to gets one (RFC 3261 8.2). */
+		if (msg && MSG_IS_REQUEST(msg) && osip_list_size(&msg->vias) > 0)
+			reply(msg, src, rc == -EPROTONOSUPPORT ? 505 : 400, 0);
+		if (msg)
+			osip_message_free(msg);
 		return;
 	}
 	if (MSG_IS_REQUEST(msg))

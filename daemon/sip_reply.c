@@ -20,15 +20,16 @@ int sipmsg_make_response(const osip_message_t *req, int code, unsigned retry_aft
 	osip_message_set_version(resp, osip_strdup("SIP/2.0"));
 	osip_message_set_status_code(resp, code);
 	osip_message_set_reason_phrase(resp, osip_strdup(reason ? reason : "Unknown"));
+	/* Copy what the request has: a 400 may answer one that lacks some. */
 	if (osip_list_clone(&req->vias, &resp->vias, (int (*)(void *, void **))osip_via_clone) != 0 ||
-	    osip_from_clone(req->from, &resp->from) != 0 ||
-	    osip_to_clone(req->to, &resp->to) != 0 ||
-	    osip_call_id_clone(req->call_id, &resp->call_id) != 0 ||
-	    osip_cseq_clone(req->cseq, &resp->cseq) != 0) {
+	    (req->from && osip_from_clone(req->from, &resp->from) != 0) ||
+	    (req->to && osip_to_clone(req->to, &resp->to) != 0) ||
+	    (req->call_id && osip_call_id_clone(req->call_id, &resp->call_id) != 0) ||
+	    (req->cseq && osip_cseq_clone(req->cseq, &resp->cseq) != 0)) {
 		osip_message_free(resp);
 		return -ENOMEM;
 	}
-	if (code >= 200) {
+	if (code >= 200 && resp->to) {
 		osip_generic_param_t *tag = NULL;
 
 		if (osip_to_get_tag(resp->to, &tag) != 0 || !tag) {

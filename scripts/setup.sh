@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install what sipmasq needs on Debian 12 (as root) and build it in place.
+# Idempotent: apt-get skips what is there, make rebuilds only what changed.
+set -eu
+cd "$(dirname "$0")/.."
+
+PACKAGES="build-essential autoconf automake pkg-config libosip2-dev
+	clang llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
+	iproute2 iptables procps python3-pytest sip-tester kamailio tshark"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "setup: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi
+
+if [ ! -f Makefile ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+	autoreconf -fi
+	./configure --sysconfdir=/etc ${CONFIGURE_FLAGS:-}
+fi
+make -j"$(nproc)"

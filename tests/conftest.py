@@ -1,0 +1,169 @@
+"""Fixtures of the sipmasq end-to-end suite (run as root: pytest-3 tests/).
+
+Every test gets its own topology (three network namespaces built by
+scripts/topology.sh with a session-unique prefix), its own processes
+(killed by process group at teardown, whatever the outcome) and its own
+temporary directory (kept by pytest for inspection; the paths and the tail
+of every daemon log are printed when a test fails).
+
+Fixtures:
+  procs     ProcessGroup: every background process of the test.
+  topology  lib.netns.Topology, namespaces .lan .gw .wan.
+  kamailio  lib.kamailio.Kamailio running in .wan (registrar 198.51.100.2).
+  sipp      lib.sipp.Sipp factory (run/start sipp scenarios in a namespace).
+  sipmasq   factory: sipmasq(**config_overrides) -> lib.sipmasq.Sipmasq
+            started in .gw; skips the test when the binary is missing.
+  capture   factory: capture(ns, iface) -> lib.capture.Capture (tshark).
+  counter   factory: counter(ns, dport, src=None, sport=None) -> UdpCounter.
+"""
+
+import itertools
+import os
+import random
+import string
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lib import netns  # noqa: E402
+from lib.capture import Capture  # noqa: E402
+from lib.counters import UdpCounter  # noqa: E402
+from lib.kamailio import Kamailio  # noqa: E402
+from lib.sipmasq import Sipmasq, binary  # noqa: E402
+from lib.sipp import Sipp  # noqa: E402
+
+# "smq" + 4 random characters + a per-test counter: at most 10 characters.
+SESSION_TAG = "smq" + "".join(random.choice(string.ascii_lowercase) for _ in range(4))
+_test_numbers = itertools.count(1)
+
+
+def pytest_configure(config):
+    if os.geteuid() != 0:
+        raise pytest.UsageError("the end-to-end tests need root (network namespaces)")
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's report on the item so fixtures can tell, at
+    teardown, whether the test failed."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def _failed(request):
+    rep = getattr(request.node, "rep_call", None)
+    setup = getattr(request.node, "rep_setup", None)
+    return (rep is not None and rep.failed) or (setup is not None and setup.failed)
+
+
+def _session_namespaces():
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines()
+            if line.startswith(SESSION_TAG)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Last line of defence: nothing of this session survives it."""
+    for ns in _session_namespaces():
+        netns.kill_netns_pids(ns)
+        subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+
+
+def _tail(path, n=4000):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return "(no file)"
+    return data[-n:].decode("utf-8", "replace")
+
+
+@pytest.fixture
+def procs():
+    group = netns.ProcessGroup()
+    yield group
+    group.stop_all()
+
+
+@pytest.fixture
+def topology(procs, request, tmp_path):
+    prefix = "%s%d" % (SESSION_TAG, next(_test_numbers))
+    topo = netns.Topology(prefix)
+    topo.tmp_path = tmp_path
+    topo.down()
+    topo.up()
+    yield topo
+    procs.stop_all()
+    for ns in (topo.lan, topo.gw, topo.wan):
+        netns.kill_netns_pids(ns)
+    topo.down()
+    if _failed(request):
+        print("\n=== test files kept in %s ===" % tmp_path)
+
+
+@pytest.fixture
+def kamailio(topology, procs, tmp_path, request):
+    kam = Kamailio(procs, topology.wan, tmp_path).start()
+    yield kam
+    if _failed(request):
+        print("\n=== kamailio log (tail) %s ===\n%s" % (kam.log_path, _tail(kam.log_path)))
+    kam.stop()
+
+
+@pytest.fixture
+def sipp(procs, tmp_path):
+    return Sipp(procs, tmp_path)
+
+
+@pytest.fixture
+def sipmasq(topology, procs, tmp_path, request):
+    """Factory: sipmasq(**overrides) starts a daemon with the default test
+    configuration (see lib/sipmasq.py) updated by overrides (None deletes a
+    key) and waits until it is ready."""
+    path = binary()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.skip("sipmasq binary not found at %s: build it (make) or set SIPMASQ_BIN" % path)
+    instances = []
+
+    def start(**overrides):
+        s = Sipmasq(procs, topology.gw, tmp_path, overrides,
+                    name="sipmasq%d" % len(instances))
+        instances.append(s)
+        return s.start()
+    yield start
+    died = [s for s in instances if s.proc is not None and not s.proc.alive()]
+    for s in instances:
+        s.stop()
+    if _failed(request) or died:
+        for s in instances:
+            print("\n=== sipmasq config %s ===\n%s" % (s.conf_path, _tail(s.conf_path)))
+            print("=== sipmasq log (tail) %s ===\n%s" % (s.log_path, _tail(s.log_path, 12000)))
+    if died:
+        pytest.fail("sipmasq exited during the test (rc=%s)"
+                    % [s.proc.popen.returncode for s in died])
+
+
+@pytest.fixture
+def capture(procs, tmp_path):
+    """Factory: capture(ns, iface, name='capture') starts tshark; call
+    .stop() (or .packets()/.sip_messages()) to finish."""
+    caps = []
+
+    def start(ns, iface, name="capture"):
+        c = Capture(procs, ns, iface, os.path.join(str(tmp_path), name + ".pcap"),
+                    os.path.join(str(tmp_path), name + ".tshark.log"))
+        caps.append(c)
+        return c
+    yield start
+    for c in caps:
+        c.stop()
+
+
+@pytest.fixture
+def counter():
+    """Factory: counter(ns, dport, src=None, sport=None) -> UdpCounter."""
+    return UdpCounter

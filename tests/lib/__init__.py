@@ -1,0 +1,1 @@
+"""Helpers for the sipmasq end-to-end tests (see tests/conftest.py)."""
