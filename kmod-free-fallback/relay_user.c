@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/addr.h"
 #include "daemon/evloop.h"
 #include "daemon/log.h"
 #include "daemon/media.h"
@@ -104,16 +105,6 @@ static bool ep_usable(const struct sockaddr_in *a)
 	return a->sin_port != 0 && a->sin_addr.s_addr != htonl(INADDR_ANY);
 }
 
-/* "a.b.c.d:port" into buf (at least 22 bytes), for log lines. */
-static const char *ep_str(const struct sockaddr_in *a, char *buf, size_t len)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-	snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
-	return buf;
-}
-
 /* Send io.tx[0..n) from fd; datagrams sent are credited to `in`'s forward
  * counters, the others to its drops. Send errors (no route, full buffer,
  * ICMP feedback) are the network's business: they cost a datagram, never the
@@ -133,10 +124,10 @@ static void relay_send(int fd, unsigned n, struct media_leg *in)
 			continue;
 		}
 		int err = r < 0 ? errno : EIO;
-		char ep[32];
+		char ep[ADDR_STRLEN];
 		log_ratelimited("relay send", RELAY_LOG_INTERVAL_S, LOG_WARNING,
 				"rtp relay: send to %s failed: %s",
-				ep_str(&io.dst, ep, sizeof(ep)), strerror(err));
+				addr_str(&io.dst, ep), strerror(err));
 		if (err == EAGAIN || err == EWOULDBLOCK) {
 			/* socket buffer full: the rest of the batch would fail too */
 			in->drops += n - done;
@@ -206,11 +197,11 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 				memset(src_peer->sin_zero, 0, sizeof(src_peer->sin_zero));
 				*latched = true;
 				if (log_debug_mask & DBCLASS_RTP) {
-					char ep[32];
+					char ep[ADDR_STRLEN];
 					log_debug(DBCLASS_RTP, "rtp relay: %s %s side latched to %s",
 						  sk->rtcp ? "rtcp" : "rtp",
 						  sk->side == MEDIA_PRIVATE ? "private" : "public",
-						  ep_str(src, ep, sizeof(ep)));
+						  addr_str(src, ep));
 				}
 			} else if (!same_ep(src, src_peer)) {
 				in->drops++;   /* strict source: not the latched party */
@@ -423,7 +414,7 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 		.sin_port = sdp_addr->sin_port,
 		.sin_addr = sdp_addr->sin_addr,
 	};
-	char ep[32];
+	char ep[ADDR_STRLEN];
 
 	/* The same SDP again (e.g. a session refresh) keeps the latch: the
 	 * learnt source is better than the announced address behind NAT. */
@@ -433,7 +424,7 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	if (is_own_socket(s, &a)) {
 		log_warn("rtp relay: SDP points %s side at the relay itself (%s), ignored",
 			 side == MEDIA_PRIVATE ? "private" : "public",
-			 ep_str(&a, ep, sizeof(ep)));
+			 addr_str(&a, ep));
 		a.sin_port = 0;
 	}
 	leg->peer = a;
@@ -444,7 +435,7 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	leg->rtcp_latched = false;
 	log_debug(DBCLASS_RTP, "rtp relay: %s side peer from SDP: %s",
 		  side == MEDIA_PRIVATE ? "private" : "public",
-		  ep_str(&a, ep, sizeof(ep)));
+		  addr_str(&a, ep));
 }
 
 void media_stream_close(struct media_stream *s)

@@ -79,7 +79,7 @@ class Proc:
         """Wait up to timeout s; return the exit code or raise TimeoutExpired."""
         return self.popen.wait(timeout=timeout)
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         """Send sig to the whole process group (nsenter and its child)."""
         try:
             os.killpg(self.pid, sig)
@@ -92,13 +92,13 @@ class Proc:
         Return the exit code of the main process.
         """
         if self.alive():
-            self.signal(sig)
+            self.send_signal(sig)
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 pass
         # Always sweep the group: children may outlive the leader.
-        self.signal(signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
         try:
             rc = self.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
