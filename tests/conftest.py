@@ -66,8 +66,11 @@ def _session_namespaces():
             if line.startswith(SESSION_TAG)]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
-    """Last line of defence: nothing of this session survives it."""
+    """Last line of defence: nothing of this session survives it.  Runs
+    after pytest's own sessionfinish, which (after ^C) tears down the
+    fixtures of the interrupted test."""
     for ns in _session_namespaces():
         netns.kill_netns_pids(ns)
         subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
@@ -124,9 +127,9 @@ def sipmasq(topology, procs, tmp_path, request):
     """Factory: sipmasq(**overrides) starts a daemon with the default test
     configuration (see lib/sipmasq.py) updated by overrides (None deletes a
     key) and waits until it is ready."""
-    path = binary()
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.skip("sipmasq binary not found at %s: build it (make) or set SIPMASQ_BIN" % path)
+    if not _have_binary():
+        pytest.skip("sipmasq binary not found at %s: build it (make) or set SIPMASQ_BIN"
+                    % binary())
     instances = []
 
     def start(**overrides):
@@ -135,7 +138,8 @@ def sipmasq(topology, procs, tmp_path, request):
         instances.append(s)
         return s.start()
     yield start
-    died = [s for s in instances if s.proc is not None and not s.proc.alive()]
+    died = ["%s rc=%s" % (s.name, s.proc.popen.returncode) for s in instances
+            if s.proc is not None and not s.proc.alive()]
     for s in instances:
         s.stop()
     if _failed(request) or died:
@@ -143,8 +147,7 @@ def sipmasq(topology, procs, tmp_path, request):
             print("\n=== sipmasq config %s ===\n%s" % (s.conf_path, _tail(s.conf_path)))
             print("=== sipmasq log (tail) %s ===\n%s" % (s.log_path, _tail(s.log_path, 12000)))
     if died:
-        pytest.fail("sipmasq exited during the test (rc=%s)"
-                    % [s.proc.popen.returncode for s in died])
+        pytest.fail("sipmasq exited during the test: %s" % ", ".join(died))
 
 
 @pytest.fixture
@@ -167,3 +170,20 @@ def capture(procs, tmp_path):
 def counter():
     """Factory: counter(ns, dport, src=None, sport=None) -> UdpCounter."""
     return UdpCounter
+
+
+def _have_binary():
+    path = binary()
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the harness checks first (when they fail, nothing else counts)
+    and skip the daemon's tests up front when there is no daemon."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("harness") else 1)
+    if not _have_binary():
+        skip = pytest.mark.skip(reason="sipmasq binary not found at %s: build it (make) "
+                                "or set SIPMASQ_BIN" % binary())
+        for item in items:
+            if "sipmasq" in getattr(item, "fixturenames", ()):
+                item.add_marker(skip)

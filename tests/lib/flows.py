@@ -56,7 +56,7 @@ def register(sipp, topo, ua, expires=600, via_sipmasq=True, timeout=10):
                     timeout=timeout)
 
 
-def start_callee(sipp, topo, ua, scenario="uas_echo", duration_ms=None, timeout=30):
+def start_callee(sipp, topo, ua, scenario="uas_echo", duration_ms=None, timeout=20):
     """Start a UAS (with RTP echo on ua.media and ua.media+2)."""
     return sipp.start_server(ua.ns(topo), scenario, ua.ip, ua.port,
                              media_port=ua.media, rtp_echo=True,
@@ -64,7 +64,7 @@ def start_callee(sipp, topo, ua, scenario="uas_echo", duration_ms=None, timeout=
 
 
 def start_caller(sipp, topo, ua, to, scenario="uac_call", duration_ms=CALL_MS,
-                 timeout=30, via_sipmasq=True):
+                 timeout=20, via_sipmasq=True):
     """Start a UAC calling Request-URI `to`.  Phones send through sipmasq;
     far-end callers send to Kamailio (which routes by its location table)
     unless `to` names another port, in which case they send there."""

@@ -51,6 +51,7 @@ class Sipmasq:
     """One daemon instance (can be restarted with the same config)."""
 
     def __init__(self, procs, ns, tmpdir, overrides=None, name="sipmasq"):
+        self.name = name
         self.procs = procs
         self.ns = ns
         self.dir = os.path.join(str(tmpdir), name)

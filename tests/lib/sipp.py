@@ -99,6 +99,12 @@ class SippRun:
         self.err_path = err_path
         self.timeout = timeout
 
+    def kill(self):
+        """Stop sipp now (e.g. a UAS that must not have been called) and
+        return its SippResult (rc of the killed process)."""
+        rc = self.proc.stop(timeout=2)
+        return SippResult(self.name, rc, self.out_path, self.msg_path, self.err_path)
+
     def result(self, timeout=None):
         """Wait for sipp to exit (at most timeout s, default its own timeout
         plus a margin); kill it on expiry (rc None)."""
@@ -124,7 +130,7 @@ class Sipp:
 
     def start(self, ns, scenario, local_ip, local_port, remote, rsa=None,
               keys=None, media_ip=None, media_port=None, rtp_echo=False,
-              duration_ms=None, timeout=25, calls=1, extra=()):
+              duration_ms=None, timeout=20, calls=1, extra=()):
         """Start sipp in ns with tests/sipp/SCENARIO.xml; return a SippRun.
 
         remote: "host:port" the scenario addresses (UAC) or None (UAS mode:
@@ -141,7 +147,7 @@ class Sipp:
                 "-i", local_ip, "-p", str(local_port), "-t", "u1",
                 "-m", str(calls), "-l", str(calls), "-nostdin",
                 "-timeout", "%ds" % timeout, "-timeout_error",
-                "-recv_timeout", "15000",
+                "-recv_timeout", "8000",
                 "-trace_msg", "-message_file", msg_path,
                 "-trace_err", "-error_file", err_path,
                 "-mi", media_ip or local_ip]
