@@ -38,6 +38,7 @@ enum dir_type {
 	DT_BOOL,        /* bool: 0/1, yes/no, true/false, on/off */
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
 	DT_AUTOSAVE,    /* bool from siproxd's save interval in s (0 = off) */
+	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace */
 	DT_UNSUPPORTED, /* a siproxd directive sipmasq does not implement yet */
 };
 
@@ -80,6 +81,10 @@ static const struct directive directives[] = {
 	SUPPORTED("pid_file",          DT_PATH,   pid_file, 0, 0),
 	SUPPORTED("autosave_registrations", DT_AUTOSAVE, autosave_registrations,
 		  0, 0xffffffffu),
+	/* sipmasq's own */
+	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
+	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
+	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -154,6 +159,8 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->log_calls = false;
 	cfg->debug_level = 0;
 	cfg->autosave_registrations = false;
+	cfg->rtp_engine = RTP_ENGINE_AUTO;
+	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 }
 
 static const struct directive *directive_find(const char *name)
@@ -294,6 +301,18 @@ static int store(const struct directive *d, const char *val,
 		}
 		*(bool *)field = b;
 		return 0;
+	case DT_ENGINE: {
+		static const char *const names[] = { "auto", "xdp", "tc", "userspace" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+			if (!strcasecmp(val, names[i])) {
+				*(int *)field = (int)i;
+				return 0;
+			}
+		}
+		snprintf(why, why_len, "expected auto, xdp, tc or userspace");
+		return -EINVAL;
+	}
 	case DT_MASK:
 		/* siproxd documents -1 as "enable everything". */
 		if (!strcmp(val, "-1")) {

@@ -10,6 +10,14 @@
 #define SIPMASQ_PATH_MAX 256
 #endif
 
+/* rtp_engine: which engine forwards latched media (sipmasq directive). */
+enum rtp_engine {
+	RTP_ENGINE_AUTO = 0,   /* XDP native, else XDP generic, else tc, else userspace */
+	RTP_ENGINE_XDP,        /* XDP (native, else generic), else userspace */
+	RTP_ENGINE_TC,         /* tc clsact ingress, else userspace */
+	RTP_ENGINE_USERSPACE,  /* the userspace relay only: any kernel */
+};
+
 /* Everything read from the configuration file and the command line.
  * Strings are NUL-terminated and empty when unset. Times are in seconds. */
 struct sipmasq_config {
@@ -30,6 +38,11 @@ struct sipmasq_config {
 	char registration_file[SIPMASQ_PATH_MAX]; /* "" = registrations not persisted */
 	char pid_file[SIPMASQ_PATH_MAX];          /* "" = no pid file */
 	char config_file[SIPMASQ_PATH_MAX];       /* the file that was read */
+	/* sipmasq's own directives (not in siproxd) */
+	int rtp_engine;                  /* enum rtp_engine, default auto */
+	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
+	char call_state_file[SIPMASQ_PATH_MAX];   /* active calls, for a hitless restart;
+	                                           * "" = <registration_file>.calls */
 };
 
 /* config_defaults: fill cfg with siproxd's defaults. */

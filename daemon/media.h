@@ -21,12 +21,14 @@ enum media_side {
 /* One side of a stream. Addresses are in network byte order. */
 struct media_leg {
 	struct sockaddr_in local;       /* relay address and RTP port here; RTCP = port+1 */
+	struct sockaddr_in sdp;         /* last address the party announced in SDP (port 0 = none) */
 	struct sockaddr_in peer;        /* where RTP is sent: SDP address, then the latched source */
 	struct sockaddr_in peer_rtcp;   /* where RTCP is sent */
 	bool latched;                   /* peer learnt from a received RTP packet (symmetric RTP) */
 	bool rtcp_latched;
 	uint64_t rx_packets, rx_bytes;  /* received on this side (RTP + RTCP) */
 	uint64_t fwd_packets, fwd_bytes;/* of those, forwarded to the other side */
+	uint64_t kernel_packets, kernel_bytes; /* of fwd_*: forwarded by a kernel engine */
 	uint64_t drops;                 /* received but not forwarded (no peer yet, send error) */
 	uint64_t last_rx_ms;            /* evloop_now_ms() of the last packet, 0 = none yet */
 	int fd_rtp, fd_rtcp;            /* userspace engine sockets */
@@ -64,6 +66,25 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 
 /* media_stream_close: release the ports and free s. s may be NULL. */
 void media_stream_close(struct media_stream *s);
+
+/* What the relay tells the offload layer (daemon/offload.c). */
+enum media_event {
+	MEDIA_EV_PEERS,    /* a peer was latched or announced anew: kernel entries may change */
+	MEDIA_EV_CLOSING,  /* the stream is about to be freed: take its kernel entries away */
+};
+
+/* Called by the relay engine on those events; set once at start. */
+typedef void (*media_hook_fn)(struct media_stream *s, enum media_event ev);
+
+/* media_set_hook: install fn (NULL: nobody listens). */
+void media_set_hook(media_hook_fn fn);
+
+/* media_stream_adopt: open a stream again with exactly the ports, SDP and
+ * latched peers, and counters of legs[] (a call saved by a previous daemon,
+ * whose kernel entries may still forward). Ports must lie in the range.
+ * Returns 0 with *out set, -EBUSY when a port is taken, -EINVAL when it is
+ * outside the range, or -errno from bind(). */
+int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out);
 
 /* media_ports_free: number of free relay port pairs (for logs and tests). */
 unsigned media_ports_free(void);

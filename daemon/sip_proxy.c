@@ -25,6 +25,7 @@
 #include "daemon/sip_msg.h"
 #include "daemon/sip_proxy.h"
 #include "daemon/sip_transport.h"
+#include "daemon/via_stash.h"
 
 /* How long a dialog binding (Contact of an unregistered caller) lives. */
 #define DIALOG_BINDING_S 7200
@@ -356,12 +357,29 @@ static bool dialog_creating(const osip_message_t *msg)
 				    !strcmp(m, "REFER") || !strcmp(m, "NOTIFY"));
 }
 
-/* Record-Route twice (RFC 5658 style): the entry nearest to each side names
- * the address that side can reach. `to` is the side the request goes to. */
+/* Record-Route (RFC 3261 16.6 step 4) with the address the receiving side
+ * can reach. Responses going the other way get that entry rewritten to the
+ * address facing their side (record_route_face), so each party routes its
+ * in-dialog requests to the sipmasq address it can reach, and the public
+ * side never sees the private one. `to` is the side the request goes to. */
 static void record_route(osip_message_t *msg, enum media_side to)
 {
-	sipmsg_record_route_push(msg, face((enum media_side)!to), px.port);
 	sipmsg_record_route_push(msg, face(to), px.port);
+}
+
+/* Rewrite sipmasq's own Record-Route entries of a response going to `to`. */
+static void record_route_face(osip_message_t *msg, enum media_side to)
+{
+	char text[64], ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, (struct in_addr[]){ face(to) }, ip, sizeof(ip));
+	snprintf(text, sizeof(text), "sip:%s:%u;lr", ip, px.port);
+	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
+		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
+
+		if (rr->url && uri_is_ours(rr->url))
+			uri_replace(&rr->url, text);
+	}
 }
 
 /* Returns 0 with *dst set, or a SIP status to answer with. */
@@ -444,6 +462,11 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 		reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
 		return;
 	}
+	/* Topology hiding: the public side sees only sipmasq's Via. */
+	if (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0) {
+		reply(msg, src, 500, 0);
+		return;
+	}
 	if (sipmsg_via_push(msg, face(to), px.port, branch) != 0)
 		return;
 	send_msg(msg, &dst);
@@ -456,7 +479,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	size_t plen = strlen(SIPMSG_BRANCH_PREFIX);
 	enum media_side to, from;
 	struct sockaddr_in dst;
-	char a[ADDR_STRLEN];
+	char a[ADDR_STRLEN], our_branch[SIPMSG_BRANCH_LEN + 1];
 
 	if (!branch || strncmp(branch, SIPMSG_BRANCH_PREFIX, plen) ||
 	    (branch[plen] != 'O' && branch[plen] != 'I')) {
@@ -467,7 +490,15 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	/* 'O': the request went to the public side, so its answer goes private. */
 	to = branch[plen] == 'O' ? MEDIA_PRIVATE : MEDIA_PUBLIC;
 	from = (enum media_side)!to;
+	snprintf(our_branch, sizeof(our_branch), "%s", branch);   /* the pop frees it */
 	sipmsg_via_pop(msg);
+	if (to == MEDIA_PRIVATE && osip_list_size(&msg->vias) == 0 &&
+	    via_stash_restore(our_branch, msg) != 0) {
+		log_ratelimited("response-stash", 10, LOG_INFO,
+				"response from %s for an unknown or expired transaction, dropped",
+				addr_str(src, a));
+		return;
+	}
 	via = osip_list_get(&msg->vias, 0);
 	if (!via || sipmsg_via_response_dest(via, &dst) != 0) {
 		log_ratelimited("response-via", 10, LOG_INFO,
@@ -478,7 +509,8 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
 		register_response(msg);
 	else if (to == MEDIA_PUBLIC)
-		contacts_masquerade(msg, &dst);
+		contacts_masquerade(msg, src);   /* the UA answered from src */
+	record_route_face(msg, to);
 	if (media_handle(msg, from) != 0)
 		return;
 	send_msg(msg, &dst);
@@ -579,11 +611,13 @@ void proxy_tick(void)
 	if (now - px.last_iface_ms >= 5000)
 		refresh_interfaces();
 	calls_expire(now, px.cfg->rtp_timeout);
+	via_stash_expire(now);
 	reg_expire(time(NULL));
 }
 
 void proxy_fini(void)
 {
 	calls_fini();
+	via_stash_fini();
 	sip_transport_close();
 }

@@ -104,13 +104,34 @@ int portpool_get(struct portpool *p, uint16_t *port)
 	return -ENOSPC;   /* unreachable while nfree is consistent */
 }
 
-int portpool_put(struct portpool *p, uint16_t port)
+/* Index of the pair starting at port, or -EINVAL if it is none of ours. */
+static int pair_index(const struct portpool *p, uint16_t port)
 {
 	if (port < p->base || ((port - p->base) & 1))
 		return -EINVAL;
 	unsigned idx = (unsigned)(port - p->base) / 2;
-	if (idx >= p->npairs)
-		return -EINVAL;
+	return idx < p->npairs ? (int)idx : -EINVAL;
+}
+
+int portpool_take(struct portpool *p, uint16_t port)
+{
+	int idx = pair_index(p, port);
+	uint16_t got;
+
+	if (idx < 0)
+		return idx;
+	if (p->used[idx / WORD_BITS] & (UINT64_C(1) << (idx % WORD_BITS)))
+		return -EBUSY;
+	take(p, (unsigned)idx, &got);
+	return 0;
+}
+
+int portpool_put(struct portpool *p, uint16_t port)
+{
+	int i = pair_index(p, port);
+	if (i < 0)
+		return i;
+	unsigned idx = (unsigned)i;
 	uint64_t bit = UINT64_C(1) << (idx % WORD_BITS);
 	if (!(p->used[idx / WORD_BITS] & bit))
 		return -EINVAL;

@@ -39,6 +39,11 @@ int portpool_get(struct portpool *p, uint16_t *port);
  * pool or the pair is not handed out (a double free is caught, not applied). */
 int portpool_put(struct portpool *p, uint16_t port);
 
+/* portpool_take: hand out the specific pair starting at even `port` (host
+ * order), e.g. to re-adopt a stream after a restart. Returns 0, -EINVAL if
+ * port does not start a pair of this pool, -EBUSY if it is handed out. */
+int portpool_take(struct portpool *p, uint16_t port);
+
 /* portpool_free_count: pairs currently free. */
 unsigned portpool_free_count(const struct portpool *p);
 

@@ -55,7 +55,6 @@ struct relay_sock {
  * private bookkeeping. */
 struct relay_stream {
 	struct media_stream pub;
-	struct sockaddr_in sdp[2];       /* last SDP address per side (port 0 = none yet) */
 	struct relay_sock sock[2][2];    /* [side][rtcp] */
 	struct relay_stream *prev, *next;/* list of open streams, for media_fini() */
 };
@@ -65,6 +64,18 @@ struct relay_stream {
 
 static struct portpool pool;
 static bool pool_ready;
+static media_hook_fn hook;
+
+void media_set_hook(media_hook_fn fn)
+{
+	hook = fn;
+}
+
+static void notify(struct media_stream *s, enum media_event ev)
+{
+	if (hook)
+		hook(s, ev);
+}
 static struct relay_stream *streams;
 
 /* Batch I/O state, shared by all sockets: the loop is single-threaded and a
@@ -169,6 +180,7 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 	int out_fd = sk->rtcp ? out->fd_rtcp : out->fd_rtp;
 
 	(void)events;   /* EPOLLERR is reported (and cleared) by recvmmsg itself */
+	bool latched_now = false;
 	for (int b = 0; b < RELAY_BATCHES_PER_WAKEUP; b++) {
 		unsigned n = relay_recv(fd);
 		if (n == 0)
@@ -196,6 +208,7 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 				src_peer->sin_family = AF_INET;
 				memset(src_peer->sin_zero, 0, sizeof(src_peer->sin_zero));
 				*latched = true;
+				latched_now = true;
 				if (log_debug_mask & DBCLASS_RTP) {
 					char ep[ADDR_STRLEN];
 					log_debug(DBCLASS_RTP, "rtp relay: %s %s side latched to %s",
@@ -218,6 +231,10 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 		in->last_rx_ms = evloop_now_ms();
 		if (ntx)
 			relay_send(out_fd, ntx, in);
+		if (latched_now) {
+			latched_now = false;
+			notify(s, MEDIA_EV_PEERS);
+		}
 		log_debug(DBCLASS_RTPBABL, "rtp relay: port %u: %u in, %u to forward",
 			  ntohs(in->local.sin_port) + sk->rtcp, n, ntx);
 		if (n < RELAY_BATCH)
@@ -247,6 +264,28 @@ static int udp_bind(struct in_addr addr, uint16_t port, int *fd)
 	return 0;
 }
 
+/* Bind a leg's RTP and RTCP sockets to addr:port and addr:port+1 (host
+ * order port, already taken from the pool). Returns 0 or -errno. */
+static int leg_bind(struct media_leg *leg, struct in_addr addr, uint16_t port)
+{
+	int fd_rtp = -1, fd_rtcp = -1;
+	int rc = udp_bind(addr, port, &fd_rtp);
+
+	if (!rc) {
+		rc = udp_bind(addr, (uint16_t)(port + 1), &fd_rtcp);
+		if (rc)
+			close(fd_rtp);
+	}
+	if (rc)
+		return rc;
+	leg->fd_rtp = fd_rtp;
+	leg->fd_rtcp = fd_rtcp;
+	leg->local.sin_family = AF_INET;
+	leg->local.sin_addr = addr;
+	leg->local.sin_port = htons(port);
+	return 0;
+}
+
 /* Reserve a pair for one leg and bind its RTP and RTCP sockets to addr.
  * Pairs that fail with EADDRINUSE are held aside (so the next draw is a
  * different pair) and returned to the pool at the end. Returns 0, -ENOSPC,
@@ -259,25 +298,13 @@ static int leg_open(struct media_leg *leg, struct in_addr addr)
 
 	for (;;) {
 		uint16_t port;
-		int fd_rtp = -1, fd_rtcp = -1;
 
 		rc = portpool_get(&pool, &port);
 		if (rc)
 			break;
-		rc = udp_bind(addr, port, &fd_rtp);
-		if (!rc) {
-			rc = udp_bind(addr, (uint16_t)(port + 1), &fd_rtcp);
-			if (rc)
-				close(fd_rtp);
-		}
-		if (!rc) {
-			leg->fd_rtp = fd_rtp;
-			leg->fd_rtcp = fd_rtcp;
-			leg->local.sin_family = AF_INET;
-			leg->local.sin_addr = addr;
-			leg->local.sin_port = htons(port);
+		rc = leg_bind(leg, addr, port);
+		if (!rc)
 			break;
-		}
 		if (rc != -EADDRINUSE || nbusy == RELAY_BUSY_MAX) {
 			portpool_put(&pool, port);
 			break;
@@ -340,25 +367,23 @@ void media_fini(void)
 	pool_ready = false;
 }
 
-int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
-		      struct media_stream **out)
+static struct relay_stream *stream_alloc(void)
 {
-	const struct in_addr addr[2] = { private_addr, public_addr };
-	struct relay_stream *rs;
-	int rc = 0;
+	struct relay_stream *rs = calloc(1, sizeof(*rs));
 
-	*out = NULL;
-	if (!pool_ready)
-		return -EINVAL;
-	rs = calloc(1, sizeof(*rs));
-	if (!rs)
-		return -ENOMEM;
-	for (int side = 0; side < 2; side++) {
+	for (int side = 0; rs && side < 2; side++) {
 		rs->pub.leg[side].fd_rtp = -1;
 		rs->pub.leg[side].fd_rtcp = -1;
 	}
-	for (int side = 0; side < 2 && !rc; side++)
-		rc = leg_open(&rs->pub.leg[side], addr[side]);
+	return rs;
+}
+
+/* Register the bound sockets of rs with the evloop and list it; on failure
+ * rs is released. Returns 0 or -errno. */
+static int stream_start(struct relay_stream *rs, struct media_stream **out)
+{
+	int rc = 0;
+
 	for (int side = 0; side < 2 && !rc; side++) {
 		struct media_leg *leg = &rs->pub.leg[side];
 		for (int c = 0; c < 2 && !rc; c++) {
@@ -370,8 +395,7 @@ int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
 		}
 	}
 	if (rc) {
-		if (rc != -ENOSPC)
-			log_err("rtp relay: cannot open stream: %s", strerror(-rc));
+		log_err("rtp relay: cannot watch stream sockets: %s", strerror(-rc));
 		stream_release(rs);
 		return rc;
 	}
@@ -384,6 +408,65 @@ int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
 		  ntohs(rs->pub.leg[0].local.sin_port), ntohs(rs->pub.leg[1].local.sin_port));
 	*out = &rs->pub;
 	return 0;
+}
+
+int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
+		      struct media_stream **out)
+{
+	const struct in_addr addr[2] = { private_addr, public_addr };
+	struct relay_stream *rs;
+	int rc = 0;
+
+	*out = NULL;
+	if (!pool_ready)
+		return -EINVAL;
+	rs = stream_alloc();
+	if (!rs)
+		return -ENOMEM;
+	for (int side = 0; side < 2 && !rc; side++)
+		rc = leg_open(&rs->pub.leg[side], addr[side]);
+	if (rc) {
+		if (rc != -ENOSPC)
+			log_err("rtp relay: cannot open stream: %s", strerror(-rc));
+		stream_release(rs);
+		return rc;
+	}
+	return stream_start(rs, out);
+}
+
+int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out)
+{
+	struct relay_stream *rs;
+	int rc = 0;
+
+	*out = NULL;
+	if (!pool_ready)
+		return -EINVAL;
+	rs = stream_alloc();
+	if (!rs)
+		return -ENOMEM;
+	for (int side = 0; side < 2 && !rc; side++) {
+		struct media_leg *leg = &rs->pub.leg[side];
+		uint16_t port = ntohs(legs[side].local.sin_port);
+
+		rc = portpool_take(&pool, port);
+		if (rc)
+			break;
+		/* Ports, peers, latches and counters as saved; fresh sockets. */
+		*leg = legs[side];
+		leg->fd_rtp = leg->fd_rtcp = -1;
+		leg->local.sin_port = htons(port);   /* owned: stream_release returns it */
+		rc = leg_bind(leg, legs[side].local.sin_addr, port);
+		if (rc) {
+			portpool_put(&pool, port);
+			leg->local.sin_port = 0;
+		}
+	}
+	if (rc) {
+		stream_release(rs);
+		return rc;
+	}
+	return stream_start(rs, out);
 }
 
 /* True if a is one of the stream's own relay sockets: sending there would
@@ -407,7 +490,6 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 {
 	if (!s || !sdp_addr || (side != MEDIA_PRIVATE && side != MEDIA_PUBLIC))
 		return;
-	struct relay_stream *rs = relay_of(s);
 	struct media_leg *leg = &s->leg[side];
 	struct sockaddr_in a = {
 		.sin_family = AF_INET,
@@ -418,9 +500,9 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 
 	/* The same SDP again (e.g. a session refresh) keeps the latch: the
 	 * learnt source is better than the announced address behind NAT. */
-	if (same_ep(&rs->sdp[side], &a))
+	if (same_ep(&leg->sdp, &a))
 		return;
-	rs->sdp[side] = a;
+	leg->sdp = a;
 	if (is_own_socket(s, &a)) {
 		log_warn("rtp relay: SDP points %s side at the relay itself (%s), ignored",
 			 side == MEDIA_PRIVATE ? "private" : "public",
@@ -436,6 +518,7 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	log_debug(DBCLASS_RTP, "rtp relay: %s side peer from SDP: %s",
 		  side == MEDIA_PRIVATE ? "private" : "public",
 		  addr_str(&a, ep));
+	notify(s, MEDIA_EV_PEERS);
 }
 
 void media_stream_close(struct media_stream *s)
@@ -444,6 +527,7 @@ void media_stream_close(struct media_stream *s)
 		return;
 	struct relay_stream *rs = relay_of(s);
 
+	notify(s, MEDIA_EV_CLOSING);
 	if (rs->prev)
 		rs->prev->next = rs->next;
 	else
