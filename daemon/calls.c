@@ -8,6 +8,7 @@
 #include "daemon/calls.h"
 #include "daemon/evloop.h"
 #include "daemon/log.h"
+#include "daemon/offload.h"
 
 static struct call *calls;
 static bool log_calls;
@@ -34,8 +35,17 @@ unsigned calls_count(void)
 	return n;
 }
 
-struct call *calls_create(const char *call_id, const char *from, const char *to,
-                          enum media_side caller)
+/* Free a call's memory (its streams are the caller's business). */
+static void call_free(struct call *c)
+{
+	free(c->call_id);
+	free(c->from);
+	free(c->to);
+	free(c);
+}
+
+static struct call *call_new(const char *call_id, const char *from, const char *to,
+			     enum media_side caller)
 {
 	struct call *c = calloc(1, sizeof(*c));
 
@@ -45,25 +55,49 @@ struct call *calls_create(const char *call_id, const char *from, const char *to,
 	c->from = strdup(from ? from : "");
 	c->to = strdup(to ? to : "");
 	if (!c->call_id || !c->from || !c->to) {
-		free(c->call_id);
-		free(c->from);
-		free(c->to);
-		free(c);
+		call_free(c);
 		return NULL;
 	}
 	c->caller = caller;
 	c->start_ms = c->last_sip_ms = evloop_now_ms();
 	c->next = calls;
 	calls = c;
-	if (log_calls)
+	return c;
+}
+
+struct call *calls_create(const char *call_id, const char *from, const char *to,
+                          enum media_side caller)
+{
+	struct call *c = call_new(call_id, from, to, caller);
+
+	if (c && log_calls)
 		log_notice("call start: Call-ID=%s from=%s to=%s direction=%s", c->call_id,
 			   c->from, c->to, caller == MEDIA_PRIVATE ? "outgoing" : "incoming");
 	return c;
 }
 
+struct call *calls_adopt(const char *call_id, const char *from, const char *to,
+                         enum media_side caller, bool established)
+{
+	struct call *c = call_new(call_id, from, to, caller);
+
+	if (!c)
+		return NULL;
+	c->established = established;
+	if (log_calls)
+		log_notice("call adopted: Call-ID=%s from=%s to=%s direction=%s", c->call_id,
+			   c->from, c->to, caller == MEDIA_PRIVATE ? "outgoing" : "incoming");
+	return c;
+}
+
+struct call *calls_head(void)
+{
+	return calls;
+}
+
 void calls_end(struct call *c, const char *reason)
 {
-	uint64_t pkts[2] = { 0, 0 }, bytes[2] = { 0, 0 };
+	uint64_t pkts[2] = { 0, 0 }, bytes[2] = { 0, 0 }, kpkts[2] = { 0, 0 };
 
 	for (struct call **pp = &calls; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
@@ -76,23 +110,24 @@ void calls_end(struct call *c, const char *reason)
 
 		if (!s)
 			continue;
+		offload_stream_sync(s);   /* what the kernel forwarded since the last tick */
 		for (int side = 0; side < 2; side++) {
 			pkts[side] += s->leg[side].fwd_packets;
 			bytes[side] += s->leg[side].fwd_bytes;
+			kpkts[side] += s->leg[side].kernel_packets;
 		}
 		media_stream_close(s);
 	}
 	if (log_calls)
 		log_notice("call end: Call-ID=%s reason=%s duration=%" PRIu64 "s "
 			   "private->public=%" PRIu64 "pkts/%" PRIu64 "B "
-			   "public->private=%" PRIu64 "pkts/%" PRIu64 "B",
+			   "public->private=%" PRIu64 "pkts/%" PRIu64 "B "
+			   "kernel=%" PRIu64 "/%" PRIu64 "pkts engine=%s",
 			   c->call_id, reason, (evloop_now_ms() - c->start_ms) / 1000,
 			   pkts[MEDIA_PRIVATE], bytes[MEDIA_PRIVATE],
-			   pkts[MEDIA_PUBLIC], bytes[MEDIA_PUBLIC]);
-	free(c->call_id);
-	free(c->from);
-	free(c->to);
-	free(c);
+			   pkts[MEDIA_PUBLIC], bytes[MEDIA_PUBLIC],
+			   kpkts[MEDIA_PRIVATE], kpkts[MEDIA_PUBLIC], offload_engine_name());
+	call_free(c);
 }
 
 /* Last sign of life of a call: SIP or a packet on any of its legs. */
@@ -133,8 +168,16 @@ void calls_expire(uint64_t now_ms, unsigned rtp_timeout_s)
 	}
 }
 
-void calls_fini(void)
+void calls_fini(bool handover)
 {
-	while (calls)
-		calls_end(calls, "shutdown");
+	while (calls) {
+		struct call *c = calls;
+
+		if (!handover) {
+			calls_end(c, "shutdown");
+			continue;
+		}
+		calls = c->next;
+		call_free(c);
+	}
 }

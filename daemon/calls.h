@@ -27,9 +27,17 @@ struct call *calls_find(const char *call_id);
 struct call *calls_create(const char *call_id, const char *from, const char *to,
                           enum media_side caller);
 
+/* calls_adopt: a call saved by a previous daemon (no "call start" line; a
+ * "call adopted" line instead). Returns NULL when out of memory. */
+struct call *calls_adopt(const char *call_id, const char *from, const char *to,
+                         enum media_side caller, bool established);
+
+/* calls_head: the first call of the table (walk with ->next), or NULL. */
+struct call *calls_head(void);
+
 /* calls_end: log "call end" with the reason ("bye", "cancel", "failure",
- * "timeout", "shutdown") and the packets/bytes relayed each way, close its
- * streams and free it. */
+ * "timeout", "shutdown"), the packets/bytes relayed each way and how many of
+ * those packets the kernel engine forwarded, close its streams and free it. */
 void calls_end(struct call *c, const char *reason);
 
 /* calls_expire: end calls whose media has been silent for rtp_timeout_s (or
@@ -40,8 +48,11 @@ void calls_expire(uint64_t now_ms, unsigned rtp_timeout_s);
 /* calls_set_logging: log_calls directive. */
 void calls_set_logging(bool on);
 
-/* calls_fini: end every call with reason "shutdown". */
-void calls_fini(void);
+/* calls_fini: end every call with reason "shutdown"; with handover, free
+ * the calls without ending them or closing their streams (media_fini closes
+ * the sockets; the kernel entries and the call state file stay for the next
+ * sipmasq). */
+void calls_fini(bool handover);
 
 /* calls_count: calls in the table. */
 unsigned calls_count(void);

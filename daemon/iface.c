@@ -5,7 +5,13 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "daemon/iface.h"
 
@@ -42,4 +48,23 @@ bool iface_in_subnet(const struct iface_side *side, struct in_addr ip)
 		return false;
 	return (ip.s_addr & side->netmask.s_addr) ==
 	       (side->addr.s_addr & side->netmask.s_addr);
+}
+
+int iface_driver(const char *name, char *buf, size_t n)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		rc = -errno;
+	else
+		snprintf(buf, n, "%s", info.driver);
+	close(fd);
+	return rc;
 }

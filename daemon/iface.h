@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* What sipmasq knows of one side of the gateway. */
 struct iface_side {
@@ -17,6 +18,11 @@ struct iface_side {
  * into *side. Returns 0, -ENODEV if there is no such interface, or
  * -EADDRNOTAVAIL if it has no IPv4 address (e.g. ppp0 not up yet). */
 int iface_lookup(const char *name, struct iface_side *side);
+
+/* iface_driver: the kernel driver name of interface `name` ("veth",
+ * "virtio_net", "mlx5_core", ...) into buf (size n), via ETHTOOL_GDRVINFO.
+ * Returns 0 or -errno (-EOPNOTSUPP for interfaces without ethtool support). */
+int iface_driver(const char *name, char *buf, size_t n);
 
 /* iface_in_subnet: ip lies in the side's subnet. */
 bool iface_in_subnet(const struct iface_side *side, struct in_addr ip);

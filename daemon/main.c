@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,18 +14,20 @@
 
 #include <osipparser2/osip_parser.h>
 
+#include "daemon/call_state.h"
 #include "daemon/calls.h"
 #include "daemon/config.h"
 #include "daemon/evloop.h"
 #include "daemon/log.h"
 #include "daemon/media.h"
+#include "daemon/offload.h"
 #include "daemon/registrations.h"
 #include "daemon/sip_proxy.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_CONFIG 2
 
-static volatile sig_atomic_t stop_signal, hup_signal;
+static volatile sig_atomic_t stop_signal, hup_signal, handover;
 
 static void on_signal(int sig)
 {
@@ -32,6 +35,8 @@ static void on_signal(int sig)
 		hup_signal = 1;
 	else
 		stop_signal = sig;
+	if (sig == SIGUSR2)
+		handover = 1;   /* stop, leaving calls to the next sipmasq */
 }
 
 static void usage(FILE *f)
@@ -173,6 +178,7 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -191,7 +197,9 @@ static void main_loop(void)
 		}
 		now = evloop_now_ms();
 		if (now >= next_tick) {
+			offload_sync();
 			proxy_tick();
+			call_state_tick();
 			next_tick = now + 1000;
 		}
 	}
@@ -243,6 +251,18 @@ int main(int argc, char **argv)
 			cfg.config_file, cfg.rtp_port_low, cfg.rtp_port_high);
 		return EXIT_CONFIG;
 	}
+	offload_init(&cfg, (int)if_nametoindex(cfg.if_inbound),
+		     (int)if_nametoindex(cfg.if_outbound));
+	if (!cfg.call_state_file[0] && cfg.registration_file[0])
+		snprintf(cfg.call_state_file, sizeof(cfg.call_state_file), "%.*s.calls",
+			 (int)sizeof(cfg.call_state_file) - 7, cfg.registration_file);
+	call_state_init(cfg.call_state_file);
+	rc = call_state_load();
+	if (rc < 0)
+		log_warn("call state %s: %s", cfg.call_state_file, strerror(-rc));
+	else if (rc > 0)
+		log_notice("%d call(s) adopted from %s", rc, cfg.call_state_file);
+	offload_purge_stale();
 	nreg = reg_init(cfg.registration_file);
 	if (nreg < 0)
 		log_warn("registration_file %s: %s", cfg.registration_file, strerror(-nreg));
@@ -266,7 +286,12 @@ int main(int argc, char **argv)
 
 	main_loop();
 
-	proxy_fini();
+	if (handover)
+		call_state_save();     /* the next sipmasq adopts these calls */
+	proxy_fini(handover);
+	if (!handover)
+		call_state_save();     /* no calls left */
+	offload_fini(handover);
 	media_fini();
 	reg_save();
 	reg_fini();

@@ -29,6 +29,9 @@ struct media_leg {
 	uint64_t rx_packets, rx_bytes;  /* received on this side (RTP + RTCP) */
 	uint64_t fwd_packets, fwd_bytes;/* of those, forwarded to the other side */
 	uint64_t kernel_packets, kernel_bytes; /* of fwd_*: forwarded by a kernel engine */
+	uint64_t kernel_seen[2][2];     /* offload layer: the kernel entry's counters already
+	                                 * folded in, [RTP/RTCP][packets/bytes] (saved across
+	                                 * a restart so nothing is counted twice) */
 	uint64_t drops;                 /* received but not forwarded (no peer yet, send error) */
 	uint64_t last_rx_ms;            /* evloop_now_ms() of the last packet, 0 = none yet */
 	int fd_rtp, fd_rtcp;            /* userspace engine sockets */

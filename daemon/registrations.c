@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "daemon/addr.h"
 #include "daemon/log.h"
 #include "daemon/registrations.h"
+#include "daemon/statefile.h"
 
 /* Unregistered bindings linger this long so late responses still map. */
 #define REG_GRACE_S 32
@@ -210,25 +210,11 @@ int reg_expire(time_t now)
 	return dropped;
 }
 
-int reg_save(void)
+static int reg_emit(FILE *f, void *arg)
 {
-	char tmp[300];
-	FILE *f;
-	int fd, rc = 0;
 	time_t now = time(NULL);
 
-	live_registered = reg_count();
-	if (!reg_path[0])
-		return 0;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", reg_path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		rc = -errno;
-		log_err("registration_file %s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
+	(void)arg;
 	fprintf(f, "# sipmasq registrations v1: token expires(unix s) src aor contact user\n");
 	for (struct binding *b = bindings; b; b = b->next) {
 		char src[ADDR_STRLEN];
@@ -239,17 +225,15 @@ int reg_save(void)
 			addr_str(&b->src, src), b->aor, b->contact,
 			b->user[0] ? b->user : "-");
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		rc = -errno;
-	if (fclose(f) != 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, reg_path) != 0)
-		rc = -errno;
-	if (rc) {
-		log_err("registration_file %s: %s", reg_path, strerror(-rc));
-		unlink(tmp);
-	}
-	return rc;
+	return ferror(f) ? -EIO : 0;
+}
+
+int reg_save(void)
+{
+	live_registered = reg_count();
+	if (!reg_path[0])
+		return 0;
+	return statefile_write(reg_path, reg_emit, NULL);
 }
 
 /* One line: token expires ip:port aor contact user. URIs never contain

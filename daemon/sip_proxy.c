@@ -615,9 +615,9 @@ void proxy_tick(void)
 	reg_expire(time(NULL));
 }
 
-void proxy_fini(void)
+void proxy_fini(bool handover)
 {
-	calls_fini();
+	calls_fini(handover);
 	via_stash_fini();
 	sip_transport_close();
 }

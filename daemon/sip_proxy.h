@@ -2,6 +2,8 @@
 #ifndef SIPMASQ_SIP_PROXY_H
 #define SIPMASQ_SIP_PROXY_H
 
+#include <stdbool.h>
+
 #include "daemon/config.h"
 
 /* proxy_init: read both interfaces' addresses, open the SIP socket. cfg must
@@ -13,7 +15,9 @@ int proxy_init(const struct sipmasq_config *cfg);
  * interface addresses every few seconds (dynamic ppp0/DHCP addresses). */
 void proxy_tick(void);
 
-/* proxy_fini: end calls, close the socket. Registrations stay saved. */
-void proxy_fini(void);
+/* proxy_fini: end calls (or, for a handover to the next sipmasq, forget
+ * them silently: their streams stay open until media_fini), close the
+ * socket. Registrations stay saved. */
+void proxy_fini(bool handover);
 
 #endif

@@ -35,7 +35,8 @@ CALL_END = re.compile(
     r"call end: Call-ID=(?P<callid>\S+) reason=(?P<reason>\w+) "
     r"duration=(?P<duration>\d+)s "
     r"private->public=(?P<p2p_pkts>\d+)pkts/(?P<p2p_bytes>\d+)B "
-    r"public->private=(?P<p2r_pkts>\d+)pkts/(?P<p2r_bytes>\d+)B")
+    r"public->private=(?P<p2r_pkts>\d+)pkts/(?P<p2r_bytes>\d+)B "
+    r"kernel=(?P<p2p_kernel>\d+)/(?P<p2r_kernel>\d+)pkts engine=(?P<engine>\S+)")
 
 
 def binary():
