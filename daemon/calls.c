@@ -97,7 +97,7 @@ struct call *calls_head(void)
 
 void calls_end(struct call *c, const char *reason)
 {
-	uint64_t pkts[2] = { 0, 0 }, bytes[2] = { 0, 0 }, kpkts[2] = { 0, 0 };
+	uint64_t pkts[2] = { 0, 0 }, bytes[2] = { 0, 0 }, kpkts[2] = { 0, 0 }, drops[2] = { 0, 0 };
 
 	for (struct call **pp = &calls; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
@@ -115,6 +115,7 @@ void calls_end(struct call *c, const char *reason)
 			pkts[side] += s->leg[side].fwd_packets;
 			bytes[side] += s->leg[side].fwd_bytes;
 			kpkts[side] += s->leg[side].kernel_packets;
+			drops[side] += s->leg[side].drops;
 		}
 		media_stream_close(s);
 	}
@@ -122,11 +123,13 @@ void calls_end(struct call *c, const char *reason)
 		log_notice("call end: Call-ID=%s reason=%s duration=%" PRIu64 "s "
 			   "private->public=%" PRIu64 "pkts/%" PRIu64 "B "
 			   "public->private=%" PRIu64 "pkts/%" PRIu64 "B "
-			   "kernel=%" PRIu64 "/%" PRIu64 "pkts engine=%s",
+			   "kernel=%" PRIu64 "/%" PRIu64 "pkts dropped=%" PRIu64 "/%" PRIu64
+			   "pkts engine=%s",
 			   c->call_id, reason, (evloop_now_ms() - c->start_ms) / 1000,
 			   pkts[MEDIA_PRIVATE], bytes[MEDIA_PRIVATE],
 			   pkts[MEDIA_PUBLIC], bytes[MEDIA_PUBLIC],
-			   kpkts[MEDIA_PRIVATE], kpkts[MEDIA_PUBLIC], offload_engine_name());
+			   kpkts[MEDIA_PRIVATE], kpkts[MEDIA_PUBLIC], drops[MEDIA_PRIVATE],
+			   drops[MEDIA_PUBLIC], offload_engine_name());
 	call_free(c);
 }
 

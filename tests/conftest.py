@@ -142,6 +142,7 @@ def sipmasq(topology, procs, tmp_path, request):
             if s.proc is not None and not s.proc.alive()]
     for s in instances:
         s.stop()
+        s.remove_pins()
     if _failed(request) or died:
         for s in instances:
             print("\n=== sipmasq config %s ===\n%s" % (s.conf_path, _tail(s.conf_path)))

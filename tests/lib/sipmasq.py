@@ -7,6 +7,7 @@ to UDP port 5060.
 """
 
 import os
+import shutil
 import re
 import signal
 
@@ -36,7 +37,8 @@ CALL_END = re.compile(
     r"duration=(?P<duration>\d+)s "
     r"private->public=(?P<p2p_pkts>\d+)pkts/(?P<p2p_bytes>\d+)B "
     r"public->private=(?P<p2r_pkts>\d+)pkts/(?P<p2r_bytes>\d+)B "
-    r"kernel=(?P<p2p_kernel>\d+)/(?P<p2r_kernel>\d+)pkts engine=(?P<engine>\S+)")
+    r"kernel=(?P<p2p_kernel>\d+)/(?P<p2r_kernel>\d+)pkts "
+    r"dropped=(?P<p2p_dropped>\d+)/(?P<p2r_dropped>\d+)pkts engine=(?P<engine>\S+)")
 
 
 def binary():
@@ -61,6 +63,8 @@ class Sipmasq:
         self.log_path = os.path.join(self.dir, "sipmasq.log")
         self.config = dict(DEFAULT_CONFIG)
         self.config["registration_file"] = os.path.join(self.dir, "registrations")
+        # Pins of this instance only: runs and tests never share kernel state.
+        self.config["bpf_pin_dir"] = "/sys/fs/bpf/%s-%s" % (ns, name)
         for k, v in (overrides or {}).items():
             if v is None:
                 self.config.pop(k, None)
@@ -110,6 +114,12 @@ class Sipmasq:
         rc = self.proc.stop(sig=sig, timeout=timeout)
         self.proc = None
         return rc
+
+    def remove_pins(self):
+        """Remove what a killed daemon left pinned (a clean stop leaves nothing)."""
+        pin_dir = self.config.get("bpf_pin_dir")
+        if pin_dir and os.path.isdir(pin_dir):
+            shutil.rmtree(pin_dir, ignore_errors=True)
 
     def restart(self):
         self.stop()
