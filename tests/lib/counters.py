@@ -16,23 +16,36 @@ _ids = itertools.count(1)
 
 
 class UdpCounter:
-    """Packets/bytes of UDP to dport arriving in ns (bytes = IP length)."""
+    """Packets/bytes of UDP to dport arriving in ns (bytes = IP length).
 
-    def __init__(self, ns, dport, src=None, sport=None):
+    Optional narrowing: src (address), sport (port or "low:high"), dst
+    (address), string (payload must contain it: -m string, algo bm).
+    chain "OUTPUT" counts what ns sends instead of what it receives.
+    """
+
+    def __init__(self, ns, dport, src=None, sport=None, chain="INPUT", dst=None,
+                 string=None):
         self.ns = ns
         self.dport = dport
-        self.tag = "smqcnt-%d-%d" % (dport, next(_ids))
-        argv = ["iptables", "-w", "5", "-I", "INPUT", "-p", "udp"]
+        self.chain = chain
+        self.tag = "smqcnt-%s-%d" % (dport, next(_ids))
+        argv = ["iptables", "-w", "5", "-I", chain, "-p", "udp"]
         if src:
             argv += ["-s", src]
+        if dst:
+            argv += ["-d", dst]
         if sport:
             argv += ["--sport", str(sport)]
-        argv += ["--dport", str(dport), "-m", "comment", "--comment", self.tag]
+        if dport is not None:
+            argv += ["--dport", str(dport)]
+        if string:
+            argv += ["-m", "string", "--string", string, "--algo", "bm"]
+        argv += ["-m", "comment", "--comment", self.tag]
         netns.run_in(ns, argv)
 
     def read(self):
         """Return (packets, bytes) counted so far."""
-        out = netns.run_in(self.ns, ["iptables", "-w", "5", "-nvx", "-L", "INPUT"]).stdout
+        out = netns.run_in(self.ns, ["iptables", "-w", "5", "-nvx", "-L", self.chain]).stdout
         for line in out.splitlines():
             if "/* %s */" % self.tag in line:
                 fields = line.split()
