@@ -1,7 +1,7 @@
 /* Call state file: one "call" line per call, one "stream" line per relayed
  * m= line, whitespace-separated (Call-IDs and URIs contain no blanks).
  *
- *   call <caller 0|1> <established 0|1> <Call-ID> <from> <to>
+ *   call <caller 0|1> <established 0|1> <started, unix s> <Call-ID> <from> <to>
  *   stream <m-index> <leg private> <leg public>
  *   leg = local sdp peer peer_rtcp latched rtcp_latched rx_pkts rx_bytes
  *         fwd_pkts fwd_bytes kernel_pkts kernel_bytes drops
@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/addr.h"
 #include "daemon/call_state.h"
 #include "daemon/calls.h"
+#include "daemon/evloop.h"
 #include "daemon/log.h"
 #include "daemon/offload.h"
 #include "daemon/statefile.h"
@@ -80,7 +82,10 @@ static int calls_emit(FILE *f, void *arg)
 	(void)arg;
 	fprintf(f, "# sipmasq calls v1\n");
 	for (struct call *c = calls_head(); c; c = c->next) {
-		fprintf(f, "call %d %d %s %s %s\n", (int)c->caller, c->established,
+		long long started = (long long)time(NULL) -
+				    (long long)((evloop_now_ms() - c->start_ms) / 1000u);
+
+		fprintf(f, "call %d %d %lld %s %s %s\n", (int)c->caller, c->established, started,
 			c->call_id, c->from[0] ? c->from : "-", c->to[0] ? c->to : "-");
 		for (int i = 0; i < CALL_MAX_STREAMS; i++) {
 			struct media_stream *s = c->stream[i];
@@ -194,11 +199,16 @@ int call_state_load(void)
 		for (char *t = strtok(line, " \t\n"); t && ntok < (int)(sizeof(tok) / sizeof(tok[0]));
 		     t = strtok(NULL, " \t\n"))
 			tok[ntok++] = t;
-		if (ntok == 6 && !strcmp(tok[0], "call")) {
-			cur = calls_adopt(tok[3], strcmp(tok[4], "-") ? tok[4] : "",
-					  strcmp(tok[5], "-") ? tok[5] : "",
+		if (ntok == 7 && !strcmp(tok[0], "call")) {
+			long long age = (long long)time(NULL) - strtoll(tok[3], NULL, 10);
+
+			cur = calls_adopt(tok[4], strcmp(tok[5], "-") ? tok[5] : "",
+					  strcmp(tok[6], "-") ? tok[6] : "",
 					  atoi(tok[1]) ? MEDIA_PUBLIC : MEDIA_PRIVATE,
 					  !strcmp(tok[2], "1"));
+			/* Durations in the call log count from the real start. */
+			if (cur && age > 0 && (uint64_t)age * 1000u < cur->start_ms)
+				cur->start_ms -= (uint64_t)age * 1000u;
 			ncalls += cur != NULL;
 		} else if (ntok > 0 && !strcmp(tok[0], "stream") && cur) {
 			if (adopt_stream(cur, tok, ntok) != 0)

@@ -208,6 +208,8 @@ AT_BOB=$(count "$WAN" demo-bob)
 AT_ALICE=$(count "$LAN" demo-alice)
 P2P=$(echo "$END_LINE" | sed -n 's/.*private->public=\([0-9]*\)pkts.*/\1/p')
 R2P=$(echo "$END_LINE" | sed -n 's/.*public->private=\([0-9]*\)pkts.*/\1/p')
+KERNEL=$(echo "$END_LINE" | sed -n 's/.*kernel=\([0-9]*\/[0-9]*\)pkts.*/\1/p')
+ENGINE=$(echo "$END_LINE" | sed -n 's/.* engine=\([^ ]*\).*/\1/p')
 grep -F "call start: Call-ID=$CALLID " "$TMP/sipmasq.log" | tail -1 | sed 's/^/    /' || true
 [ -n "$END_LINE" ] && echo "    $END_LINE"
 
@@ -225,6 +227,7 @@ say "summary"
 echo "$(ok $reg_ok) registration at the registrar: ${CONTACT:-none} (phone's private address hidden)"
 echo "$(ok $call_ok) call answered and hung up: caller sipp exit $uac_rc, callee sipp exit $uas_rc (Call-ID $CALLID)"
 echo "$(ok $rtp_ok) RTP relayed by sipmasq: phone->far end ${P2P:-?} pkts (bob received ${AT_BOB:-0}), far end->phone ${R2P:-?} pkts (alice received ${AT_ALICE:-0})"
+echo "     media engine: ${ENGINE:-?}, packets forwarded in the kernel each way: ${KERNEL:-?}"
 
 if [ "$reg_ok" = 1 ] && [ "$call_ok" = 1 ] && [ "$rtp_ok" = 1 ]; then
 	FAILED=0

@@ -97,8 +97,8 @@ def engine_lines(log):
 # --- the pinned stream map ----------------------------------------------
 
 def _addr(v):
-    """A 16-byte IPv4-mapped address field (list of ints or hex strings)."""
-    b = bytes(int(x, 16) if isinstance(x, str) else int(x) for x in v)
+    """A 16-byte IPv4-mapped address field (bpftool: a list of 16 ints)."""
+    b = bytes(int(x) for x in v)
     assert len(b) == 16, v
     if b[:12] == b"\0" * 10 + b"\xff\xff":
         return str(ipaddress.IPv4Address(b[12:]))
@@ -125,25 +125,6 @@ def _decode_formatted(f):
     }
 
 
-def _decode_raw(key, value):
-    """The same from raw bytes (bpftool without BTF), layouts of
-    include/sipmasq_abi.h: key 40 bytes, value 80 bytes, little endian host."""
-    kb = bytes(int(x, 16) for x in key)
-    vb = bytes(int(x, 16) for x in value)
-    dport, sport = struct.unpack("!HH", kb[32:36])
-    packets, nbytes, _last, cookie = struct.unpack("<QQQQ", vb[:32])
-    ndport = struct.unpack("!HH", vb[64:68])
-    ifindex, flags = struct.unpack("<II", vb[68:76])
-    return {
-        "dst": _addr(kb[0:16]), "dst_port": dport, "src": _addr(kb[16:32]),
-        "src_port": sport, "family": kb[36],
-        "new_src": _addr(vb[32:48]), "new_src_port": ndport[0],
-        "new_dst": _addr(vb[48:64]), "new_dst_port": ndport[1],
-        "egress_ifindex": ifindex, "flags": flags, "cookie": cookie,
-        "packets": packets, "bytes": nbytes,
-    }
-
-
 def dump_streams(pin_dir, timeout=5):
     """Entries of <pin_dir>/smq_streams read with ``bpftool -j map dump
     pinned``: a list of dicts (dst, dst_port, src, src_port, new_src,
@@ -162,10 +143,10 @@ def dump_streams(pin_dir, timeout=5):
                              % (path, r.returncode, r.stdout, r.stderr))
     out = []
     for e in json.loads(r.stdout):
-        if "formatted" in e:
-            out.append(_decode_formatted(e["formatted"]))
-        else:
-            out.append(_decode_raw(e["key"], e["value"]))
+        # The map carries BTF (the programs are built with it): bpftool
+        # prints the fields by name.
+        assert "formatted" in e, "bpftool printed no BTF-formatted entry: %s" % e
+        out.append(_decode_formatted(e["formatted"]))
     return out
 
 
