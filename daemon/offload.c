@@ -99,7 +99,13 @@ static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp
 	bool latched = rtcp ? in->rtcp_latched : in->latched;
 	struct sockaddr_in relay_in = port_plus(&in->local, rtcp);
 	struct sockaddr_in relay_out = port_plus(&out->local, rtcp);
-	bool want = ol.mode[from] != KE_MODE_NONE && latched && usable(dst);
+	/* Native XDP redirects only to interfaces that take XDP frames: toward
+	 * an egress that is not native XDP too, every packet would be passed
+	 * up anyway (no_tx_port), so leave that direction to userspace. */
+	bool native_dead_end = ol.mode[from] == KE_MODE_XDP_NATIVE &&
+			       ol.mode[!from] != KE_MODE_XDP_NATIVE &&
+			       ol.ifindex[from] != ol.ifindex[!from];
+	bool want = ol.mode[from] != KE_MODE_NONE && !native_dead_end && latched && usable(dst);
 	struct smq_flow_key key;
 	struct smq_flow_action act;
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];

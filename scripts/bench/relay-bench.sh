@@ -33,6 +33,9 @@ prefix=smqb$$
 work=$(mktemp -d /tmp/sipmasq-bench.XXXXXX)
 pids=()
 in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$prefix-$ns" -- "$@"; }
+# In the background, remembered for cleanup: nsenter execs the command, so
+# $! is the command itself (a backgrounded shell function would not be).
+bg_ns() { local ns=$1; shift; nsenter --net="/run/netns/$prefix-$ns" -- "$@" & pids+=($!); }
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	sleep 0.5
@@ -66,18 +69,15 @@ bpf_pin_dir = /sys/fs/bpf/$prefix
 log_calls = 1
 debug_level = 0x200
 CONF
-	in_ns gw "$top/sipmasq" --foreground -c "$work/sipmasq.conf" > "$log" 2>&1 &
-	pids+=($!)
+	bg_ns gw "$top/sipmasq" --foreground -c "$work/sipmasq.conf" > "$log" 2>&1
 	for _ in $(seq 50); do grep -q ready "$log" && break; sleep 0.1; done
 	grep "rtp engine" "$log" | sed 's/^/  /'
-	in_ns wan sipp -sf "$top/scripts/bench/sipp/uas_hold.xml" -i 198.51.100.2 -p 5070 \
-		-mp 16000 -key rtpport 40002 -m 1 -nostdin > "$work/uas.out" 2>&1 &
-	pids+=($!)
+	bg_ns wan sipp -sf "$top/scripts/bench/sipp/uas_hold.xml" -i 198.51.100.2 -p 5070 \
+		-mp 16000 -key rtpport 40002 -m 1 -nostdin > "$work/uas.out" 2>&1
 	sleep 0.3
-	in_ns lan sipp -sf "$top/scripts/bench/sipp/uac_hold.xml" -i 10.0.0.2 -p 5062 -mp 6000 \
+	bg_ns lan sipp -sf "$top/scripts/bench/sipp/uac_hold.xml" -i 10.0.0.2 -p 5062 -mp 6000 \
 		-rsa 10.0.0.1:5060 -key to sip:bench@198.51.100.2:5070 -key rtpport 40000 \
-		-d 600000 -m 1 -nostdin 198.51.100.2:5070 > "$work/uac.out" 2>&1 &
-	pids+=($!)
+		-d 600000 -m 1 -nostdin 198.51.100.2:5070 > "$work/uac.out" 2>&1
 	for _ in $(seq 50); do
 		relay_port=$(sed -n 's/.*m\[0\] public 198.51.100.2:40002 -> relay port \([0-9]*\).*/\1/p' "$log" | tail -1)
 		[ -n "$relay_port" ] && break
