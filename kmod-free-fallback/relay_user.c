@@ -367,15 +367,24 @@ void media_fini(void)
 	pool_ready = false;
 }
 
-static struct relay_stream *stream_alloc(void)
+/* A new stream with no sockets yet. Returns 0, -EINVAL before media_init()
+ * or -ENOMEM; *out is NULL on failure. */
+static int stream_alloc(struct media_stream **out, struct relay_stream **rsp)
 {
-	struct relay_stream *rs = calloc(1, sizeof(*rs));
+	struct relay_stream *rs;
 
-	for (int side = 0; rs && side < 2; side++) {
+	*out = NULL;
+	if (!pool_ready)
+		return -EINVAL;
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	for (int side = 0; side < 2; side++) {
 		rs->pub.leg[side].fd_rtp = -1;
 		rs->pub.leg[side].fd_rtcp = -1;
 	}
-	return rs;
+	*rsp = rs;
+	return 0;
 }
 
 /* Register the bound sockets of rs with the evloop and list it; on failure
@@ -415,14 +424,10 @@ int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
 {
 	const struct in_addr addr[2] = { private_addr, public_addr };
 	struct relay_stream *rs;
-	int rc = 0;
+	int rc = stream_alloc(out, &rs);
 
-	*out = NULL;
-	if (!pool_ready)
-		return -EINVAL;
-	rs = stream_alloc();
-	if (!rs)
-		return -ENOMEM;
+	if (rc)
+		return rc;
 	for (int side = 0; side < 2 && !rc; side++)
 		rc = leg_open(&rs->pub.leg[side], addr[side]);
 	if (rc) {
@@ -437,14 +442,10 @@ int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
 int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out)
 {
 	struct relay_stream *rs;
-	int rc = 0;
+	int rc = stream_alloc(out, &rs);
 
-	*out = NULL;
-	if (!pool_ready)
-		return -EINVAL;
-	rs = stream_alloc();
-	if (!rs)
-		return -ENOMEM;
+	if (rc)
+		return rc;
 	for (int side = 0; side < 2 && !rc; side++) {
 		struct media_leg *leg = &rs->pub.leg[side];
 		uint16_t port = ntohs(legs[side].local.sin_port);
