@@ -19,6 +19,7 @@ Fixtures:
 
 import itertools
 import os
+import re
 import random
 import string
 import subprocess
@@ -85,6 +86,9 @@ def _tail(path, n=4000):
     return data[-n:].decode("utf-8", "replace")
 
 
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ")
+
+
 @pytest.fixture
 def procs():
     group = netns.ProcessGroup()
@@ -149,6 +153,12 @@ def sipmasq(topology, procs, tmp_path, request):
             print("=== sipmasq log (tail) %s ===\n%s" % (s.log_path, _tail(s.log_path, 12000)))
     if died:
         pytest.fail("sipmasq exited during the test: %s" % ", ".join(died))
+    # A sanitizer build (./configure --enable-sanitizers) reports to the log.
+    reports = [s.name for s in instances if SANITIZER_REPORT.search(s.log())]
+    if reports:
+        for s in instances:
+            print("=== sipmasq log (tail) %s ===\n%s" % (s.log_path, _tail(s.log_path, 12000)))
+        pytest.fail("sanitizer report in the log of %s" % ", ".join(reports))
 
 
 @pytest.fixture
