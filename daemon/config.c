@@ -39,6 +39,9 @@ enum dir_type {
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
 	DT_AUTOSAVE,    /* bool from siproxd's save interval in s (0 = off) */
 	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace */
+	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
+	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
+	DT_LIST_PORT,   /* struct config_list: repeatable, one port 1..65535 per line */
 	DT_UNSUPPORTED, /* a siproxd directive sipmasq does not implement yet */
 };
 
@@ -81,16 +84,22 @@ static const struct directive directives[] = {
 	SUPPORTED("pid_file",          DT_PATH,   pid_file, 0, 0),
 	SUPPORTED("autosave_registrations", DT_AUTOSAVE, autosave_registrations,
 		  0, 0xffffffffu),
+	SUPPORTED("hosts_allow_reg",   DT_ACL,    hosts_allow_reg, 0, 0),
+	SUPPORTED("hosts_allow_sip",   DT_ACL,    hosts_allow_sip, 0, 0),
+	SUPPORTED("hosts_deny_sip",    DT_ACL,    hosts_deny_sip, 0, 0),
+	SUPPORTED("outbound_proxy_host", DT_HOST, outbound_proxy_host, 0, 0),
+	SUPPORTED("outbound_proxy_port", DT_PORT, outbound_proxy_port, 1, 65535),
+	SUPPORTED("outbound_domain_name", DT_LIST_HOST, outbound_domain_name, 0, 0),
+	SUPPORTED("outbound_domain_host", DT_LIST_HOST, outbound_domain_host, 0, 0),
+	SUPPORTED("outbound_domain_port", DT_LIST_PORT, outbound_domain_port, 1, 65535),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
+	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
-	UNSUPPORTED("hosts_allow_reg"),
-	UNSUPPORTED("hosts_allow_sip"),
-	UNSUPPORTED("hosts_deny_sip"),
 	UNSUPPORTED("user"),
 	UNSUPPORTED("chrootjail"),
 	UNSUPPORTED("rtp_dscp"),
@@ -105,11 +114,6 @@ static const struct directive directives[] = {
 	UNSUPPORTED("proxy_auth_pwfile"),
 	UNSUPPORTED("mask_host"),
 	UNSUPPORTED("masked_host"),
-	UNSUPPORTED("outbound_proxy_host"),
-	UNSUPPORTED("outbound_proxy_port"),
-	UNSUPPORTED("outbound_domain_name"),
-	UNSUPPORTED("outbound_domain_host"),
-	UNSUPPORTED("outbound_domain_port"),
 	UNSUPPORTED("debug_port"),
 	UNSUPPORTED("ua_string"),
 	UNSUPPORTED("use_rport"),
@@ -159,8 +163,10 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->log_calls = false;
 	cfg->debug_level = 0;
 	cfg->autosave_registrations = false;
+	cfg->outbound_proxy_port = 5060;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
 }
 
 static const struct directive *directive_find(const char *name)
@@ -264,9 +270,38 @@ static int store_string(const struct directive *d, const char *val,
 	return 0;
 }
 
-/* Parse val according to d and store it into cfg. On failure, returns
- * -EINVAL with the reason in why and leaves cfg untouched. */
-static int store(const struct directive *d, const char *val,
+/* Append one value of a repeatable directive, set at `line`. */
+static int store_list(const struct directive *d, const char *val, unsigned line,
+		      struct config_list *list, char *why, size_t why_len)
+{
+	unsigned long long n;
+
+	if (!*val || has_blank(val)) {
+		snprintf(why, why_len, "%s", *val ? "a host name has no blanks" : "empty");
+		return -EINVAL;
+	}
+	if (strlen(val) >= sizeof(list->item[0])) {
+		snprintf(why, why_len, "too long (at most %zu characters)",
+			 sizeof(list->item[0]) - 1);
+		return -EINVAL;
+	}
+	if (d->type == DT_LIST_PORT &&
+	    (parse_number(val, false, &n) || n < d->min || n > d->max)) {
+		snprintf(why, why_len, "not a port number (%lu..%lu)", d->min, d->max);
+		return -EINVAL;
+	}
+	if (list->n >= CONFIG_LIST_MAX) {
+		snprintf(why, why_len, "more than %d %s lines", CONFIG_LIST_MAX, d->name);
+		return -EINVAL;
+	}
+	strcpy(list->item[list->n], val);
+	list->line[list->n++] = line;
+	return 0;
+}
+
+/* Parse val (from `line`) according to d and store it into cfg. On failure,
+ * returns -EINVAL with the reason in why and leaves cfg untouched. */
+static int store(const struct directive *d, const char *val, unsigned line,
 		 struct sipmasq_config *cfg, char *why, size_t why_len)
 {
 	char *field = (char *)cfg + d->offset;
@@ -350,6 +385,11 @@ static int store(const struct directive *d, const char *val,
 		else
 			*(int *)field = (int)n;
 		return 0;
+	case DT_ACL:
+		return acl_parse(val, (struct acl *)field, why, why_len) ? -EINVAL : 0;
+	case DT_LIST_HOST:
+	case DT_LIST_PORT:
+		return store_list(d, val, line, (struct config_list *)field, why, why_len);
 	case DT_UNSUPPORTED:
 		break;
 	}
@@ -465,13 +505,14 @@ static void parse_line(struct load_ctx *ctx, char *line)
 		return;
 	}
 
-	if (store(d, val, ctx->cfg, why, sizeof(why))) {
+	if (store(d, val, ctx->line, ctx->cfg, why, sizeof(why))) {
 		log_err("%s:%u: invalid value '%.80s' for %s: %s",
 			ctx->path, ctx->line, val, key, why);
 		ctx->err = -EINVAL;
 		return;
 	}
-	if (set_line[idx])
+	/* A repeatable directive appends: repeating it is its purpose. */
+	if (set_line[idx] && d->type != DT_LIST_HOST && d->type != DT_LIST_PORT)
 		log_warn("%s:%u: %s was already set at line %u; this value wins",
 			 ctx->path, ctx->line, key, set_line[idx]);
 	set_line[idx] = ctx->line;
@@ -617,8 +658,45 @@ static int check_rtp_range(const struct sipmasq_config *cfg)
 	return 0;
 }
 
+/* Lists that are read index by index together must have the same length.
+ * On a mismatch the first entry without partners is blamed: with lists of
+ * 2, 1 and 2 entries, that is the second entry of a longer list. */
+static int check_parallel(const struct sipmasq_config *cfg, const char *const names[],
+			  const struct config_list *const lists[], size_t n_lists)
+{
+	char loc[SIPMASQ_PATH_MAX + 16], counts[256];
+	unsigned lo = lists[0]->n;
+	size_t blame = n_lists, used = 0;
+
+	for (size_t i = 1; i < n_lists; i++)
+		if (lists[i]->n < lo)
+			lo = lists[i]->n;
+	for (size_t i = 0; i < n_lists; i++) {
+		if (lists[i]->n > lo && blame == n_lists)
+			blame = i;
+		if (used < sizeof(counts))
+			used += (size_t)snprintf(counts + used, sizeof(counts) - used,
+						 "%s%u %s", i ? ", " : "", lists[i]->n,
+						 names[i]);
+	}
+	if (blame == n_lists)
+		return 0;   /* all the same length */
+	where(loc, sizeof(loc), cfg, lists[blame]->line[lo]);
+	log_err("%s: %s '%s' (entry %u) has no partner: these lists must have "
+		"the same length (%s)",
+		loc, names[blame], lists[blame]->item[lo], lo + 1, counts);
+	return -EINVAL;
+}
+
 int config_check(const struct sipmasq_config *cfg)
 {
+	static const char *const domain_names[] = {
+		"outbound_domain_name", "outbound_domain_host", "outbound_domain_port",
+	};
+	const struct config_list *const domain_lists[] = {
+		&cfg->outbound_domain_name, &cfg->outbound_domain_host,
+		&cfg->outbound_domain_port,
+	};
 	int err = 0;
 
 	if (check_iface(cfg, "if_inbound", cfg->if_inbound, "eth0"))
@@ -626,6 +704,8 @@ int config_check(const struct sipmasq_config *cfg)
 	if (check_iface(cfg, "if_outbound", cfg->if_outbound, "ppp0"))
 		err = -EINVAL;
 	if (cfg->rtp_proxy_enable && check_rtp_range(cfg))
+		err = -EINVAL;
+	if (check_parallel(cfg, domain_names, domain_lists, ARRAY_SIZE(domain_lists)))
 		err = -EINVAL;
 	return err;
 }

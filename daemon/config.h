@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/acl.h"
+
 #ifndef SIPMASQ_PATH_MAX
 #define SIPMASQ_PATH_MAX 256
 #endif
@@ -16,6 +18,18 @@ enum rtp_engine {
 	RTP_ENGINE_XDP,        /* XDP (native, else generic), else userspace */
 	RTP_ENGINE_TC,         /* tc clsact ingress, else userspace */
 	RTP_ENGINE_USERSPACE,  /* the userspace relay only: any kernel */
+};
+
+/* Repeatable directives (outbound_domain_*): each occurrence appends. */
+#define CONFIG_LIST_MAX 32      /* entries per list */
+#define CONFIG_ITEM_MAX 256     /* bytes per entry, with its NUL */
+
+/* The values of one repeatable directive, in file order. line[i] is the
+ * line of config_file that gave item[i] (for error messages). */
+struct config_list {
+	unsigned n;
+	unsigned line[CONFIG_LIST_MAX];
+	char item[CONFIG_LIST_MAX][CONFIG_ITEM_MAX];
 };
 
 /* Everything read from the configuration file and the command line.
@@ -38,9 +52,27 @@ struct sipmasq_config {
 	char registration_file[SIPMASQ_PATH_MAX]; /* "" = registrations not persisted */
 	char pid_file[SIPMASQ_PATH_MAX];          /* "" = no pid file */
 	char config_file[SIPMASQ_PATH_MAX];       /* the file that was read */
+	/* Access lists (siproxd semantics, see acl_permits). Empty = allow all
+	 * (deny: nothing denied). */
+	struct acl hosts_allow_reg;
+	struct acl hosts_allow_sip;
+	struct acl hosts_deny_sip;
+	/* Next hop of requests from the private side without a Route of their
+	 * own: the first outbound_domain_name (case-insensitive) equal to the
+	 * From-URI host selects the same entry of outbound_domain_host/_port
+	 * (the three lists have the same length after config_check; ports are
+	 * validated decimal 1..65535); else outbound_proxy_host:_port when set;
+	 * else the Request-URI. */
+	char outbound_proxy_host[256];   /* "" = no outbound proxy */
+	uint16_t outbound_proxy_port;    /* default 5060 */
+	struct config_list outbound_domain_name;
+	struct config_list outbound_domain_host;
+	struct config_list outbound_domain_port;
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
+	char control_socket[SIPMASQ_PATH_MAX];    /* sipmasqctl's UNIX socket, "" = none,
+	                                           * default /run/sipmasq.sock */
 	char call_state_file[SIPMASQ_PATH_MAX];   /* active calls, for a hitless restart;
 	                                           * "" = <registration_file>.calls */
 };
@@ -60,7 +92,8 @@ int config_load(const char *path, struct sipmasq_config *cfg);
 const char *config_find(void);
 
 /* config_check: cross-field validation after loading (required interfaces
- * present, rtp_port_low <= rtp_port_high). Logs what is wrong, returns 0 or
+ * present, rtp_port_low <= rtp_port_high, outbound_domain_name/_host/_port
+ * of the same length; errors name FILE:LINE of the directive to fix). Logs what is wrong, returns 0 or
  * -EINVAL. */
 int config_check(const struct sipmasq_config *cfg);
 

@@ -17,6 +17,7 @@
 #include "daemon/call_state.h"
 #include "daemon/calls.h"
 #include "daemon/config.h"
+#include "daemon/control.h"
 #include "daemon/evloop.h"
 #include "daemon/log.h"
 #include "daemon/media.h"
@@ -200,6 +201,7 @@ static void main_loop(void)
 			offload_sync();
 			proxy_tick();
 			call_state_tick();
+			control_tick();
 			next_tick = now + 1000;
 		}
 	}
@@ -278,6 +280,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg.pid_file[0] && (rc = write_pid_file(cfg.pid_file)) != 0)
 		log_warn("pid_file %s: %s", cfg.pid_file, strerror(-rc));
+	control_open(cfg.control_socket);   /* logged; sipmasq runs without it */
 	install_signals();
 	log_notice("sipmasq %s ready: SIP on UDP port %u, RTP relay %s %u-%u",
 		   PACKAGE_VERSION, cfg.sip_listen_port,
@@ -288,6 +291,7 @@ int main(int argc, char **argv)
 
 	if (handover)
 		call_state_save();     /* the next sipmasq adopts these calls */
+	control_close();
 	proxy_fini(handover);
 	if (!handover)
 		call_state_save();     /* no calls left */

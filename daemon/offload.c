@@ -362,6 +362,20 @@ void offload_fini(bool handover)
 		log_notice("kernel engine left attached for the next sipmasq (hitless restart)");
 }
 
+unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
+{
+	uint64_t all[SMQ_REASON__COUNT];
+	unsigned n = 0;
+
+	if (!ol.ke || kernel_engine_stats(ol.ke, all) != 0)
+		return 0;
+	for (unsigned i = 0; i < SMQ_REASON__COUNT && n < max; i++, n++) {
+		names[n] = kernel_engine_reason_name(i);
+		counts[n] = all[i];
+	}
+	return n;
+}
+
 bool offload_active(void)
 {
 	return ol.ke && (ol.mode[0] != KE_MODE_NONE || ol.mode[1] != KE_MODE_NONE);
@@ -392,6 +406,13 @@ void offload_stream_sync(struct media_stream *s) { (void)s; }
 void offload_purge_stale(void) {}
 void offload_fini(bool handover) { (void)handover; }
 bool offload_active(void) { return false; }
+unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
+{
+	(void)names;
+	(void)counts;
+	(void)max;
+	return 0;
+}
 const char *offload_engine_name(void) { return "userspace"; }
 
 #endif

@@ -12,6 +12,7 @@
 #define SIPMASQ_OFFLOAD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "daemon/config.h"
 #include "daemon/media.h"
@@ -49,6 +50,11 @@ void offload_fini(bool handover);
 /* offload_engine_name: "xdp-native", "xdp-generic", "tc", "userspace" or
  * "mixed" (interfaces attached differently), for logs. */
 const char *offload_engine_name(void);
+
+/* offload_reasons: the kernel fast path's per-reason packet counters
+ * (smq_stats, summed over CPUs): up to max names (static strings) and
+ * counts. Returns how many were filled; 0 without a kernel engine. */
+unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max);
 
 /* offload_active: a kernel engine is attached somewhere. */
 bool offload_active(void);

@@ -172,6 +172,11 @@ void reg_set_expires(struct binding *b, unsigned seconds)
 	b->expires = time(NULL) + seconds;
 }
 
+const struct binding *reg_head(void)
+{
+	return bindings;
+}
+
 unsigned reg_count(void)
 {
 	time_t now = time(NULL);

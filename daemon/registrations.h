@@ -76,6 +76,10 @@ int reg_expire(time_t now);
  * Returns 0 or -errno (logged). A no-op without a path. */
 int reg_save(void);
 
+/* reg_head: the first binding (walk with ->next; includes dialog and
+ * expired-in-grace bindings), or NULL. */
+const struct binding *reg_head(void);
+
 /* reg_count: live registered bindings. */
 unsigned reg_count(void);
 

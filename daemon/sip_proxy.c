@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "daemon/acl.h"
 #include "daemon/addr.h"
 #include "daemon/calls.h"
 #include "daemon/evloop.h"
@@ -323,6 +324,49 @@ static int next_hop(const osip_message_t *msg, struct sockaddr_in *dst)
 	return addr_resolve(host, port, dst);
 }
 
+/* Where a request from the private side goes when it carries no Route of
+ * its own (siproxd's order): the outbound_domain entry of its From-URI
+ * host, else the outbound proxy. The Request-URI stays as it is. Returns
+ * false when neither applies (the Request-URI decides). */
+static bool outbound_proxy_for(const osip_message_t *msg, const char **host,
+			       unsigned short *port)
+{
+	const struct sipmasq_config *cfg = px.cfg;
+	const char *from_host = msg->from && msg->from->url ? msg->from->url->host : NULL;
+
+	for (unsigned i = 0; from_host && i < cfg->outbound_domain_name.n; i++) {
+		if (!strcasecmp(from_host, cfg->outbound_domain_name.item[i])) {
+			*host = cfg->outbound_domain_host.item[i];
+			/* config_check made the lists parallel and the ports valid. */
+			*port = addr_parse_port(cfg->outbound_domain_port.item[i], 5060);
+			return true;
+		}
+	}
+	if (cfg->outbound_proxy_host[0]) {
+		*host = cfg->outbound_proxy_host;
+		*port = cfg->outbound_proxy_port;
+		return true;
+	}
+	return false;
+}
+
+/* Next hop of a request from the private side: a Route that is not ours
+ * (ours were popped), the outbound proxies, then the Request-URI. A
+ * Request-URI naming sipmasq itself is kept, to be answered here. */
+static int next_hop_outgoing(const osip_message_t *msg, struct sockaddr_in *dst)
+{
+	const char *host;
+	unsigned short port;
+
+	if (osip_list_size(&msg->routes) == 0 && !uri_is_ours(msg->req_uri) &&
+	    outbound_proxy_for(msg, &host, &port)) {
+		log_debug(DBCLASS_PROXY, "%s to outbound proxy %s:%u", msg->sip_method, host,
+			  port);
+		return addr_resolve(host, port, dst);
+	}
+	return next_hop(msg, dst);
+}
+
 static bool has_to_tag(const osip_message_t *msg)
 {
 	osip_generic_param_t *tag = NULL;
@@ -392,7 +436,7 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		contacts_masquerade(msg, src);
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PUBLIC);
-	if (next_hop(msg, dst) != 0)
+	if (next_hop_outgoing(msg, dst) != 0)
 		return 404;
 	if (ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port))
 		return !strcmp(msg->sip_method, "OPTIONS") ? 200 : 404;
@@ -432,6 +476,28 @@ static bool via_loop(const osip_message_t *msg, const char *branch)
 	return false;
 }
 
+/* hosts_allow_reg / hosts_allow_sip / hosts_deny_sip on the source of a
+ * request, from either side. A refused request is dropped without an
+ * answer (as siproxd does: a stranger learns nothing), with one
+ * rate-limited line naming the address and the list that refused it. */
+static bool access_permitted(const osip_message_t *msg, const struct sockaddr_in *src)
+{
+	const struct sipmasq_config *cfg = px.cfg;
+	bool reg = !strcmp(msg->sip_method, "REGISTER");
+	const char *list;
+	char a[ADDR_STRLEN];
+
+	if (acl_permits(&cfg->hosts_allow_reg, &cfg->hosts_allow_sip, &cfg->hosts_deny_sip,
+			src->sin_addr, reg))
+		return true;
+	list = acl_match(&cfg->hosts_deny_sip, src->sin_addr) ? "hosts_deny_sip" :
+	       reg ? "hosts_allow_reg" : "hosts_allow_sip";
+	log_ratelimited("acl-refused", 10, LOG_NOTICE,
+			"access denied: %s from %s refused by %s, dropped", msg->sip_method,
+			addr_str(src, a), list);
+	return false;
+}
+
 static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex)
 {
 	enum media_side from = request_side(src, ifindex), to = (enum media_side)!from;
@@ -439,6 +505,8 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	struct sockaddr_in dst;
 	int mf = sipmsg_max_forwards(msg), status;
 
+	if (!access_permitted(msg, src))
+		return;
 	log_debug(DBCLASS_PROXY, "%s from %s (%s side)", msg->sip_method, addr_str(src, a),
 		  side_name(from));
 	if (mf == 0) {

@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential autoconf automake pkg-config libosip2-dev
+PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-dev
 	clang llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
 	iproute2 iptables procps python3-pytest sip-tester kamailio tshark"
 

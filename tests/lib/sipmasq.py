@@ -6,6 +6,8 @@ when the log says ``ready`` or something in the gateway namespace is bound
 to UDP port 5060.
 """
 
+import json
+import subprocess
 import os
 import shutil
 import re
@@ -65,6 +67,7 @@ class Sipmasq:
         self.config["registration_file"] = os.path.join(self.dir, "registrations")
         # Pins of this instance only: runs and tests never share kernel state.
         self.config["bpf_pin_dir"] = "/sys/fs/bpf/%s-%s" % (ns, name)
+        self.config["control_socket"] = os.path.join(self.dir, "control.sock")
         for k, v in (overrides or {}).items():
             if v is None:
                 self.config.pop(k, None)
@@ -111,6 +114,17 @@ class Sipmasq:
         rc = self.proc.stop(sig=sig, timeout=timeout)
         self.proc = None
         return rc
+
+    def ctl(self, command, timeout=5):
+        """Run sipmasqctl COMMAND against this instance; return the parsed
+        JSON answer (raises with the output when it fails)."""
+        ctl = os.path.join(os.path.dirname(binary()), "sipmasqctl")
+        res = subprocess.run([ctl, "-s", self.config["control_socket"], command],
+                             capture_output=True, text=True, timeout=timeout)
+        if res.returncode != 0:
+            raise AssertionError("sipmasqctl %s failed (rc=%d): %s%s"
+                                 % (command, res.returncode, res.stdout, res.stderr))
+        return json.loads(res.stdout)
 
     def remove_pins(self):
         """Remove what a killed daemon left pinned (a clean stop leaves nothing)."""

@@ -5,6 +5,7 @@
  * code and the "FILE:LINE: ..." messages. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/acl.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "tests/unit/unit.h"
@@ -453,27 +455,27 @@ static void test_unknown_and_unsupported(void)
 	     "if_outbound = ppp0\n"                  /* 2 */
 	     "no_such_thing = 1\n"                   /* 3 */
 	     "user = nobody\n"                       /* 4 */
-	     "hosts_allow_reg = 192.168.1.0/24\n"    /* 5 */
+	     "tcp_timeout = 600\n"                   /* 5 */
 	     "load_plugin = plugin_logcall.la\n"     /* 6 */
 	     "load_plugin = plugin_stun.la\n"        /* 7: no second warning */
 	     "plugin_stun_server = stun.example.test\n" /* 8 */
 	     "plugin_stun_port = 3478\n"             /* 9 */
 	     "plugin_stun_server = other.example.test\n" /* 10: no second warning */
 	     "proxy_auth_realm = Some Realm\n"       /* 11 */
-	     "outbound_domain_name = example.test\n" /* 12 */
+	     "use_rport = 1\n"                       /* 12 */
 	     "mask_host = 10.0.0.1\n"                /* 13 */
 	     "sip_listen_port = 5062\n");            /* 14 */
 	CHECK_INT(l.ret, 0);
 	CHECK(logged_at(l.log, l.path, 3, "unknown directive 'no_such_thing', ignored"));
 	CHECK(logged_at(l.log, l.path, 4, "siproxd directive 'user' is not supported yet, ignored"));
-	CHECK(logged_at(l.log, l.path, 5, "siproxd directive 'hosts_allow_reg' is not supported yet"));
+	CHECK(logged_at(l.log, l.path, 5, "siproxd directive 'tcp_timeout' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 6, "siproxd directive 'load_plugin' is not supported yet"));
 	CHECK_INT(count(l.log, "'load_plugin'"), 1);
 	CHECK(logged_at(l.log, l.path, 8, "siproxd directive 'plugin_stun_server' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 9, "siproxd directive 'plugin_stun_port' is not supported yet"));
 	CHECK_INT(count(l.log, "'plugin_stun_server'"), 1);
 	CHECK(logged_at(l.log, l.path, 11, "'proxy_auth_realm'"));
-	CHECK(logged_at(l.log, l.path, 12, "'outbound_domain_name'"));
+	CHECK(logged_at(l.log, l.path, 12, "'use_rport'"));
 	CHECK(logged_at(l.log, l.path, 13, "'mask_host'"));
 	CHECK(!strstr(l.log, "ERROR"));
 	CHECK_INT(count(l.log, "WARNING"), 9);
@@ -482,12 +484,11 @@ static void test_unknown_and_unsupported(void)
 
 	/* Every other siproxd 0.8 directive is recognised too. */
 	static const char *const others[] = {
-		"hosts_allow_sip", "hosts_deny_sip", "chrootjail", "rtp_dscp",
+		"chrootjail", "rtp_dscp",
 		"sip_dscp", "rtp_input_dejitter", "rtp_output_dejitter",
-		"tcp_timeout", "tcp_connect_timeout", "tcp_keepalive",
+		"tcp_connect_timeout", "tcp_keepalive",
 		"proxy_auth_passwd", "proxy_auth_pwfile", "masked_host",
-		"outbound_proxy_host", "outbound_proxy_port",
-		"outbound_domain_host", "outbound_domain_port", "debug_port",
+		"debug_port",
 		"ua_string", "use_rport", "obscure_loops", "plugindir",
 		"thread_stack_size",
 	};
@@ -721,7 +722,7 @@ static void test_shipped_example(void)
 static void test_siproxd_conf(void)
 {
 	static const unsigned unsupported_lines[] = {
-		12, 13, 14, 21, 22, 32, 33, 34, 35, 37, 38, 39, 48, 56, 57, 58,
+		21, 22, 32, 33, 34, 35, 37, 38, 39, 48,
 		60, 61, 62, 64, 65, 67, 68,
 	};
 	const char *path = src_path("tests/unit/data/siproxd.conf");
@@ -745,7 +746,193 @@ static void test_siproxd_conf(void)
 	CHECK(cfg.autosave_registrations);
 	CHECK_STR(cfg.pid_file, "/var/run/siproxd/siproxd.pid");
 	CHECK_INT(cfg.rtp_port_high, 7079);
+	CHECK_INT(cfg.hosts_allow_reg.n, 1);
+	CHECK_INT(cfg.hosts_allow_sip.n, 2);
+	CHECK_INT(cfg.hosts_deny_sip.n, 1);
+	CHECK_INT(cfg.outbound_domain_name.n, 1);
+	CHECK_STR(cfg.outbound_domain_host.item[0], "proxy.provider.example.test");
+	CHECK_INT(cfg.outbound_domain_port.line[0], 58);
 	CHECK_INT(check(&cfg, &log), 0);
+}
+
+static struct in_addr ip4(const char *s)
+{
+	struct in_addr a = { 0 };
+
+	inet_pton(AF_INET, s, &a);
+	return a;
+}
+
+/* hosts_allow_reg / hosts_allow_sip / hosts_deny_sip: parsing, errors with
+ * FILE:LINE, and siproxd's rule (deny wins, empty allows all, reg implies
+ * sip). */
+static void test_access_lists(void)
+{
+	struct loaded l;
+	const struct acl *reg, *sip, *deny;
+
+	load(&l, "acl.conf",
+	     "hosts_allow_reg = 10.0.0.2/32\n"
+	     "hosts_allow_sip = 192.168.1.0/24 , 203.0.113.7,localhost\n"
+	     "hosts_deny_sip = 192.168.1.128/25\n");
+	CHECK_INT(l.ret, 0);
+	CHECK(!strstr(l.log, "WARNING") && !strstr(l.log, "ERROR"));
+	reg = &l.cfg.hosts_allow_reg;
+	sip = &l.cfg.hosts_allow_sip;
+	deny = &l.cfg.hosts_deny_sip;
+	CHECK_INT(reg->n, 1);
+	CHECK_INT(reg->e[0].mask, 0xffffffffu);
+	CHECK_INT(sip->n, 3);
+	CHECK_INT(sip->e[0].net, 0xc0a80100u);
+	CHECK_INT(sip->e[0].mask, 0xffffff00u);
+	CHECK_INT(sip->e[1].net, 0xcb007107u);   /* no /nn: a /32 */
+	CHECK_INT(sip->e[2].net, 0x7f000001u);   /* localhost, from /etc/hosts */
+	CHECK(acl_match(sip, ip4("192.168.1.99")));
+	CHECK(!acl_match(sip, ip4("192.168.2.1")));
+	CHECK(acl_match(sip, ip4("127.0.0.1")));
+
+	/* REGISTER: only allow_reg; other requests: allow_sip or allow_reg. */
+	CHECK(acl_permits(reg, sip, deny, ip4("10.0.0.2"), true));
+	CHECK(!acl_permits(reg, sip, deny, ip4("10.0.0.3"), true));
+	CHECK(!acl_permits(reg, sip, deny, ip4("192.168.1.5"), true));
+	CHECK(acl_permits(reg, sip, deny, ip4("192.168.1.5"), false));
+	CHECK(acl_permits(reg, sip, deny, ip4("10.0.0.2"), false));
+	CHECK(!acl_permits(reg, sip, deny, ip4("10.0.0.3"), false));
+	/* deny wins over allow_sip */
+	CHECK(!acl_permits(reg, sip, deny, ip4("192.168.1.200"), false));
+
+	/* Empty allow lists allow everything; deny alone refuses. */
+	struct acl none = { 0 };
+
+	CHECK(acl_permits(&none, &none, &none, ip4("198.51.100.9"), true));
+	CHECK(acl_permits(&none, &none, &none, ip4("198.51.100.9"), false));
+	CHECK(!acl_permits(&none, &none, reg, ip4("10.0.0.2"), true));
+	CHECK(!acl_permits(&none, &none, reg, ip4("10.0.0.2"), false));
+	/* allow_reg set, allow_sip empty: other requests from anyone pass. */
+	CHECK(acl_permits(reg, &none, &none, ip4("10.0.0.3"), false));
+	CHECK(!acl_permits(reg, &none, &none, ip4("10.0.0.3"), true));
+
+	/* /0 matches everything; the net is masked. */
+	load(&l, "acl0.conf", "hosts_deny_sip = 1.2.3.4/0\nhosts_allow_sip = 10.1.2.3/8\n");
+	CHECK_INT(l.ret, 0);
+	CHECK(acl_match(&l.cfg.hosts_deny_sip, ip4("8.8.8.8")));
+	CHECK_INT(l.cfg.hosts_allow_sip.e[0].net, 0x0a000000u);
+
+	/* Errors name FILE:LINE and the entry; the list keeps its value. */
+	load(&l, "aclbad.conf",
+	     "hosts_allow_sip = 10.0.0.0/8\n"              /* 1 */
+	     "hosts_allow_sip = 10.0.0.0/33\n"             /* 2 */
+	     "hosts_allow_reg = 10.0.0/8\n"                /* 3 */
+	     "hosts_deny_sip = 300.1.2.3\n"                /* 4 */
+	     "hosts_deny_sip = 10.0.0.1,,10.0.0.2\n"       /* 5 */
+	     "hosts_deny_sip = 10.0.0.1/x\n"               /* 6 */
+	     "hosts_deny_sip = bad_name!\n");              /* 7 */
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, 2, "'10.0.0.0/33'"));
+	CHECK(logged_at(l.log, l.path, 2, "prefix length must be 0..32"));
+	CHECK(logged_at(l.log, l.path, 3, "'10.0.0/8' is not an IPv4 address"));
+	CHECK(logged_at(l.log, l.path, 4, "'300.1.2.3' is not an IPv4 address"));
+	CHECK(logged_at(l.log, l.path, 5, "empty entry"));
+	CHECK(logged_at(l.log, l.path, 6, "prefix length"));
+	CHECK(logged_at(l.log, l.path, 7, "neither a.b.c.d[/nn] nor a host name"));
+	CHECK_INT(l.cfg.hosts_allow_sip.n, 1);
+	CHECK_INT(l.cfg.hosts_allow_sip.e[0].mask, 0xff000000u);
+	CHECK_INT(l.cfg.hosts_deny_sip.n, 0);
+
+	/* More than ACL_MAX entries. */
+	char text[ACL_MAX * 16 + 64];
+	size_t used = (size_t)snprintf(text, sizeof(text), "hosts_deny_sip = ");
+
+	for (int i = 0; i <= ACL_MAX; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used, "%s10.0.%d.1",
+					 i ? "," : "", i);
+	snprintf(text + used, sizeof(text) - used, "\n");
+	load(&l, "aclmany.conf", text);
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, 1, "more than"));
+}
+
+/* outbound_proxy_host/_port and the outbound_domain_* triples. */
+static void test_outbound_proxies(void)
+{
+	struct loaded l;
+	const char *log;
+
+	load(&l, "obp.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "outbound_proxy_host = proxy.example.test\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_STR(l.cfg.outbound_proxy_host, "proxy.example.test");
+	CHECK_INT(l.cfg.outbound_proxy_port, 5060);
+	CHECK_INT(l.cfg.outbound_domain_name.n, 0);
+	CHECK_INT(check(&l.cfg, &log), 0);
+
+	load(&l, "obpport.conf", "outbound_proxy_port = 5080\noutbound_proxy_port = 0\n"
+	     "outbound_proxy_host = a b\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK_INT(l.cfg.outbound_proxy_port, 5080);
+	CHECK(logged_at(l.log, l.path, 2, "invalid value '0' for outbound_proxy_port"));
+	CHECK(logged_at(l.log, l.path, 3, "outbound_proxy_host"));
+
+	/* Repeatable: every line appends, no "already set" warning. */
+	load(&l, "obd.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "outbound_domain_name = a.example.test\n"       /* 3 */
+	     "outbound_domain_host = 192.0.2.1\n"            /* 4 */
+	     "outbound_domain_port = 5060\n"                 /* 5 */
+	     "outbound_domain_name = B.example.test\n"       /* 6 */
+	     "outbound_domain_host = proxy.b.example.test\n" /* 7 */
+	     "outbound_domain_port = 5070\n");               /* 8 */
+	CHECK_INT(l.ret, 0);
+	CHECK(!strstr(l.log, "WARNING") && !strstr(l.log, "ERROR"));
+	CHECK_INT(l.cfg.outbound_domain_name.n, 2);
+	CHECK_STR(l.cfg.outbound_domain_name.item[1], "B.example.test");
+	CHECK_STR(l.cfg.outbound_domain_host.item[1], "proxy.b.example.test");
+	CHECK_STR(l.cfg.outbound_domain_port.item[1], "5070");
+	CHECK_INT(l.cfg.outbound_domain_name.line[1], 6);
+	CHECK_INT(check(&l.cfg, &log), 0);
+
+	/* Lists of different lengths: the first unmatched entry is named. */
+	load(&l, "obdshort.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "outbound_domain_name = a.example.test\n"       /* 3 */
+	     "outbound_domain_host = 192.0.2.1\n"            /* 4 */
+	     "outbound_domain_port = 5060\n"                 /* 5 */
+	     "outbound_domain_name = b.example.test\n"       /* 6 */
+	     "outbound_domain_port = 5070\n");               /* 7 */
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 6, "outbound_domain_name 'b.example.test' (entry 2)"));
+	CHECK(strstr(log, "2 outbound_domain_name, 1 outbound_domain_host, "
+		     "2 outbound_domain_port") != NULL);
+
+	load(&l, "obdport.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "outbound_domain_port = 5060\n");               /* 3 */
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 3, "outbound_domain_port '5060' (entry 1)"));
+
+	/* Bad entries are load errors at their line and are not appended. */
+	load(&l, "obdbad.conf",
+	     "outbound_domain_port = 70000\n"                /* 1 */
+	     "outbound_domain_port = x\n"                    /* 2 */
+	     "outbound_domain_host = a b\n"                  /* 3 */
+	     "outbound_domain_name = \"\"\n");               /* 4 */
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, 1, "not a port number"));
+	CHECK(logged_at(l.log, l.path, 2, "not a port number"));
+	CHECK(logged_at(l.log, l.path, 3, "no blanks"));
+	CHECK(logged_at(l.log, l.path, 4, "empty"));
+	CHECK_INT(l.cfg.outbound_domain_port.n, 0);
+	CHECK_INT(l.cfg.outbound_domain_host.n, 0);
+
+	/* At most CONFIG_LIST_MAX entries. */
+	char text[CONFIG_LIST_MAX * 40 + 64];
+	size_t used = 0;
+
+	for (int i = 0; i <= CONFIG_LIST_MAX; i++)
+		used += (size_t)snprintf(text + used, sizeof(text) - used,
+					 "outbound_domain_name = d%d.test\n", i);
+	load(&l, "obdmany.conf", text);
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, CONFIG_LIST_MAX + 1, "more than"));
+	CHECK_INT(l.cfg.outbound_domain_name.n, CONFIG_LIST_MAX);
 }
 
 /* config_find returns the first readable of its two candidates. */
@@ -810,6 +997,8 @@ int main(void)
 	test_shipped_example();
 	test_siproxd_conf();
 	test_find();
+	test_access_lists();
+	test_outbound_proxies();
 
 	remove_tmpdir();
 
