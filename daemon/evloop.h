@@ -9,6 +9,8 @@ typedef void (*evloop_cb)(int fd, uint32_t events, void *arg);
 
 /* evloop_init: create the epoll instance. Returns 0 or -errno. */
 int evloop_init(void);
+
+/* evloop_fini: close the epoll instance and forget every handler. */
 void evloop_fini(void);
 
 /* evloop_add: watch fd for `events` (EPOLLIN...), calling cb(fd, ev, arg).

@@ -31,6 +31,8 @@ extern uint32_t log_debug_mask;
  * silence is siproxd's silence_log: syslog drops DEBUG at >= 1, INFO at >= 2,
  * WARNING at >= 3, ERR at >= 4 (stderr shows everything). */
 void log_open(bool to_syslog, int silence);
+
+/* log_close: close syslog (if open); later lines go to stderr. */
 void log_close(void);
 
 /* log_msg: printf-style message at a syslog priority (LOG_ERR ... LOG_DEBUG). */
