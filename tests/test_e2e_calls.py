@@ -54,9 +54,7 @@ def test_outgoing_call_with_audio(topology, kamailio, sipp, sipmasq, counter):
     at_alice = flows.relay_counter(counter, topology, ALICE)
     uas = flows.start_callee(sipp, topology, BOB)
     uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB))
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
 
     # Public side: routed by Request-URI, SDP points at the relay.
     invite = flows.received_requests(uas_res, "INVITE")[0]
@@ -89,9 +87,7 @@ def test_incoming_call_with_audio(topology, kamailio, sipp, sipmasq, counter):
     at_erin = flows.relay_counter(counter, topology, ERIN)
     uas = flows.start_callee(sipp, topology, ALICE)
     uac = flows.start_caller(sipp, topology, ERIN, ALICE.aor)
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
 
     # The phone is reached at its real contact, with the relay in the SDP.
     invite = flows.received_requests(uas_res, "INVITE")[0]
@@ -124,9 +120,7 @@ def test_outgoing_call_via_registrar(topology, kamailio, sipp, sipmasq, counter)
     at_alice = flows.relay_counter(counter, topology, ALICE)
     uas = flows.start_callee(sipp, topology, BOB)
     uac = flows.start_caller(sipp, topology, ALICE, BOB.aor)
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
     invite = flows.received_requests(uas_res, "INVITE")[0]
     assert invite.all("record-route"), invite.text
     assert_sdp_via_relay(invite, flows.GW_PUBLIC)
@@ -180,9 +174,7 @@ def test_cancel_before_answer(topology, kamailio, sipp, sipmasq):
     _register(sipp, topology, ALICE)
     uas = flows.start_callee(sipp, topology, BOB, scenario="uas_ring_cancel")
     uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB), scenario="uac_cancel")
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
     assert flows.received_responses(uac_res, 487, "INVITE"), uac_res.describe()
     assert flows.received_requests(uas_res, "CANCEL"), uas_res.describe()
     end = smq.call_end(_call_id(uac_res))
@@ -200,9 +192,7 @@ def test_reinvite_moves_media(topology, kamailio, sipp, sipmasq, counter):
     uas = flows.start_callee(sipp, topology, BOB, scenario="uas_reinvite")
     uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB),
                              scenario="uac_call_reinvite")
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
 
     reinvite = flows.received_requests(uac_res, "INVITE")
     assert reinvite, uac_res.describe()

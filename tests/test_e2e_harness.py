@@ -97,9 +97,7 @@ def test_cancel_and_reinvite_scenarios(topology, sipp, counter):
     uas = flows.start_callee(sipp, topology, BOB, scenario="uas_ring_cancel")
     uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB), scenario="uac_cancel",
                              via_sipmasq=False)
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
     assert flows.received_responses(uac_res, 487, "INVITE")
 
     flows.wait_unbound(topology, ALICE)
@@ -108,9 +106,7 @@ def test_cancel_and_reinvite_scenarios(topology, sipp, counter):
     uas = flows.start_callee(sipp, topology, BOB, scenario="uas_reinvite")
     uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB),
                              scenario="uac_call_reinvite", via_sipmasq=False)
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
     reinv = flows.received_requests(uac_res, "INVITE")
     assert reinv and reinv[0].sdp_audio_port() == BOB.media + 2
     assert at_new.packets() >= MIN_RTP

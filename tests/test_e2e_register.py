@@ -93,8 +93,6 @@ def test_restart_keeps_registrations(topology, kamailio, sipp, sipmasq, counter)
     at_erin = flows.relay_counter(counter, topology, ERIN)
     uas = flows.start_callee(sipp, topology, ALICE)
     uac = flows.start_caller(sipp, topology, ERIN, ALICE.aor)
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
     assert at_alice.packets() >= MIN_RTP
     assert at_erin.packets() >= MIN_RTP

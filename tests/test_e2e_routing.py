@@ -126,9 +126,7 @@ def test_hosts_allow_reg(topology, kamailio, sipp, sipmasq):
     # hosts_allow_sip is empty: carol may still call out.
     uas = flows.start_callee(sipp, topology, BOB)
     uac = flows.start_caller(sipp, topology, CAROL, flows.uri_of(BOB))
-    uac_res, uas_res = uac.result(), uas.result()
-    assert uac_res.ok, uac_res.describe()
-    assert uas_res.ok, uas_res.describe()
+    uac_res, uas_res = flows.finished_ok(uac, uas)
 
 
 def test_hosts_allow_sip_refuses_public_side(topology, kamailio, sipp, sipmasq):

@@ -76,6 +76,15 @@ def start_caller(sipp, topo, ua, to, scenario="uac_call", duration_ms=CALL_MS,
                       media_port=ua.media, duration_ms=duration_ms, timeout=timeout)
 
 
+def finished_ok(uac, uas):
+    """Wait for a caller and a callee started with start_caller/start_callee
+    and assert both scenarios succeeded; returns (uac_result, uas_result)."""
+    uac_res, uas_res = uac.result(), uas.result()
+    assert uac_res.ok, uac_res.describe()
+    assert uas_res.ok, uas_res.describe()
+    return uac_res, uas_res
+
+
 def uri_of(ua, with_port=True):
     """Request-URI that reaches ua directly (far-end UAs) or its AOR."""
     if with_port:
