@@ -15,6 +15,9 @@
 #include "daemon/log.h"
 #include "daemon/sdp_rewrite.h"
 
+/* NUL bytes after a body handed to libosip2's SDP parser (see sdp_rewrite). */
+#define SDP_PARSE_SLACK 4
+
 static void str_replace(char **field, const char *value)
 {
 	osip_free(*field);
@@ -104,11 +107,13 @@ int sdp_rewrite(struct call *call, enum media_side from, const struct sdp_addrs 
 	char to_ip[INET_ADDRSTRLEN], *text = NULL, *copy;
 	int rc = 0;
 
-	copy = malloc(len + 1);
+	/* Zeroed slack after the body: libosip2 5.3's sdp_message_parse reads
+	 * past the terminating NUL when the body ends with an m= line without
+	 * formats ("m=audio 5 RTP/AVP\n"; found by tests/fuzz/fuzz_sdp). */
+	copy = calloc(1, len + SDP_PARSE_SLACK);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, in, len);
-	copy[len] = '\0';
 	if (sdp_message_init(&sdp) != 0) {
 		free(copy);
 		return -ENOMEM;

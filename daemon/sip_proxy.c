@@ -38,6 +38,7 @@ static struct {
 	struct in_addr announce_pub;    /* host_outbound, else if_outbound's address */
 	unsigned short port;
 	uint64_t last_iface_ms;
+	bool offline;                   /* proxy_init_offline: interfaces are fixed */
 } px;
 
 static const char *side_name(enum media_side s)
@@ -160,7 +161,10 @@ static void contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *s
 }
 
 /* REGISTER from a private UA (RFC 3261 10.2): bind and masquerade contacts. */
-static void register_outgoing(osip_message_t *msg, const struct sockaddr_in *src)
+/* Bind the Contacts of a REGISTER from a private UA (RFC 3261 10.3 steps
+ * 6-7). masquerade: the REGISTER goes on to a registrar, with each Contact
+ * replaced by its masqueraded form; otherwise sipmasq is the registrar. */
+static void register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool masquerade)
 {
 	int hdr_expires = sipmsg_expires(msg);
 	char aor[256];
@@ -195,9 +199,33 @@ static void register_outgoing(osip_message_t *msg, const struct sockaddr_in *src
 		else
 			log_info("register %s -> %s (expires %d s) as smqid=%s", aor, real, expires,
 				 b->token);
-		contact_masquerade_uri(c, b);
+		if (masquerade)
+			contact_masquerade_uri(c, b);
 	}
 	reg_save();
+}
+
+/* Registrar mode: a REGISTER addressed to sipmasq itself is answered here
+ * with 200 and every live binding of the AOR (RFC 3261 10.3 step 8). */
+static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
+{
+	time_t now = time(NULL);
+	osip_message_t *resp;
+	char aor[256], value[320];
+
+	register_bind(msg, src, false);
+	if (sipmsg_make_response(msg, 200, 0, &resp) != 0)
+		return;
+	aor_of(msg->to->url, aor, sizeof(aor));
+	for (const struct binding *b = reg_head(); b; b = b->next) {
+		if (!b->registered || b->expires <= now || strcasecmp(b->aor, aor))
+			continue;
+		snprintf(value, sizeof(value), "<%s>;expires=%lld", b->contact,
+			 (long long)(b->expires - now));
+		osip_message_set_contact(resp, value);
+	}
+	send_msg(resp, src);
+	osip_message_free(resp);
 }
 
 /* 2xx to a REGISTER: the registrar's view of our bindings (RFC 3261 10.3
@@ -426,12 +454,17 @@ static void record_route_face(osip_message_t *msg, enum media_side to)
 	}
 }
 
-/* Returns 0 with *dst set, or a SIP status to answer with. */
+/* Returns 0 with *dst set, a SIP status to answer with, or -1 when sipmasq
+ * answered itself. */
 static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 			  struct sockaddr_in *dst)
 {
+	if (!strcmp(msg->sip_method, "REGISTER") && uri_is_ours(msg->req_uri)) {
+		register_local(msg, src);
+		return -1;   /* answered */
+	}
 	if (!strcmp(msg->sip_method, "REGISTER"))
-		register_outgoing(msg, src);
+		register_bind(msg, src, true);
 	else
 		contacts_masquerade(msg, src);
 	if (dialog_creating(msg))
@@ -522,6 +555,8 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	routes_pop_ours(msg);
 	sipmsg_via_mark_received(msg, src);
 	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &dst) : route_incoming(msg, &dst);
+	if (status < 0)
+		return;   /* answered by sipmasq itself (registrar mode) */
 	if (!status)
 		status = media_handle(msg, from);
 	if (status) {
@@ -672,11 +707,35 @@ int proxy_init(const struct sipmasq_config *cfg)
 	return rc;
 }
 
+int proxy_init_offline(const struct sipmasq_config *cfg, const struct iface_side side[2])
+{
+	struct in_addr ip;
+
+	memset(&px, 0, sizeof(px));
+	px.cfg = cfg;
+	px.port = cfg->sip_listen_port;
+	px.offline = true;
+	px.side[MEDIA_PRIVATE] = side[MEDIA_PRIVATE];
+	px.side[MEDIA_PUBLIC] = side[MEDIA_PUBLIC];
+	px.announce_pub = side[MEDIA_PUBLIC].addr;
+	/* Numeric only: offline means no DNS either. */
+	if (addr_is_numeric(cfg->host_outbound, &ip))
+		px.announce_pub = ip;
+	px.last_iface_ms = evloop_now_ms();
+	calls_set_logging(cfg->log_calls);
+	return 0;
+}
+
+void proxy_input(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
+{
+	proxy_rx(buf, len, src, ifindex);
+}
+
 void proxy_tick(void)
 {
 	uint64_t now = evloop_now_ms();
 
-	if (now - px.last_iface_ms >= 5000)
+	if (!px.offline && now - px.last_iface_ms >= 5000)
 		refresh_interfaces();
 	calls_expire(now, px.cfg->rtp_timeout);
 	via_stash_expire(now);

@@ -89,6 +89,8 @@ int sip_transport_send(const struct sockaddr_in *dst, const char *buf, size_t le
 {
 	char a[ADDR_STRLEN];
 
+	if (sip_fd < 0)
+		return -EBADF;   /* not open (proxy_init_offline): nothing to send on */
 	if (sendto(sip_fd, buf, len, 0, (const struct sockaddr *)dst, sizeof(*dst)) < 0) {
 		int err = errno;
 		log_ratelimited("sip-send", 10, LOG_WARNING, "SIP send to %s: %s",

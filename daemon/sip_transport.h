@@ -18,7 +18,8 @@ typedef void (*sip_rx_cb)(const char *buf, size_t len, const struct sockaddr_in 
 int sip_transport_open(unsigned short port, sip_rx_cb cb);
 
 /* sip_transport_send: send one datagram; errors are logged (rate-limited)
- * and returned as -errno, never fatal. */
+ * and returned as -errno, never fatal; -EBADF (not logged) when the socket
+ * is not open. */
 int sip_transport_send(const struct sockaddr_in *dst, const char *buf, size_t len);
 
 /* sip_transport_close: unregister and close the socket. */
