@@ -97,6 +97,7 @@ static const struct directive directives[] = {
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
+	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -115,7 +116,6 @@ static const struct directive directives[] = {
 	UNSUPPORTED("mask_host"),
 	UNSUPPORTED("masked_host"),
 	UNSUPPORTED("debug_port"),
-	UNSUPPORTED("ua_string"),
 	UNSUPPORTED("use_rport"),
 	UNSUPPORTED("obscure_loops"),
 	UNSUPPORTED("thread_stack_size"),

@@ -71,6 +71,7 @@ struct sipmasq_config {
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
+	char ua_string[128];             /* User-Agent/Server shown to the public side, "" = as is */
 	char control_socket[SIPMASQ_PATH_MAX];    /* sipmasqctl's UNIX socket, "" = none,
 	                                           * default /run/sipmasq.sock */
 	char call_state_file[SIPMASQ_PATH_MAX];   /* active calls, for a hitless restart;

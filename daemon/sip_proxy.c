@@ -67,15 +67,21 @@ static bool uri_is_ours(const osip_uri_t *uri)
 	return host && addr_is_numeric(host, &ip) && ip_is_ours(ip) && port == px.port;
 }
 
+/* The private side: what arrives on if_inbound (when it is not also
+ * if_outbound), what comes from its subnet (also in front of a NAT router,
+ * where one interface faces both sides and the router forwards the public
+ * side without masquerading it), from this host itself (loopback or one of
+ * its addresses: a PBX on the gateway), or from a registered UA. */
 static enum media_side request_side(const struct sockaddr_in *src, int ifindex)
 {
 	bool split = px.side[MEDIA_PRIVATE].ifindex != px.side[MEDIA_PUBLIC].ifindex;
 
 	if (split && ifindex && ifindex == px.side[MEDIA_PRIVATE].ifindex)
 		return MEDIA_PRIVATE;
-	if (split && iface_in_subnet(&px.side[MEDIA_PRIVATE], src->sin_addr))
+	if (iface_in_subnet(&px.side[MEDIA_PRIVATE], src->sin_addr))
 		return MEDIA_PRIVATE;
-	if ((ntohl(src->sin_addr.s_addr) >> 24) == 127 || reg_known_source(src->sin_addr))
+	if ((ntohl(src->sin_addr.s_addr) >> 24) == 127 || ip_is_ours(src->sin_addr) ||
+	    reg_known_source(src->sin_addr))
 		return MEDIA_PRIVATE;
 	return MEDIA_PUBLIC;
 }
@@ -92,6 +98,26 @@ static void send_msg(osip_message_t *msg, const struct sockaddr_in *dst)
 	log_debug(DBCLASS_NETTRAF, "to %s:\n%.*s", addr_str(dst, a), (int)len, buf);
 	sip_transport_send(dst, buf, len);
 	osip_free(buf);
+}
+
+/* ua_string (siproxd): what the public side sees of the private UAs'
+ * software. User-Agent and Server headers already present get the value;
+ * none is added, so sipmasq announces no version of its own. */
+static void ua_masquerade(osip_message_t *msg)
+{
+	static const char *const names[] = { "user-agent", "server" };
+
+	if (!px.cfg->ua_string[0])
+		return;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		osip_header_t *h = NULL;
+
+		for (int pos = 0; (pos = osip_message_header_get_byname(msg, names[i], pos, &h)) >= 0;
+		     pos++) {
+			osip_free(h->hvalue);
+			h->hvalue = osip_strdup(px.cfg->ua_string);
+		}
+	}
 }
 
 /* Answer req ourselves, to where it came from (RFC 3581 symmetric response). */
@@ -572,6 +598,8 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	}
 	if (sipmsg_via_push(msg, face(to), px.port, branch) != 0)
 		return;
+	if (to == MEDIA_PUBLIC)
+		ua_masquerade(msg);
 	send_msg(msg, &dst);
 }
 
@@ -616,6 +644,8 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	record_route_face(msg, to);
 	if (media_handle(msg, from) != 0)
 		return;
+	if (to == MEDIA_PUBLIC)
+		ua_masquerade(msg);
 	send_msg(msg, &dst);
 }
 

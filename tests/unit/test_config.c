@@ -489,7 +489,7 @@ static void test_unknown_and_unsupported(void)
 		"tcp_connect_timeout", "tcp_keepalive",
 		"proxy_auth_passwd", "proxy_auth_pwfile", "masked_host",
 		"debug_port",
-		"ua_string", "use_rport", "obscure_loops", "plugindir",
+		"use_rport", "obscure_loops", "plugindir",
 		"thread_stack_size",
 	};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
@@ -723,7 +723,7 @@ static void test_siproxd_conf(void)
 {
 	static const unsigned unsupported_lines[] = {
 		21, 22, 32, 33, 34, 35, 37, 38, 39, 48,
-		60, 61, 62, 64, 65, 67, 68,
+		61, 62, 64, 65, 67, 68,
 	};
 	const char *path = src_path("tests/unit/data/siproxd.conf");
 	struct sipmasq_config cfg;
@@ -736,6 +736,7 @@ static void test_siproxd_conf(void)
 			fprintf(stderr, "  ^ line %u\n", unsupported_lines[i]);
 	CHECK_INT(count(log, "WARNING"),
 		  sizeof(unsupported_lines) / sizeof(unsupported_lines[0]));
+	CHECK_STR(cfg.ua_string, "Siproxd-UA");
 	CHECK_STR(cfg.if_inbound, "eth0");
 	CHECK_STR(cfg.if_outbound, "ppp0");
 	CHECK_STR(cfg.host_outbound, "gw.example.test");
