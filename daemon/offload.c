@@ -186,6 +186,25 @@ static void on_media_event(struct media_stream *s, enum media_event ev)
 		offloaded_free(o);
 }
 
+/* IPv4 forwarding on ifname: bpf_fib_lookup() refuses to route packets
+ * that came in on an interface that does not forward (FWD_DISABLED), so the
+ * fast path would pass every packet up. A host in front of a NAT router is
+ * often a plain host with forwarding off. */
+static bool iface_forwards(const char *ifname)
+{
+	char path[96], v = '0';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return true;   /* can't tell: let the stats show it */
+	if (fread(&v, 1, 1, f) != 1)
+		v = '1';
+	fclose(f);
+	return v != '0';
+}
+
 /* The mode to use on ifname for rtp_engine `want`, attached; KE_MODE_NONE
  * when the kernel can't (then that interface's traffic stays in userspace). */
 static enum kernel_engine_mode attach(const char *ifname, int want)
@@ -193,6 +212,13 @@ static enum kernel_engine_mode attach(const char *ifname, int want)
 	enum kernel_engine_mode chosen = KE_MODE_NONE;
 	char why[512] = "", drv[32] = "";
 	int rc;
+
+	if (!iface_forwards(ifname)) {
+		log_warn("rtp engine on %s: userspace: IPv4 forwarding is off there "
+			 "(net.ipv4.conf.%s.forwarding = 0) and the kernel fast path routes "
+			 "like a router; set it to 1 to relay media in the kernel", ifname, ifname);
+		return KE_MODE_NONE;
+	}
 
 	if (want == RTP_ENGINE_AUTO && iface_driver(ifname, drv, sizeof(drv)) == 0 &&
 	    (!strcmp(drv, "veth") || !strcmp(drv, "tun"))) {
