@@ -23,6 +23,7 @@
 #include "daemon/media.h"
 #include "daemon/offload.h"
 #include "daemon/registrations.h"
+#include "daemon/sip_msg.h"
 #include "daemon/sip_proxy.h"
 
 #define EXIT_RUNTIME 1
@@ -239,6 +240,7 @@ int main(int argc, char **argv)
 	log_debug_mask = cfg.debug_level;
 
 	parser_init();
+	sipmsg_trace_init();
 	if (evloop_init() != 0) {
 		log_err("epoll: %s", strerror(errno));
 		return EXIT_RUNTIME;

@@ -75,7 +75,7 @@ static int media_rewrite(struct call *call, int idx, enum media_side from,
 	uint16_t port = addr_parse_port(m->m_port, 0);
 	struct media_stream *s;
 	struct sockaddr_in peer;
-	char pbuf[8];
+	char pbuf[8], ep[ADDR_STRLEN];
 
 	if (!port || idx >= CALL_MAX_STREAMS || !conn_is_ip4(conn))
 		return 0;   /* rejected stream, or nothing we can relay */
@@ -86,15 +86,20 @@ static int media_rewrite(struct call *call, int idx, enum media_side from,
 			return rc;
 		call->stream[idx] = s;
 	}
-	if (addr_resolve(conn->c_addr, port, &peer) == 0 && peer.sin_addr.s_addr)
+	/* Numeric only: a name in c= would block the loop in DNS; latching
+	 * learns such a party's address from its first packet anyway. */
+	memset(&peer, 0, sizeof(peer));
+	if (addr_is_numeric(conn->c_addr, &peer.sin_addr) && peer.sin_addr.s_addr) {
+		peer = addr_make(peer.sin_addr, port);
 		media_stream_set_peer(s, from, &peer);
+	}
 	snprintf(pbuf, sizeof(pbuf), "%u", ntohs(s->leg[to].local.sin_port));
 	str_replace(&m->m_port, pbuf);
 	for (int i = 0; i < osip_list_size(&m->c_connections); i++)
 		conn_rewrite(osip_list_get(&m->c_connections, i), to_ip);
 	attrs_rewrite(&m->a_attributes, ntohs(s->leg[to].local.sin_port) + 1u);
-	log_debug(DBCLASS_RTP, "Call-ID %s m[%d] %s %s:%u -> relay port %u", call->call_id,
-		  idx, from == MEDIA_PRIVATE ? "private" : "public", conn->c_addr, port,
+	log_debug(DBCLASS_RTP, "Call-ID %s m[%d] %s %s -> relay port %u", call->call_id,
+		  idx, from == MEDIA_PRIVATE ? "private" : "public", addr_str(&peer, ep),
 		  ntohs(s->leg[to].local.sin_port));
 	return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <strings.h>
 
 #include "daemon/addr.h"
+#include "daemon/log.h"
 #include "daemon/sip_msg.h"
 
 int sipmsg_parse(const char *buf, size_t len, osip_message_t **out)
@@ -331,4 +333,25 @@ const char *sipmsg_uri_str(const osip_uri_t *uri, char *buf, size_t n)
 		osip_free(s);
 	}
 	return buf;
+}
+
+static void osip_trace_bridge(const char *fi, int li, osip_trace_level_t level,
+			      const char *chfr, va_list ap)
+{
+	char line[512];
+
+	(void)level;
+	if (!chfr)
+		return;
+	vsnprintf(line, sizeof(line), chfr, ap);
+	line[strcspn(line, "\r\n")] = '\0';
+	log_debug(DBCLASS_SIP, "libosip2 %s:%d: %s", fi ? fi : "?", li, line);
+}
+
+void sipmsg_trace_init(void)
+{
+	osip_trace_initialize_func(TRACE_LEVEL0, osip_trace_bridge);
+	if (!(log_debug_mask & DBCLASS_SIP))
+		for (int l = 0; l < END_TRACE_LEVEL; l++)
+			osip_trace_disable_level((osip_trace_level_t)l);
 }

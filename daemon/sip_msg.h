@@ -96,6 +96,12 @@ const char *sipmsg_call_id(const osip_message_t *msg, char *buf, size_t n);
 /* sipmsg_uri_str: URI as a string into buf (size n); "" on failure. */
 const char *sipmsg_uri_str(const osip_uri_t *uri, char *buf, size_t n);
 
+/* sipmsg_trace_init: route libosip2's own trace (which otherwise prints a
+ * line per parse error to stdout, unlimited) to log_debug(DBCLASS_SIP); with
+ * that class off, its levels are disabled. Call after parser_init() and
+ * after log_debug_mask is set. */
+void sipmsg_trace_init(void);
+
 /* sipmsg_make_response: a response to request req with status `code`
  * (RFC 3261 8.2.6: Via, From, To, Call-ID and CSeq copied; a To tag added to
  * final responses that lack one; Content-Length 0). retry_after_s > 0 adds

@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it (root): set up and build, C unit tests,
 # the pytest suite (end-to-end calls in network namespaces), then the same
 # again with a build under AddressSanitizer and UBSan, whose reports fail
-# the tests. SANITIZERS=0 skips the second pass.
+# the tests, then each libFuzzer target for FUZZ_SECONDS (default 60) on its
+# seed corpus. SANITIZERS=0 / FUZZ=0 skip those passes.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -22,4 +23,8 @@ if [ "${SANITIZERS:-1}" != 0 ]; then
 		make -j"$(nproc)" >/dev/null && make check)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		SIPMASQ_BIN="$asan/sipmasq" pytest-3 -v -ra tests/
+fi
+
+if [ "${FUZZ:-1}" != 0 ]; then
+	FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
 fi

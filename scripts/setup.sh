@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install what sipmasq needs on Debian 12 (as root) and build it in place.
 # Idempotent: apt-get skips what is there, make rebuilds only what changed.
+# libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended
+# by clang, and recommends are not installed here).
 set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-dev
-	clang llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
+	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
 	iproute2 iptables procps python3-pytest sip-tester kamailio tshark"
 
 missing=""
