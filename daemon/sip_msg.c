@@ -335,6 +335,7 @@ const char *sipmsg_uri_str(const osip_uri_t *uri, char *buf, size_t n)
 	return buf;
 }
 
+__attribute__((format(printf, 4, 0)))
 static void osip_trace_bridge(const char *fi, int li, osip_trace_level_t level,
 			      const char *chfr, va_list ap)
 {
