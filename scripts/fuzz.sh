@@ -40,6 +40,8 @@ echo "fuzz: building in $tree"
 
 status=0
 summary=""
+npass=0
+nfail=0
 for t in $targets; do
 	corpus=$work/corpus-$t
 	artifacts=$work/crashes-$t/
@@ -75,10 +77,14 @@ for t in $targets; do
 			"--enable-fuzzing CC=clang (FUZZ_KEEP=1 keeps this one: $tree)"
 		summary="$summary
   $t: FAILED after ${execs:-?} executions"
+		nfail=$((nfail + 1))
 	else
 		summary="$summary
   $t: ${execs:-?} executions in ${secs} s, no crash"
+		npass=$((npass + 1))
 	fi
 done
 echo "fuzz summary:$summary"
+# One target = one test, in the plain form CI summaries read.
+echo "fuzz: $npass passed, $nfail failed"
 exit $status
