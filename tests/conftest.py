@@ -126,19 +126,21 @@ def sipp(procs, tmp_path):
     return Sipp(procs, tmp_path)
 
 
-@pytest.fixture
-def sipmasq(topology, procs, tmp_path, request):
-    """Factory: sipmasq(**overrides) starts a daemon with the default test
-    configuration (see lib/sipmasq.py) updated by overrides (None deletes a
-    key) and waits until it is ready."""
+def sipmasq_instances(procs, ns, tmp_path, request, defaults=None):
+    """Generator behind the sipmasq fixtures: yields start(**overrides),
+    which starts a daemon in namespace ns with the default test
+    configuration updated by defaults then overrides; on teardown stops and
+    unpins every instance, prints their config and log when the test failed,
+    and fails the test if a daemon died or a sanitizer reported."""
     if not _have_binary():
         pytest.skip("sipmasq binary not found at %s: build it (make) or set SIPMASQ_BIN"
                     % binary())
     instances = []
 
     def start(**overrides):
-        s = Sipmasq(procs, topology.gw, tmp_path, overrides,
-                    name="sipmasq%d" % len(instances))
+        cfg = dict(defaults or {})
+        cfg.update(overrides)
+        s = Sipmasq(procs, ns, tmp_path, cfg, name="sipmasq%d" % len(instances))
         instances.append(s)
         return s.start()
     yield start
@@ -147,18 +149,24 @@ def sipmasq(topology, procs, tmp_path, request):
     for s in instances:
         s.stop()
         s.remove_pins()
-    if _failed(request) or died:
+    # A sanitizer build (./configure --enable-sanitizers) reports to the log.
+    reports = [s.name for s in instances if SANITIZER_REPORT.search(s.log())]
+    if _failed(request) or died or reports:
         for s in instances:
             print("\n=== sipmasq config %s ===\n%s" % (s.conf_path, _tail(s.conf_path)))
             print("=== sipmasq log (tail) %s ===\n%s" % (s.log_path, _tail(s.log_path, 12000)))
     if died:
         pytest.fail("sipmasq exited during the test: %s" % ", ".join(died))
-    # A sanitizer build (./configure --enable-sanitizers) reports to the log.
-    reports = [s.name for s in instances if SANITIZER_REPORT.search(s.log())]
     if reports:
-        for s in instances:
-            print("=== sipmasq log (tail) %s ===\n%s" % (s.log_path, _tail(s.log_path, 12000)))
         pytest.fail("sanitizer report in the log of %s" % ", ".join(reports))
+
+
+@pytest.fixture
+def sipmasq(topology, procs, tmp_path, request):
+    """Factory: sipmasq(**overrides) starts a daemon in the gateway with the
+    default test configuration (see lib/sipmasq.py) updated by overrides
+    (None deletes a key) and waits until it is ready."""
+    yield from sipmasq_instances(procs, topology.gw, tmp_path, request)
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from lib import flows, kernel, netns
 from lib.capture import private_leaks
 from lib.flows import ALICE, BOB, DOMAIN, ERIN, MIN_RTP, REGISTRAR, RELAY_PORTS
 from lib.kamailio import Kamailio
-from lib.sipmasq import Sipmasq
 
 SMQ = "10.0.0.5"                    # sipmasq's only address
 SMQ_PROXY = "%s:5060" % SMQ         # the phones' outbound proxy
@@ -98,32 +97,9 @@ def nat_sipmasq(nat, procs, tmp_path, request):
     """Factory: nat_sipmasq(**overrides) starts sipmasq in the smq namespace
     with the default test configuration, one interface for both sides and
     host_outbound = the router's public address."""
-    if not conftest._have_binary():
-        pytest.skip("sipmasq binary not built")
-    instances = []
-
-    def start(**overrides):
-        cfg = {"if_inbound": "eth0", "if_outbound": "eth0", "host_outbound": ROUTER_PUBLIC}
-        cfg.update(overrides)
-        s = Sipmasq(procs, nat.smq, tmp_path, cfg, name="sipmasq%d" % len(instances))
-        instances.append(s)
-        return s.start()
-    yield start
-    died = ["%s rc=%s" % (s.name, s.proc.popen.returncode) for s in instances
-            if s.proc is not None and not s.proc.alive()]
-    for s in instances:
-        s.stop()
-        s.remove_pins()
-    if conftest._failed(request) or died:
-        for s in instances:
-            print("\n=== sipmasq config %s ===\n%s" % (s.conf_path, conftest._tail(s.conf_path)))
-            print("=== sipmasq log (tail) %s ===\n%s"
-                  % (s.log_path, conftest._tail(s.log_path, 12000)))
-    if died:
-        pytest.fail("sipmasq exited during the test: %s" % ", ".join(died))
-    reports = [s.name for s in instances if conftest.SANITIZER_REPORT.search(s.log())]
-    if reports:
-        pytest.fail("sanitizer report in the log of %s" % ", ".join(reports))
+    yield from conftest.sipmasq_instances(
+        procs, nat.smq, tmp_path, request,
+        defaults={"if_inbound": "eth0", "if_outbound": "eth0", "host_outbound": ROUTER_PUBLIC})
 
 
 # --- the phone's side: sipmasq at 10.0.0.5 is its outbound proxy ---------

@@ -96,3 +96,17 @@ def test_restart_keeps_registrations(topology, kamailio, sipp, sipmasq, counter)
     uac_res, uas_res = flows.finished_ok(uac, uas)
     assert at_alice.packets() >= MIN_RTP
     assert at_erin.packets() >= MIN_RTP
+
+
+def test_new_public_address_is_followed(topology, kamailio, sipp, sipmasq):
+    """if_outbound's address changes (a ppp0 reconnecting): sipmasq reads it
+    again within seconds and registers with the new one."""
+    smq = sipmasq()
+    netns.run_in(topology.gw, ["ip", "addr", "flush", "dev", "gwwan"])
+    netns.run_in(topology.gw, ["ip", "addr", "add", "198.51.100.9/24", "dev", "gwwan"])
+    netns.wait_for(lambda: "public interface gwwan: address 198.51.100.9" in smq.log(), 8,
+                   interval=0.2, what="sipmasq to notice the new public address")
+    res = flows.register(sipp, topology, ALICE, expires=600)
+    assert res.ok, res.describe()
+    contacts = kamailio.active_contacts("alice")
+    assert contacts and all("@198.51.100.9:5060;" in c for c in contacts), contacts

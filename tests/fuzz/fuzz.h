@@ -14,4 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * environment: then everything is printed to stderr (all debug classes). */
 void fuzz_log_setup(void);
 
+/* fuzz_media_setup: what the SIP and SDP targets share at start: quiet logs
+ * (fuzz_log_setup), libosip2's parser, the event loop and a relay port
+ * range [low, high] (host order) on loopback. Aborts on failure. */
+void fuzz_media_setup(uint16_t low, uint16_t high);
+
 #endif

@@ -20,7 +20,11 @@
 
 #include <osipparser2/osip_port.h>
 
+#include <osipparser2/osip_parser.h>
+
+#include "daemon/evloop.h"
 #include "daemon/log.h"
+#include "daemon/media.h"
 #include "tests/fuzz/fuzz.h"
 
 /* One allocation holds the addrinfo and its address (freeaddrinfo below). */
@@ -96,4 +100,12 @@ void fuzz_log_setup(void)
 	osip_trace_initialize_func(TRACE_LEVEL0, osip_quiet);
 	for (int l = 0; l < END_TRACE_LEVEL; l++)
 		osip_trace_disable_level((osip_trace_level_t)l);
+}
+
+void fuzz_media_setup(uint16_t low, uint16_t high)
+{
+	fuzz_log_setup();
+	parser_init();
+	if (evloop_init() != 0 || media_init(low, high) != 0)
+		abort();
 }

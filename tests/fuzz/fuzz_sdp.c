@@ -29,10 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fuzz_log_setup();
-	parser_init();
-	if (evloop_init() != 0 || media_init(FUZZ_RTP_LOW, FUZZ_RTP_HIGH) != 0)
-		abort();
+	fuzz_media_setup(FUZZ_RTP_LOW, FUZZ_RTP_HIGH);
 	inet_pton(AF_INET, "127.0.0.1", &addrs.bind[MEDIA_PRIVATE]);
 	inet_pton(AF_INET, "127.0.0.2", &addrs.bind[MEDIA_PUBLIC]);
 	inet_pton(AF_INET, "127.0.0.1", &addrs.announce[MEDIA_PRIVATE]);

@@ -82,10 +82,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fuzz_log_setup();
-	parser_init();
-	if (evloop_init() != 0 || media_init(FUZZ_RTP_LOW, FUZZ_RTP_HIGH) != 0)
-		abort();
+	fuzz_media_setup(FUZZ_RTP_LOW, FUZZ_RTP_HIGH);
 	configs_setup();
 	/* Private side 127.0.0.1/8 (so 127.x sources are private twice over:
 	 * subnet and loopback), public side 127.0.0.2: both bindable. */
