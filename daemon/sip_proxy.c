@@ -23,6 +23,7 @@
 #include "daemon/log.h"
 #include "daemon/registrations.h"
 #include "daemon/sdp_rewrite.h"
+#include "daemon/sip_hop.h"
 #include "daemon/sip_msg.h"
 #include "daemon/sip_proxy.h"
 #include "daemon/sip_transport.h"
@@ -363,19 +364,11 @@ static void routes_pop_ours(osip_message_t *msg)
 }
 
 /* Next hop of a request: the topmost Route, else the Request-URI. */
-static int next_hop(const osip_message_t *msg, struct sockaddr_in *dst)
+static int next_hop(const osip_message_t *msg, struct sip_hop *hop)
 {
 	const osip_route_t *r = osip_list_get(&msg->routes, 0);
-	const osip_uri_t *uri = r ? r->url : msg->req_uri;
-	const char *maddr = sipmsg_uri_param(uri, "maddr");
-	unsigned short port;
-	const char *host = sipmsg_uri_host_port(uri, &port);
 
-	if (maddr && *maddr)
-		host = maddr;
-	if (!host || !port)
-		return -EINVAL;
-	return addr_resolve(host, port, dst);
+	return sip_hop_from_uri(r ? r->url : msg->req_uri, hop);
 }
 
 /* Where a request from the private side goes when it carries no Route of
@@ -407,7 +400,7 @@ static bool outbound_proxy_for(const osip_message_t *msg, const char **host,
 /* Next hop of a request from the private side: a Route that is not ours
  * (ours were popped), the outbound proxies, then the Request-URI. A
  * Request-URI naming sipmasq itself is kept, to be answered here. */
-static int next_hop_outgoing(const osip_message_t *msg, struct sockaddr_in *dst)
+static int next_hop_outgoing(const osip_message_t *msg, struct sip_hop *hop)
 {
 	const char *host;
 	unsigned short port;
@@ -416,9 +409,9 @@ static int next_hop_outgoing(const osip_message_t *msg, struct sockaddr_in *dst)
 	    outbound_proxy_for(msg, &host, &port)) {
 		log_debug(DBCLASS_PROXY, "%s to outbound proxy %s:%u", msg->sip_method, host,
 			  port);
-		return addr_resolve(host, port, dst);
+		return sip_hop_set(hop, host, port);
 	}
-	return next_hop(msg, dst);
+	return next_hop(msg, hop);
 }
 
 static bool has_to_tag(const osip_message_t *msg)
@@ -485,6 +478,8 @@ static void record_route_face(osip_message_t *msg, enum media_side to)
 static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 			  struct sockaddr_in *dst)
 {
+	struct sip_hop hop;
+
 	if (!strcmp(msg->sip_method, "REGISTER") && uri_is_ours(msg->req_uri)) {
 		register_local(msg, src);
 		return -1;   /* answered */
@@ -495,7 +490,7 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		contacts_masquerade(msg, src);
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PUBLIC);
-	if (next_hop_outgoing(msg, dst) != 0)
+	if (next_hop_outgoing(msg, &hop) != 0 || sip_hop_resolve(&hop, dst) != 0)
 		return 404;
 	if (ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port))
 		return !strcmp(msg->sip_method, "OPTIONS") ? 200 : 404;
