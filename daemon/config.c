@@ -92,6 +92,9 @@ static const struct directive directives[] = {
 	SUPPORTED("outbound_domain_name", DT_LIST_HOST, outbound_domain_name, 0, 0),
 	SUPPORTED("outbound_domain_host", DT_LIST_HOST, outbound_domain_host, 0, 0),
 	SUPPORTED("outbound_domain_port", DT_LIST_PORT, outbound_domain_port, 1, 65535),
+	SUPPORTED("proxy_auth_realm",  DT_PATH,   proxy_auth_realm, 0, 0),   /* blanks allowed */
+	SUPPORTED("proxy_auth_passwd", DT_PATH,   proxy_auth_passwd, 0, 0),
+	SUPPORTED("proxy_auth_pwfile", DT_PATH,   proxy_auth_pwfile, 0, 0),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
@@ -110,9 +113,6 @@ static const struct directive directives[] = {
 	UNSUPPORTED("tcp_timeout"),
 	UNSUPPORTED("tcp_connect_timeout"),
 	UNSUPPORTED("tcp_keepalive"),
-	UNSUPPORTED("proxy_auth_realm"),
-	UNSUPPORTED("proxy_auth_passwd"),
-	UNSUPPORTED("proxy_auth_pwfile"),
 	UNSUPPORTED("mask_host"),
 	UNSUPPORTED("masked_host"),
 	UNSUPPORTED("debug_port"),
@@ -688,6 +688,42 @@ static int check_parallel(const struct sipmasq_config *cfg, const char *const na
 	return -EINVAL;
 }
 
+/* proxy_auth_*: a realm needs a password source (else nobody could ever
+ * register); a password without a realm is ignored, as in siproxd. The
+ * realm goes into a quoted-string of Proxy-Authenticate, so no '"' or '\\'. */
+static int check_auth(const struct sipmasq_config *cfg)
+{
+	char loc[SIPMASQ_PATH_MAX + 16];
+	const char *pw = cfg->proxy_auth_pwfile;
+
+	if (!cfg->proxy_auth_realm[0]) {
+		if (cfg->proxy_auth_passwd[0] || pw[0]) {
+			where(loc, sizeof(loc), cfg, line_of(cfg, pw[0] ? "proxy_auth_pwfile" :
+							     "proxy_auth_passwd"));
+			log_warn("%s: %s without proxy_auth_realm: no authentication, ignored", loc,
+				 pw[0] ? "proxy_auth_pwfile" : "proxy_auth_passwd");
+		}
+		return 0;
+	}
+	where(loc, sizeof(loc), cfg, line_of(cfg, "proxy_auth_realm"));
+	if (strpbrk(cfg->proxy_auth_realm, "\"\\")) {
+		log_err("%s: invalid value '%s' for proxy_auth_realm: no '\"' or '\\' allowed",
+			loc, cfg->proxy_auth_realm);
+		return -EINVAL;
+	}
+	if (!cfg->proxy_auth_passwd[0] && !pw[0]) {
+		log_err("%s: proxy_auth_realm needs proxy_auth_passwd or proxy_auth_pwfile", loc);
+		return -EINVAL;
+	}
+	if (pw[0] && access(pw, R_OK) != 0) {
+		where(loc, sizeof(loc), cfg, line_of(cfg, "proxy_auth_pwfile"));
+		log_err("%s: invalid value '%s' for proxy_auth_pwfile: %s", loc, pw,
+			strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_check(const struct sipmasq_config *cfg)
 {
 	static const char *const domain_names[] = {
@@ -706,6 +742,8 @@ int config_check(const struct sipmasq_config *cfg)
 	if (cfg->rtp_proxy_enable && check_rtp_range(cfg))
 		err = -EINVAL;
 	if (check_parallel(cfg, domain_names, domain_lists, ARRAY_SIZE(domain_lists)))
+		err = -EINVAL;
+	if (check_auth(cfg))
 		err = -EINVAL;
 	return err;
 }

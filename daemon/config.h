@@ -68,6 +68,12 @@ struct sipmasq_config {
 	struct config_list outbound_domain_name;
 	struct config_list outbound_domain_host;
 	struct config_list outbound_domain_port;
+	/* Digest authentication of REGISTER from the private side (auth.c):
+	 * required when proxy_auth_realm is set; passwords from
+	 * proxy_auth_pwfile when set, else proxy_auth_passwd for every user. */
+	char proxy_auth_realm[128];      /* "" = no authentication */
+	char proxy_auth_passwd[128];
+	char proxy_auth_pwfile[SIPMASQ_PATH_MAX];
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
@@ -94,7 +100,8 @@ const char *config_find(void);
 
 /* config_check: cross-field validation after loading (required interfaces
  * present, rtp_port_low <= rtp_port_high, outbound_domain_name/_host/_port
- * of the same length; errors name FILE:LINE of the directive to fix). Logs what is wrong, returns 0 or
+ * of the same length, proxy_auth_realm with a password source; errors name
+ * FILE:LINE of the directive to fix). Logs what is wrong, returns 0 or
  * -EINVAL. */
 int config_check(const struct sipmasq_config *cfg);
 

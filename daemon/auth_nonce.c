@@ -1,0 +1,78 @@
+/* Nonce table of Digest authentication: a ring of the last AUTH_NONCE_MAX
+ * nonces issued, so its memory is fixed whatever strangers send; the slot
+ * overwritten next is always the oldest nonce. Lookups are linear: a
+ * REGISTER rate never makes 1024 short compares matter. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "daemon/auth_nonce.h"
+
+struct nonce_slot {
+	char nonce[AUTH_NONCE_LEN + 1];   /* "" = free slot */
+	uint64_t issued_ms;
+	uint32_t last_nc;                 /* 0 = not used yet */
+};
+
+static struct nonce_slot ring[AUTH_NONCE_MAX];
+static unsigned ring_next;
+
+static struct nonce_slot *slot_find(const char *nonce)
+{
+	if (!nonce || strlen(nonce) != AUTH_NONCE_LEN)
+		return NULL;
+	for (unsigned i = 0; i < AUTH_NONCE_MAX; i++)
+		if (ring[i].nonce[0] && !memcmp(ring[i].nonce, nonce, AUTH_NONCE_LEN))
+			return &ring[i];
+	return NULL;
+}
+
+int auth_nonce_new(uint64_t now_ms, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[AUTH_NONCE_LEN / 2];
+	struct nonce_slot *s = &ring[ring_next];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return errno ? -errno : -EIO;
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		s->nonce[2 * i] = hex[rnd[i] >> 4];
+		s->nonce[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	s->nonce[AUTH_NONCE_LEN] = '\0';
+	s->issued_ms = now_ms;
+	s->last_nc = 0;
+	ring_next = (ring_next + 1) % AUTH_NONCE_MAX;
+	memcpy(out, s->nonce, AUTH_NONCE_LEN + 1);
+	return 0;
+}
+
+enum auth_nonce_state auth_nonce_check(const char *nonce, uint32_t nc, uint64_t now_ms)
+{
+	const struct nonce_slot *s = slot_find(nonce);
+
+	if (!s)
+		return AUTH_NONCE_UNKNOWN;
+	if (nc <= s->last_nc)
+		return AUTH_NONCE_REPLAY;
+	if (now_ms - s->issued_ms >= AUTH_NONCE_LIFETIME_MS)
+		return AUTH_NONCE_STALE;
+	return AUTH_NONCE_FRESH;
+}
+
+void auth_nonce_use(const char *nonce, uint32_t nc)
+{
+	struct nonce_slot *s = slot_find(nonce);
+
+	if (s && nc > s->last_nc)
+		s->last_nc = nc;
+}
+
+void auth_nonce_reset(void)
+{
+	memset(ring, 0, sizeof(ring));
+	ring_next = 0;
+}
