@@ -2,7 +2,8 @@
  *
  * Passwords come from proxy_auth_pwfile when it is set (siproxd: the file
  * wins), else proxy_auth_passwd serves every user. The challenge offers
- * SHA-256 then MD5, both qop=auth, with one fresh nonce; a client without
+ * proxy_auth_algorithms (default SHA-256 then MD5), all qop=auth, with one
+ * fresh nonce; a client without
  * qop (RFC 2069) is accepted once per nonce. */
 #include "autoconfig.h"
 
@@ -267,6 +268,14 @@ struct creds {
 	bool has_qop;
 };
 
+static bool alg_offered(enum auth_alg alg)
+{
+	for (unsigned i = 0; i < auth.cfg->proxy_auth_n_alg; i++)
+		if (auth.cfg->proxy_auth_alg[i] == alg)
+			return true;
+	return false;
+}
+
 /* Fill c from pa; false when something is missing or not offered by us. */
 static bool creds_parse(const osip_proxy_authorization_t *pa, struct creds *c)
 {
@@ -284,6 +293,8 @@ static bool creds_parse(const osip_proxy_authorization_t *pa, struct creds *c)
 	else if (unquote(pa->algorithm, c->alg, sizeof(c->alg)) && !strcasecmp(c->alg, "SHA-256"))
 		c->alg_id = AUTH_ALG_SHA256;
 	else
+		return false;
+	if (!alg_offered(c->alg_id))
 		return false;
 	c->has_qop = pa->message_qop != NULL;
 	if (!c->has_qop) {
@@ -365,10 +376,11 @@ static int challenge_make(const osip_message_t *req, bool stale, uint64_t now_ms
 	}
 	if ((rc = sipmsg_make_response(req, 407, 0, &resp)) != 0)
 		return rc;
-	for (size_t a = 0; a < sizeof(alg_names) / sizeof(alg_names[0]); a++) {
+	for (unsigned i = 0; i < auth.cfg->proxy_auth_n_alg; i++) {
 		snprintf(value, sizeof(value),
 			 "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s",
-			 auth.cfg->proxy_auth_realm, nonce, alg_names[a], stale ? ", stale=true" : "");
+			 auth.cfg->proxy_auth_realm, nonce, alg_names[auth.cfg->proxy_auth_alg[i]],
+			 stale ? ", stale=true" : "");
 		if (osip_message_set_proxy_authenticate(resp, value) != 0) {
 			osip_message_free(resp);
 			return -ENOMEM;

@@ -13,12 +13,6 @@
 
 #include "daemon/config.h"
 
-/* Digest algorithms (RFC 7616 3.3), in the order they are offered. */
-enum auth_alg {
-	AUTH_ALG_SHA256,
-	AUTH_ALG_MD5,
-};
-
 #define AUTH_HEX_MAX 64   /* hex characters of the longest hash (SHA-256) */
 
 /* The inputs of one Digest response (RFC 7616 3.4.1), all NUL-terminated.
@@ -49,7 +43,8 @@ void auth_fini(void);
  * headers are then removed (RFC 3261 22.3: a proxy consumes its own
  * credentials; others pass untouched). Otherwise returns 407 with
  * *challenge set to the 407 response to send back to src (fresh nonce;
- * one Proxy-Authenticate per algorithm, SHA-256 first, RFC 7616 3.7;
+ * one Proxy-Authenticate per algorithm of proxy_auth_algorithms, in its
+ * order (default SHA-256 first, RFC 7616 3.7);
  * stale=true for an expired nonce with a right response); the caller sends
  * and frees it (osip_message_free). A wrong password is logged, rate
  * limited, naming user and source. Returns -ENOMEM/-EIO (nothing built)

@@ -42,6 +42,7 @@ enum dir_type {
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
 	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
 	DT_LIST_PORT,   /* struct config_list: repeatable, one port 1..65535 per line */
+	DT_AUTH_ALGS,   /* proxy_auth_alg[]/_n_alg: comma-separated SHA-256, MD5 */
 	DT_UNSUPPORTED, /* a siproxd directive sipmasq does not implement yet */
 };
 
@@ -101,6 +102,7 @@ static const struct directive directives[] = {
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
 	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
+	SUPPORTED("proxy_auth_algorithms", DT_AUTH_ALGS, proxy_auth_alg, 0, 0),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -165,6 +167,9 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->autosave_registrations = false;
 	cfg->outbound_proxy_port = 5060;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
+	cfg->proxy_auth_alg[0] = AUTH_ALG_SHA256;   /* RFC 7616 3.7: most preferred first */
+	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
+	cfg->proxy_auth_n_alg = 2;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
 }
@@ -299,6 +304,38 @@ static int store_list(const struct directive *d, const char *val, unsigned line,
 	return 0;
 }
 
+/* proxy_auth_algorithms: "SHA-256, MD5" in the order to offer them. */
+static int store_auth_algs(const char *val, struct sipmasq_config *cfg, char *why,
+			   size_t why_len)
+{
+	static const char *const names[AUTH_ALG_COUNT] = { "SHA-256", "MD5" };
+	uint8_t alg[AUTH_ALG_COUNT];
+	unsigned n = 0;
+	char buf[64], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		unsigned a = 0, i;
+
+		while (a < AUTH_ALG_COUNT && strcasecmp(t, names[a]))
+			a++;
+		for (i = 0; i < n && alg[i] != a; i++)
+			;
+		if (a == AUTH_ALG_COUNT || i < n) {
+			snprintf(why, why_len, "expected SHA-256 and/or MD5, each once");
+			return -EINVAL;
+		}
+		alg[n++] = (uint8_t)a;
+	}
+	if (!n) {
+		snprintf(why, why_len, "expected SHA-256 and/or MD5");
+		return -EINVAL;
+	}
+	memcpy(cfg->proxy_auth_alg, alg, n);
+	cfg->proxy_auth_n_alg = n;
+	return 0;
+}
+
 /* Parse val (from `line`) according to d and store it into cfg. On failure,
  * returns -EINVAL with the reason in why and leaves cfg untouched. */
 static int store(const struct directive *d, const char *val, unsigned line,
@@ -390,6 +427,8 @@ static int store(const struct directive *d, const char *val, unsigned line,
 	case DT_LIST_HOST:
 	case DT_LIST_PORT:
 		return store_list(d, val, line, (struct config_list *)field, why, why_len);
+	case DT_AUTH_ALGS:
+		return store_auth_algs(val, cfg, why, why_len);
 	case DT_UNSUPPORTED:
 		break;
 	}

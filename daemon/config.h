@@ -20,6 +20,13 @@ enum rtp_engine {
 	RTP_ENGINE_USERSPACE,  /* the userspace relay only: any kernel */
 };
 
+/* Digest algorithms of proxy authentication (RFC 7616 3.3). */
+enum auth_alg {
+	AUTH_ALG_SHA256,
+	AUTH_ALG_MD5,
+	AUTH_ALG_COUNT
+};
+
 /* Repeatable directives (outbound_domain_*): each occurrence appends. */
 #define CONFIG_LIST_MAX 32      /* entries per list */
 #define CONFIG_ITEM_MAX 256     /* bytes per entry, with its NUL */
@@ -74,6 +81,11 @@ struct sipmasq_config {
 	char proxy_auth_realm[128];      /* "" = no authentication */
 	char proxy_auth_passwd[128];
 	char proxy_auth_pwfile[SIPMASQ_PATH_MAX];
+	/* proxy_auth_algorithms (sipmasq's own): the algorithms offered, one
+	 * Proxy-Authenticate each in this order, and the only ones accepted.
+	 * Default SHA-256 then MD5. */
+	uint8_t proxy_auth_alg[AUTH_ALG_COUNT];   /* enum auth_alg */
+	unsigned proxy_auth_n_alg;
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */

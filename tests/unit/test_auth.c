@@ -148,6 +148,23 @@ static int check(osip_message_t *req, uint64_t now, char *nonce, bool *stale)
 	return rc;
 }
 
+/* auth_check_request with proxy_auth_algorithms = MD5: one challenge. */
+static int check_md5_only(osip_message_t *req, uint64_t now)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(5060) };
+	osip_message_t *ch = NULL;
+	osip_proxy_authenticate_t *pa;
+	int rc = auth_check_request(req, &src, now, &ch);
+
+	if (rc != 407)
+		return rc;
+	CHECK_INT(osip_list_size(&ch->proxy_authenticates), 1);
+	pa = osip_list_get(&ch->proxy_authenticates, 0);
+	CHECK_STR(pa->algorithm, "MD5");
+	osip_message_free(ch);
+	return rc;
+}
+
 static void test_check_request(void)
 {
 	static struct sipmasq_config cfg;
@@ -196,6 +213,14 @@ static void test_check_request(void)
 	CHECK(stale);
 	CHECK(strcmp(again, nonce) != 0);
 	osip_message_free(req);
+	/* proxy_auth_algorithms = MD5: one challenge, SHA-256 refused */
+	cfg.proxy_auth_alg[0] = AUTH_ALG_MD5;
+	cfg.proxy_auth_n_alg = 1;
+	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000009");
+	CHECK_INT(check_md5_only(req, T0 + 5000), 407);
+	osip_message_free(req);
+	cfg.proxy_auth_alg[0] = AUTH_ALG_SHA256;
+	cfg.proxy_auth_n_alg = 2;
 	/* a nonce never issued: stale=true too (e.g. after a restart) */
 	req = answer("00112233445566778899aabbccddeeff", "secret", AUTH_ALG_MD5, "00000001");
 	CHECK_INT(check(req, T0, again, &stale), 407);

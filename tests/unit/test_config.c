@@ -985,6 +985,19 @@ static void test_proxy_auth(void)
 	CHECK_STR(l.cfg.proxy_auth_passwd, "s3cret #1");
 	CHECK_INT(check(&l.cfg, &log), 0);
 
+	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);   /* default: SHA-256, MD5 */
+	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_SHA256);
+	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_MD5);
+
+	load(&l, "authalg.conf", "proxy_auth_algorithms = md5, SHA-256\n"
+	     "proxy_auth_algorithms = MD5,MD5\nproxy_auth_algorithms = SHA-1\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);
+	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_MD5);
+	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_SHA256);
+	CHECK(logged_at(l.log, l.path, 2, "expected SHA-256 and/or MD5, each once"));
+	CHECK(logged_at(l.log, l.path, 3, "invalid value 'SHA-1' for proxy_auth_algorithms"));
+
 	load(&l, "authnopw.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
 	     "proxy_auth_realm = gw\n");
 	CHECK_INT(check(&l.cfg, &log), -EINVAL);
