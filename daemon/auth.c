@@ -192,6 +192,7 @@ int auth_init(const struct sipmasq_config *cfg)
 
 	auth_fini();
 	auth.cfg = cfg;
+	auth_nonce_set_lifetime((uint64_t)cfg->proxy_auth_nonce_lifetime * 1000u);
 	if (!cfg->proxy_auth_realm[0] || !cfg->proxy_auth_pwfile[0])
 		return 0;
 	rc = pw_load(cfg->proxy_auth_pwfile);

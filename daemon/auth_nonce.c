@@ -19,6 +19,7 @@ struct nonce_slot {
 
 static struct nonce_slot ring[AUTH_NONCE_MAX];
 static unsigned ring_next;
+static uint64_t lifetime_ms = AUTH_NONCE_LIFETIME_MS;
 
 static struct nonce_slot *slot_find(const char *nonce)
 {
@@ -58,7 +59,7 @@ enum auth_nonce_state auth_nonce_check(const char *nonce, uint32_t nc, uint64_t 
 		return AUTH_NONCE_UNKNOWN;
 	if (nc <= s->last_nc)
 		return AUTH_NONCE_REPLAY;
-	if (now_ms - s->issued_ms >= AUTH_NONCE_LIFETIME_MS)
+	if (now_ms - s->issued_ms >= lifetime_ms)
 		return AUTH_NONCE_STALE;
 	return AUTH_NONCE_FRESH;
 }
@@ -69,6 +70,11 @@ void auth_nonce_use(const char *nonce, uint32_t nc)
 
 	if (s && nc > s->last_nc)
 		s->last_nc = nc;
+}
+
+void auth_nonce_set_lifetime(uint64_t ms)
+{
+	lifetime_ms = ms ? ms : AUTH_NONCE_LIFETIME_MS;
 }
 
 void auth_nonce_reset(void)

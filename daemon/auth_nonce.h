@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define AUTH_NONCE_LEN 32            /* hex characters: 128 random bits */
-#define AUTH_NONCE_LIFETIME_MS 300000u /* a nonce is good this long after it was issued */
+#define AUTH_NONCE_LIFETIME_MS 300000u /* default lifetime of a nonce after it was issued */
 #define AUTH_NONCE_MAX 1024          /* table size; the oldest nonce is evicted first */
 
 /* What auth_nonce_check found. */
@@ -32,6 +32,10 @@ enum auth_nonce_state auth_nonce_check(const char *nonce, uint32_t nc, uint64_t 
 /* auth_nonce_use: record nc as the last accepted count of nonce (after a
  * FRESH check and a right response). Unknown nonces are ignored. */
 void auth_nonce_use(const char *nonce, uint32_t nc);
+
+/* auth_nonce_set_lifetime: how long (ms, > 0) a nonce is good after it
+ * was issued; AUTH_NONCE_LIFETIME_MS until set. */
+void auth_nonce_set_lifetime(uint64_t ms);
 
 /* auth_nonce_reset: forget every nonce (tests, shutdown). */
 void auth_nonce_reset(void);

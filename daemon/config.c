@@ -103,6 +103,7 @@ static const struct directive directives[] = {
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
 	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
 	SUPPORTED("proxy_auth_algorithms", DT_AUTH_ALGS, proxy_auth_alg, 0, 0),
+	SUPPORTED("proxy_auth_nonce_lifetime", DT_UINT, proxy_auth_nonce_lifetime, 1, 3600),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -170,6 +171,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->proxy_auth_alg[0] = AUTH_ALG_SHA256;   /* RFC 7616 3.7: most preferred first */
 	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
 	cfg->proxy_auth_n_alg = 2;
+	cfg->proxy_auth_nonce_lifetime = 300;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
 }

@@ -86,6 +86,7 @@ struct sipmasq_config {
 	 * Default SHA-256 then MD5. */
 	uint8_t proxy_auth_alg[AUTH_ALG_COUNT];   /* enum auth_alg */
 	unsigned proxy_auth_n_alg;
+	unsigned proxy_auth_nonce_lifetime;       /* s a nonce is good (own), default 300 */
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */

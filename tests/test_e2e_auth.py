@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import threading
+import time
 import uuid
 
 from lib import flows
@@ -220,6 +221,39 @@ def test_sha256_and_replay(topology, sipmasq, tmp_path):
         code, hdrs = bob.register(_credentials(sha, "SHA-256", "bob", "guess",
                                                nc="00000003"))
         assert code == 407, hdrs
+        assert _aors(smq) == ["sip:alice@%s" % GW_PRIVATE]
+    finally:
+        ua.sock.close()
+
+
+def test_expired_nonce_gets_stale_challenge(topology, sipmasq, tmp_path):
+    cfg = _auth_config(tmp_path, pwfile=False)
+    cfg["proxy_auth_nonce_lifetime"] = 1
+    smq = sipmasq(**cfg)
+    ua = RawUA(_udp_socket_in(topology.lan, ALICE.ip, 5066), "alice",
+               (GW_PRIVATE, 5060))
+    try:
+        code, hdrs = ua.register()
+        assert code == 407, hdrs
+        old = hdrs["proxy-authenticate"][1]   # MD5 this time
+        time.sleep(2.5)   # past the 1 s lifetime, whatever the load
+
+        # Right password, expired nonce: a new challenge with stale=true.
+        code, hdrs = ua.register(_credentials(old, "MD5", "alice", "s3cret"))
+        assert code == 407, hdrs
+        _assert_challenge(hdrs["proxy-authenticate"])
+        assert all("stale=true" in v for v in hdrs["proxy-authenticate"]), hdrs
+        assert _aors(smq) == []
+
+        # The fresh nonce, answered at once.  Under heavy load this could
+        # itself be stale: then retry once more with the newest nonce.
+        for _ in range(3):
+            code, hdrs = ua.register(_credentials(hdrs["proxy-authenticate"][1], "MD5",
+                                                  "alice", "s3cret"))
+            if code != 407:
+                break
+            assert all("stale=true" in v for v in hdrs["proxy-authenticate"]), hdrs
+        assert code == 200, hdrs
         assert _aors(smq) == ["sip:alice@%s" % GW_PRIVATE]
     finally:
         ua.sock.close()

@@ -69,6 +69,11 @@ static void test_nonce_table(void)
 	CHECK_INT(auth_nonce_check("0123456789abcdef0123456789abcdef", 1, T0), AUTH_NONCE_UNKNOWN);
 	CHECK_INT(auth_nonce_check("short", 1, T0), AUTH_NONCE_UNKNOWN);
 	CHECK_INT(auth_nonce_check(NULL, 1, T0), AUTH_NONCE_UNKNOWN);
+	/* proxy_auth_nonce_lifetime */
+	auth_nonce_set_lifetime(1000);
+	CHECK_INT(auth_nonce_check(n2, 1, T0 + 999), AUTH_NONCE_FRESH);
+	CHECK_INT(auth_nonce_check(n2, 1, T0 + 1000), AUTH_NONCE_STALE);
+	auth_nonce_set_lifetime(AUTH_NONCE_LIFETIME_MS);
 	/* bounded: AUTH_NONCE_MAX newer nonces evict the oldest */
 	auth_nonce_reset();
 	CHECK_INT(auth_nonce_new(T0, first), 0);

@@ -988,6 +988,7 @@ static void test_proxy_auth(void)
 	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);   /* default: SHA-256, MD5 */
 	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_SHA256);
 	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_MD5);
+	CHECK_INT(l.cfg.proxy_auth_nonce_lifetime, 300);
 
 	load(&l, "authalg.conf", "proxy_auth_algorithms = md5, SHA-256\n"
 	     "proxy_auth_algorithms = MD5,MD5\nproxy_auth_algorithms = SHA-1\n");
