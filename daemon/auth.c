@@ -319,6 +319,7 @@ static enum verdict creds_verify(const osip_message_t *req, const struct creds *
 				 uint64_t now_ms)
 {
 	const char *password = pw_lookup(c->user);
+	const char *branch = sipmsg_via_param(osip_list_get(&req->vias, 0), "branch");
 	char expect[AUTH_HEX_MAX + 1], got[AUTH_HEX_MAX + 1];
 	struct auth_digest_in in = {
 		.user = c->user, .realm = auth.cfg->proxy_auth_realm, .password = password,
@@ -336,9 +337,11 @@ static enum verdict creds_verify(const osip_message_t *req, const struct creds *
 	OPENSSL_cleanse(expect, sizeof(expect));
 	if (!right)
 		return V_WRONG;
-	switch (auth_nonce_check(c->nonce, c->nc_value, now_ms)) {
+	switch (auth_nonce_check(c->nonce, c->nc_value, branch, now_ms)) {
 	case AUTH_NONCE_FRESH:
-		auth_nonce_use(c->nonce, c->nc_value);
+		auth_nonce_use(c->nonce, c->nc_value, branch, now_ms);
+		return V_OK;
+	case AUTH_NONCE_RETRANS:
 		return V_OK;
 	case AUTH_NONCE_REPLAY:
 		return V_REPLAY;

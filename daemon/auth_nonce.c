@@ -15,6 +15,8 @@ struct nonce_slot {
 	char nonce[AUTH_NONCE_LEN + 1];   /* "" = free slot */
 	uint64_t issued_ms;
 	uint32_t last_nc;                 /* 0 = not used yet */
+	uint64_t used_ms;                 /* when last_nc was accepted */
+	char branch[AUTH_BRANCH_MAX];     /* Via branch of that request, "" if too long */
 };
 
 static struct nonce_slot ring[AUTH_NONCE_MAX];
@@ -46,17 +48,22 @@ int auth_nonce_new(uint64_t now_ms, char *out)
 	s->nonce[AUTH_NONCE_LEN] = '\0';
 	s->issued_ms = now_ms;
 	s->last_nc = 0;
+	s->branch[0] = '\0';
 	ring_next = (ring_next + 1) % AUTH_NONCE_MAX;
 	memcpy(out, s->nonce, AUTH_NONCE_LEN + 1);
 	return 0;
 }
 
-enum auth_nonce_state auth_nonce_check(const char *nonce, uint32_t nc, uint64_t now_ms)
+enum auth_nonce_state auth_nonce_check(const char *nonce, uint32_t nc, const char *branch,
+				       uint64_t now_ms)
 {
 	const struct nonce_slot *s = slot_find(nonce);
 
 	if (!s)
 		return AUTH_NONCE_UNKNOWN;
+	if (nc == s->last_nc && branch && s->branch[0] && !strcmp(branch, s->branch) &&
+	    now_ms - s->used_ms < AUTH_NONCE_RETRANS_MS)
+		return AUTH_NONCE_RETRANS;
 	if (nc <= s->last_nc)
 		return AUTH_NONCE_REPLAY;
 	if (now_ms - s->issued_ms >= lifetime_ms)
@@ -64,12 +71,18 @@ enum auth_nonce_state auth_nonce_check(const char *nonce, uint32_t nc, uint64_t 
 	return AUTH_NONCE_FRESH;
 }
 
-void auth_nonce_use(const char *nonce, uint32_t nc)
+void auth_nonce_use(const char *nonce, uint32_t nc, const char *branch, uint64_t now_ms)
 {
 	struct nonce_slot *s = slot_find(nonce);
 
-	if (s && nc > s->last_nc)
-		s->last_nc = nc;
+	if (!s || nc <= s->last_nc)
+		return;
+	s->last_nc = nc;
+	s->used_ms = now_ms;
+	if (branch && strlen(branch) < sizeof(s->branch))
+		strcpy(s->branch, branch);
+	else
+		s->branch[0] = '\0';
 }
 
 void auth_nonce_set_lifetime(uint64_t ms)

@@ -54,35 +54,42 @@ static void test_nonce_table(void)
 	CHECK_INT(auth_nonce_new(T0, n2), 0);
 	CHECK_INT(strlen(n1), AUTH_NONCE_LEN);
 	CHECK(strcmp(n1, n2) != 0);
-	CHECK_INT(auth_nonce_check(n1, 1, T0 + 1000), AUTH_NONCE_FRESH);
+	CHECK_INT(auth_nonce_check(n1, 1, "b", T0 + 1000), AUTH_NONCE_FRESH);
 	/* check alone changes nothing: a bad guess burns no count */
-	CHECK_INT(auth_nonce_check(n1, 1, T0 + 1000), AUTH_NONCE_FRESH);
-	auth_nonce_use(n1, 1);
-	CHECK_INT(auth_nonce_check(n1, 1, T0 + 1000), AUTH_NONCE_REPLAY);
-	CHECK_INT(auth_nonce_check(n1, 2, T0 + 1000), AUTH_NONCE_FRESH);
-	auth_nonce_use(n1, 5);
-	CHECK_INT(auth_nonce_check(n1, 4, T0 + 1000), AUTH_NONCE_REPLAY);
-	CHECK_INT(auth_nonce_check(n1, 6, T0 + 1000), AUTH_NONCE_FRESH);
+	CHECK_INT(auth_nonce_check(n1, 1, "b", T0 + 1000), AUTH_NONCE_FRESH);
+	auth_nonce_use(n1, 1, "b", T0 + 1000);
+	CHECK_INT(auth_nonce_check(n1, 1, "b2", T0 + 1000), AUTH_NONCE_REPLAY);
+	CHECK_INT(auth_nonce_check(n1, 1, "b", T0 + 1000), AUTH_NONCE_RETRANS);
+	CHECK_INT(auth_nonce_check(n1, 2, "b", T0 + 1000), AUTH_NONCE_FRESH);
+	auth_nonce_use(n1, 5, "b5", T0 + 1000);
+	CHECK_INT(auth_nonce_check(n1, 4, "b", T0 + 1000), AUTH_NONCE_REPLAY);
+	CHECK_INT(auth_nonce_check(n1, 6, "b", T0 + 1000), AUTH_NONCE_FRESH);
+	/* a retransmission (same nc and Via branch) within Timer F passes */
+	CHECK_INT(auth_nonce_check(n1, 5, "b5", T0 + 2000), AUTH_NONCE_RETRANS);
+	CHECK_INT(auth_nonce_check(n1, 5, "b5", T0 + 1000 + AUTH_NONCE_RETRANS_MS),
+		  AUTH_NONCE_REPLAY);
+	CHECK_INT(auth_nonce_check(n1, 5, "other", T0 + 2000), AUTH_NONCE_REPLAY);
+	CHECK_INT(auth_nonce_check(n1, 5, NULL, T0 + 2000), AUTH_NONCE_REPLAY);
 	/* expiry */
-	CHECK_INT(auth_nonce_check(n2, 1, T0 + AUTH_NONCE_LIFETIME_MS - 1), AUTH_NONCE_FRESH);
-	CHECK_INT(auth_nonce_check(n2, 1, T0 + AUTH_NONCE_LIFETIME_MS), AUTH_NONCE_STALE);
-	CHECK_INT(auth_nonce_check("0123456789abcdef0123456789abcdef", 1, T0), AUTH_NONCE_UNKNOWN);
-	CHECK_INT(auth_nonce_check("short", 1, T0), AUTH_NONCE_UNKNOWN);
-	CHECK_INT(auth_nonce_check(NULL, 1, T0), AUTH_NONCE_UNKNOWN);
+	CHECK_INT(auth_nonce_check(n2, 1, "b", T0 + AUTH_NONCE_LIFETIME_MS - 1), AUTH_NONCE_FRESH);
+	CHECK_INT(auth_nonce_check(n2, 1, "b", T0 + AUTH_NONCE_LIFETIME_MS), AUTH_NONCE_STALE);
+	CHECK_INT(auth_nonce_check("0123456789abcdef0123456789abcdef", 1, "b", T0), AUTH_NONCE_UNKNOWN);
+	CHECK_INT(auth_nonce_check("short", 1, "b", T0), AUTH_NONCE_UNKNOWN);
+	CHECK_INT(auth_nonce_check(NULL, 1, "b", T0), AUTH_NONCE_UNKNOWN);
 	/* proxy_auth_nonce_lifetime */
 	auth_nonce_set_lifetime(1000);
-	CHECK_INT(auth_nonce_check(n2, 1, T0 + 999), AUTH_NONCE_FRESH);
-	CHECK_INT(auth_nonce_check(n2, 1, T0 + 1000), AUTH_NONCE_STALE);
+	CHECK_INT(auth_nonce_check(n2, 1, "b", T0 + 999), AUTH_NONCE_FRESH);
+	CHECK_INT(auth_nonce_check(n2, 1, "b", T0 + 1000), AUTH_NONCE_STALE);
 	auth_nonce_set_lifetime(AUTH_NONCE_LIFETIME_MS);
 	/* bounded: AUTH_NONCE_MAX newer nonces evict the oldest */
 	auth_nonce_reset();
 	CHECK_INT(auth_nonce_new(T0, first), 0);
 	for (unsigned i = 0; i < AUTH_NONCE_MAX - 1; i++)
 		auth_nonce_new(T0, n1);
-	CHECK_INT(auth_nonce_check(first, 1, T0), AUTH_NONCE_FRESH);
+	CHECK_INT(auth_nonce_check(first, 1, "b", T0), AUTH_NONCE_FRESH);
 	auth_nonce_new(T0, n1);
-	CHECK_INT(auth_nonce_check(first, 1, T0), AUTH_NONCE_UNKNOWN);
-	CHECK_INT(auth_nonce_check(n1, 1, T0), AUTH_NONCE_FRESH);
+	CHECK_INT(auth_nonce_check(first, 1, "b", T0), AUTH_NONCE_UNKNOWN);
+	CHECK_INT(auth_nonce_check(n1, 1, "b", T0), AUTH_NONCE_FRESH);
 }
 
 static osip_message_t *parse(const char *text)
@@ -104,10 +111,16 @@ static osip_message_t *parse(const char *text)
 	"Contact: <sip:alice@10.0.0.2:5060>\r\nMax-Forwards: 70\r\n"
 
 /* A REGISTER answering `nonce` with password pw, algorithm alg, count nc,
- * plus an upstream registrar's Proxy-Authorization that must pass. */
+ * plus an upstream registrar's Proxy-Authorization that must pass. Its Via
+ * branch is `branch`, or a new one when NULL. */
 static osip_message_t *answer(const char *nonce, const char *pw, enum auth_alg alg,
-			      const char *nc)
+			      const char *nc, const char *branch)
 {
+	static unsigned n_branch;
+	char own_branch[32];
+	osip_generic_param_t *bp = NULL;
+	osip_message_t *msg;
+	osip_via_t *via;
 	struct auth_digest_in in = {
 		.user = "alice", .realm = "gw realm", .password = pw, .method = "REGISTER",
 		.uri = "sip:10.0.0.1", .nonce = nonce, .nc = nc, .cnonce = "c0ffee", .qop = "auth",
@@ -123,7 +136,16 @@ static osip_message_t *answer(const char *nonce, const char *pw, enum auth_alg a
 		 "qop=auth, nc=%s, cnonce=\"c0ffee\"\r\n"
 		 "Content-Length: 0\r\n\r\n", nonce, resp,
 		 alg == AUTH_ALG_MD5 ? "MD5" : "SHA-256", nc);
-	return parse(text);
+	msg = parse(text);
+	if (!branch) {
+		snprintf(own_branch, sizeof(own_branch), "z9hG4bKu%u", ++n_branch);
+		branch = own_branch;
+	}
+	via = osip_list_get(&msg->vias, 0);
+	osip_via_param_get_byname(via, "branch", &bp);
+	osip_free(bp->gvalue);
+	bp->gvalue = osip_strdup(branch);
+	return msg;
 }
 
 /* Run auth_check_request; on 407 return the challenge's nonce (from the
@@ -191,29 +213,32 @@ static void test_check_request(void)
 	osip_message_free(req);
 
 	/* right password (SHA-256): accepted, only our header consumed */
-	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000001");
+	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000001", "z9hG4bKr1");
 	CHECK_INT(check(req, T0 + 1000, again, &stale), 0);
 	CHECK_INT(osip_list_size(&req->proxy_authorizations), 1);
 	left = osip_list_get(&req->proxy_authorizations, 0);
 	CHECK(left && !strcmp(left->realm, "\"provider\""));
 	osip_message_free(req);
-	/* the same again: replay */
-	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000001");
+	/* the same again: a retransmission passes, a replay does not */
+	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000001", "z9hG4bKr1");
+	CHECK_INT(check(req, T0 + 1500, again, &stale), 0);
+	osip_message_free(req);
+	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000001", NULL);
 	CHECK_INT(check(req, T0 + 2000, again, &stale), 407);
 	CHECK(!stale);
 	CHECK(strcmp(again, nonce) != 0);
 	osip_message_free(req);
 	/* the next count (MD5 this time) is fine */
-	req = answer(nonce, "secret", AUTH_ALG_MD5, "00000002");
+	req = answer(nonce, "secret", AUTH_ALG_MD5, "00000002", NULL);
 	CHECK_INT(check(req, T0 + 3000, again, &stale), 0);
 	osip_message_free(req);
 	/* wrong password: 407, not stale */
-	req = answer(nonce, "wrong", AUTH_ALG_MD5, "00000003");
+	req = answer(nonce, "wrong", AUTH_ALG_MD5, "00000003", NULL);
 	CHECK_INT(check(req, T0 + 4000, again, &stale), 407);
 	CHECK(!stale);
 	osip_message_free(req);
 	/* expired: right password, stale=true and a new nonce */
-	req = answer(nonce, "secret", AUTH_ALG_MD5, "00000003");
+	req = answer(nonce, "secret", AUTH_ALG_MD5, "00000003", NULL);
 	CHECK_INT(check(req, T0 + AUTH_NONCE_LIFETIME_MS + 1, again, &stale), 407);
 	CHECK(stale);
 	CHECK(strcmp(again, nonce) != 0);
@@ -221,13 +246,13 @@ static void test_check_request(void)
 	/* proxy_auth_algorithms = MD5: one challenge, SHA-256 refused */
 	cfg.proxy_auth_alg[0] = AUTH_ALG_MD5;
 	cfg.proxy_auth_n_alg = 1;
-	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000009");
+	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000009", NULL);
 	CHECK_INT(check_md5_only(req, T0 + 5000), 407);
 	osip_message_free(req);
 	cfg.proxy_auth_alg[0] = AUTH_ALG_SHA256;
 	cfg.proxy_auth_n_alg = 2;
 	/* a nonce never issued: stale=true too (e.g. after a restart) */
-	req = answer("00112233445566778899aabbccddeeff", "secret", AUTH_ALG_MD5, "00000001");
+	req = answer("00112233445566778899aabbccddeeff", "secret", AUTH_ALG_MD5, "00000001", NULL);
 	CHECK_INT(check(req, T0, again, &stale), 407);
 	CHECK(stale);
 	osip_message_free(req);
@@ -268,10 +293,10 @@ static void test_pwfile(void)
 	CHECK_INT(check(req, T0, nonce, &stale), 407);
 	osip_message_free(req);
 	/* the file wins over proxy_auth_passwd (siproxd) */
-	req = answer(nonce, "s3cret", AUTH_ALG_MD5, "00000001");
+	req = answer(nonce, "s3cret", AUTH_ALG_MD5, "00000001", NULL);
 	CHECK_INT(check(req, T0, nonce, &stale), 0);
 	osip_message_free(req);
-	req = answer(nonce, "not-this-one", AUTH_ALG_MD5, "00000002");
+	req = answer(nonce, "not-this-one", AUTH_ALG_MD5, "00000002", NULL);
 	CHECK_INT(check(req, T0, nonce, &stale), 407);
 	osip_message_free(req);
 
