@@ -14,9 +14,9 @@
 
 #include <osipparser2/osip_parser.h>
 
+#include "daemon/auth.h"
 #include "daemon/call_state.h"
 #include "daemon/calls.h"
-#include "daemon/auth.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/evloop.h"
