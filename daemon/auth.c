@@ -3,8 +3,9 @@
  * Passwords come from proxy_auth_pwfile when it is set (siproxd: the file
  * wins), else proxy_auth_passwd serves every user. The challenge offers
  * proxy_auth_algorithms (default SHA-256 then MD5), all qop=auth, with one
- * fresh nonce; a client without
- * qop (RFC 2069) is accepted once per nonce. */
+ * fresh nonce; a client without qop (RFC 2069) is accepted once per nonce.
+ * The digest-uri is not compared with the Request-URI: phones differ in
+ * how they spell it, and the nonce count already stops replays. */
 #include "autoconfig.h"
 
 #include <ctype.h>
