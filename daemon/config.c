@@ -42,6 +42,7 @@ enum dir_type {
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
 	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
 	DT_LIST_PORT,   /* struct config_list: repeatable, one port 1..65535 per line */
+	DT_AUTH_ALGS,   /* proxy_auth_alg[]/_n_alg: comma-separated SHA-256, MD5 */
 	DT_UNSUPPORTED, /* a siproxd directive sipmasq does not implement yet */
 };
 
@@ -92,12 +93,17 @@ static const struct directive directives[] = {
 	SUPPORTED("outbound_domain_name", DT_LIST_HOST, outbound_domain_name, 0, 0),
 	SUPPORTED("outbound_domain_host", DT_LIST_HOST, outbound_domain_host, 0, 0),
 	SUPPORTED("outbound_domain_port", DT_LIST_PORT, outbound_domain_port, 1, 65535),
+	SUPPORTED("proxy_auth_realm",  DT_PATH,   proxy_auth_realm, 0, 0),   /* blanks allowed */
+	SUPPORTED("proxy_auth_passwd", DT_PATH,   proxy_auth_passwd, 0, 0),
+	SUPPORTED("proxy_auth_pwfile", DT_PATH,   proxy_auth_pwfile, 0, 0),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
 	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
+	SUPPORTED("proxy_auth_algorithms", DT_AUTH_ALGS, proxy_auth_alg, 0, 0),
+	SUPPORTED("proxy_auth_nonce_lifetime", DT_UINT, proxy_auth_nonce_lifetime, 1, 3600),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -110,9 +116,6 @@ static const struct directive directives[] = {
 	UNSUPPORTED("tcp_timeout"),
 	UNSUPPORTED("tcp_connect_timeout"),
 	UNSUPPORTED("tcp_keepalive"),
-	UNSUPPORTED("proxy_auth_realm"),
-	UNSUPPORTED("proxy_auth_passwd"),
-	UNSUPPORTED("proxy_auth_pwfile"),
 	UNSUPPORTED("mask_host"),
 	UNSUPPORTED("masked_host"),
 	UNSUPPORTED("debug_port"),
@@ -165,6 +168,10 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->autosave_registrations = false;
 	cfg->outbound_proxy_port = 5060;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
+	cfg->proxy_auth_alg[0] = AUTH_ALG_SHA256;   /* RFC 7616 3.7: most preferred first */
+	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
+	cfg->proxy_auth_n_alg = 2;
+	cfg->proxy_auth_nonce_lifetime = 300;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
 }
@@ -299,6 +306,38 @@ static int store_list(const struct directive *d, const char *val, unsigned line,
 	return 0;
 }
 
+/* proxy_auth_algorithms: "SHA-256, MD5" in the order to offer them. */
+static int store_auth_algs(const char *val, struct sipmasq_config *cfg, char *why,
+			   size_t why_len)
+{
+	static const char *const names[AUTH_ALG_COUNT] = { "SHA-256", "MD5" };
+	uint8_t alg[AUTH_ALG_COUNT];
+	unsigned n = 0;
+	char buf[64], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		unsigned a = 0, i;
+
+		while (a < AUTH_ALG_COUNT && strcasecmp(t, names[a]))
+			a++;
+		for (i = 0; i < n && alg[i] != a; i++)
+			;
+		if (a == AUTH_ALG_COUNT || i < n) {
+			snprintf(why, why_len, "expected SHA-256 and/or MD5, each once");
+			return -EINVAL;
+		}
+		alg[n++] = (uint8_t)a;
+	}
+	if (!n) {
+		snprintf(why, why_len, "expected SHA-256 and/or MD5");
+		return -EINVAL;
+	}
+	memcpy(cfg->proxy_auth_alg, alg, n);
+	cfg->proxy_auth_n_alg = n;
+	return 0;
+}
+
 /* Parse val (from `line`) according to d and store it into cfg. On failure,
  * returns -EINVAL with the reason in why and leaves cfg untouched. */
 static int store(const struct directive *d, const char *val, unsigned line,
@@ -390,6 +429,8 @@ static int store(const struct directive *d, const char *val, unsigned line,
 	case DT_LIST_HOST:
 	case DT_LIST_PORT:
 		return store_list(d, val, line, (struct config_list *)field, why, why_len);
+	case DT_AUTH_ALGS:
+		return store_auth_algs(val, cfg, why, why_len);
 	case DT_UNSUPPORTED:
 		break;
 	}
@@ -688,6 +729,42 @@ static int check_parallel(const struct sipmasq_config *cfg, const char *const na
 	return -EINVAL;
 }
 
+/* proxy_auth_*: a realm needs a password source (else nobody could ever
+ * register); a password without a realm is ignored, as in siproxd. The
+ * realm goes into a quoted-string of Proxy-Authenticate, so no '"' or '\\'. */
+static int check_auth(const struct sipmasq_config *cfg)
+{
+	char loc[SIPMASQ_PATH_MAX + 16];
+	const char *pw = cfg->proxy_auth_pwfile;
+
+	if (!cfg->proxy_auth_realm[0]) {
+		if (cfg->proxy_auth_passwd[0] || pw[0]) {
+			where(loc, sizeof(loc), cfg, line_of(cfg, pw[0] ? "proxy_auth_pwfile" :
+							     "proxy_auth_passwd"));
+			log_warn("%s: %s without proxy_auth_realm: no authentication, ignored", loc,
+				 pw[0] ? "proxy_auth_pwfile" : "proxy_auth_passwd");
+		}
+		return 0;
+	}
+	where(loc, sizeof(loc), cfg, line_of(cfg, "proxy_auth_realm"));
+	if (strpbrk(cfg->proxy_auth_realm, "\"\\")) {
+		log_err("%s: invalid value '%s' for proxy_auth_realm: no '\"' or '\\' allowed",
+			loc, cfg->proxy_auth_realm);
+		return -EINVAL;
+	}
+	if (!cfg->proxy_auth_passwd[0] && !pw[0]) {
+		log_err("%s: proxy_auth_realm needs proxy_auth_passwd or proxy_auth_pwfile", loc);
+		return -EINVAL;
+	}
+	if (pw[0] && access(pw, R_OK) != 0) {
+		where(loc, sizeof(loc), cfg, line_of(cfg, "proxy_auth_pwfile"));
+		log_err("%s: invalid value '%s' for proxy_auth_pwfile: %s", loc, pw,
+			strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_check(const struct sipmasq_config *cfg)
 {
 	static const char *const domain_names[] = {
@@ -706,6 +783,8 @@ int config_check(const struct sipmasq_config *cfg)
 	if (cfg->rtp_proxy_enable && check_rtp_range(cfg))
 		err = -EINVAL;
 	if (check_parallel(cfg, domain_names, domain_lists, ARRAY_SIZE(domain_lists)))
+		err = -EINVAL;
+	if (check_auth(cfg))
 		err = -EINVAL;
 	return err;
 }

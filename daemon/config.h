@@ -20,6 +20,13 @@ enum rtp_engine {
 	RTP_ENGINE_USERSPACE,  /* the userspace relay only: any kernel */
 };
 
+/* Digest algorithms of proxy authentication (RFC 7616 3.3). */
+enum auth_alg {
+	AUTH_ALG_SHA256,
+	AUTH_ALG_MD5,
+	AUTH_ALG_COUNT
+};
+
 /* Repeatable directives (outbound_domain_*): each occurrence appends. */
 #define CONFIG_LIST_MAX 32      /* entries per list */
 #define CONFIG_ITEM_MAX 256     /* bytes per entry, with its NUL */
@@ -68,6 +75,18 @@ struct sipmasq_config {
 	struct config_list outbound_domain_name;
 	struct config_list outbound_domain_host;
 	struct config_list outbound_domain_port;
+	/* Digest authentication of REGISTER from the private side (auth.c):
+	 * required when proxy_auth_realm is set; passwords from
+	 * proxy_auth_pwfile when set, else proxy_auth_passwd for every user. */
+	char proxy_auth_realm[128];      /* "" = no authentication */
+	char proxy_auth_passwd[128];
+	char proxy_auth_pwfile[SIPMASQ_PATH_MAX];
+	/* proxy_auth_algorithms (sipmasq's own): the algorithms offered, one
+	 * Proxy-Authenticate each in this order, and the only ones accepted.
+	 * Default SHA-256 then MD5. */
+	uint8_t proxy_auth_alg[AUTH_ALG_COUNT];   /* enum auth_alg */
+	unsigned proxy_auth_n_alg;
+	unsigned proxy_auth_nonce_lifetime;       /* s a nonce is good (own), default 300 */
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
@@ -94,7 +113,8 @@ const char *config_find(void);
 
 /* config_check: cross-field validation after loading (required interfaces
  * present, rtp_port_low <= rtp_port_high, outbound_domain_name/_host/_port
- * of the same length; errors name FILE:LINE of the directive to fix). Logs what is wrong, returns 0 or
+ * of the same length, proxy_auth_realm with a password source; errors name
+ * FILE:LINE of the directive to fix). Logs what is wrong, returns 0 or
  * -EINVAL. */
 int config_check(const struct sipmasq_config *cfg);
 

@@ -14,6 +14,7 @@
 
 #include <osipparser2/osip_parser.h>
 
+#include "daemon/auth.h"
 #include "daemon/call_state.h"
 #include "daemon/calls.h"
 #include "daemon/config.h"
@@ -231,6 +232,8 @@ int main(int argc, char **argv)
 	/* Check even after a bad value, so one run reports every mistake. */
 	if (config_check(&cfg) != 0 || rc)
 		return EXIT_CONFIG;
+	if (auth_init(&cfg) != 0)
+		return EXIT_CONFIG;   /* proxy_auth_pwfile: FILE:LINE said why */
 	if (opt.debug_set)
 		cfg.debug_level = opt.debug;
 	if (opt.pid_file)
@@ -301,6 +304,7 @@ int main(int argc, char **argv)
 	media_fini();
 	reg_save();
 	reg_fini();
+	auth_fini();
 	evloop_fini();
 	if (cfg.pid_file[0])
 		unlink(cfg.pid_file);

@@ -17,6 +17,7 @@
 
 #include "daemon/acl.h"
 #include "daemon/addr.h"
+#include "daemon/auth.h"
 #include "daemon/calls.h"
 #include "daemon/evloop.h"
 #include "daemon/iface.h"
@@ -479,7 +480,18 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 			  struct sockaddr_in *dst)
 {
 	struct sip_hop hop;
+	osip_message_t *challenge;
+	int rc;
 
+	/* proxy_auth_realm: REGISTER from the private side, in both modes. */
+	if (!strcmp(msg->sip_method, "REGISTER") &&
+	    (rc = auth_check_request(msg, src, evloop_now_ms(), &challenge)) != 0) {
+		if (rc < 0)
+			return 500;
+		send_msg(challenge, src);
+		osip_message_free(challenge);
+		return -1;   /* answered: 407 */
+	}
 	if (!strcmp(msg->sip_method, "REGISTER") && uri_is_ours(msg->req_uri)) {
 		register_local(msg, src);
 		return -1;   /* answered */

@@ -191,3 +191,20 @@ def test_unknown_directive_is_only_a_warning(tmp_path):
     user = line_of(lines, "user")
     assert f"{path}:{user}" in proc.stderr, proc.stderr
     assert "not supported" in proc.stderr, proc.stderr
+
+
+def test_proxy_auth_errors(tmp_path):
+    pwfile = tmp_path / "passwd"
+    pwfile.write_text("# users\nalice s3cret\nbob\n")
+    lines = valid_lines() + ["proxy_auth_realm = gw", f"proxy_auth_pwfile = {pwfile}"]
+    _, proc = run_bad_config(tmp_path, lines)
+    assert_config_error(proc, pwfile, 3, "expected 'user password'")
+
+    lines = valid_lines() + ["proxy_auth_realm = gw"]
+    path, proc = run_bad_config(tmp_path, lines)
+    assert_config_error(proc, path, len(lines), "proxy_auth_passwd or proxy_auth_pwfile")
+
+    lines = valid_lines() + ["proxy_auth_realm = gw",
+                             f"proxy_auth_pwfile = {tmp_path / 'missing'}"]
+    path, proc = run_bad_config(tmp_path, lines)
+    assert_config_error(proc, path, len(lines), "missing")

@@ -461,7 +461,7 @@ static void test_unknown_and_unsupported(void)
 	     "plugin_stun_server = stun.example.test\n" /* 8 */
 	     "plugin_stun_port = 3478\n"             /* 9 */
 	     "plugin_stun_server = other.example.test\n" /* 10: no second warning */
-	     "proxy_auth_realm = Some Realm\n"       /* 11 */
+	     "rtp_dscp = 46\n"                       /* 11 */
 	     "use_rport = 1\n"                       /* 12 */
 	     "mask_host = 10.0.0.1\n"                /* 13 */
 	     "sip_listen_port = 5062\n");            /* 14 */
@@ -474,7 +474,7 @@ static void test_unknown_and_unsupported(void)
 	CHECK(logged_at(l.log, l.path, 8, "siproxd directive 'plugin_stun_server' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 9, "siproxd directive 'plugin_stun_port' is not supported yet"));
 	CHECK_INT(count(l.log, "'plugin_stun_server'"), 1);
-	CHECK(logged_at(l.log, l.path, 11, "'proxy_auth_realm'"));
+	CHECK(logged_at(l.log, l.path, 11, "'rtp_dscp'"));
 	CHECK(logged_at(l.log, l.path, 12, "'use_rport'"));
 	CHECK(logged_at(l.log, l.path, 13, "'mask_host'"));
 	CHECK(!strstr(l.log, "ERROR"));
@@ -487,7 +487,7 @@ static void test_unknown_and_unsupported(void)
 		"chrootjail", "rtp_dscp",
 		"sip_dscp", "rtp_input_dejitter", "rtp_output_dejitter",
 		"tcp_connect_timeout", "tcp_keepalive",
-		"proxy_auth_passwd", "proxy_auth_pwfile", "masked_host",
+		"masked_host",
 		"debug_port",
 		"use_rport", "obscure_loops", "plugindir",
 		"thread_stack_size",
@@ -969,6 +969,61 @@ static void remove_tmpdir(void)
 		fprintf(stderr, "could not remove %s: %s\n", tmpdir, strerror(errno));
 }
 
+/* proxy_auth_*: a realm needs a password source; a password without a
+ * realm warns; an unreadable proxy_auth_pwfile names its line. */
+static void test_proxy_auth(void)
+{
+	struct loaded l;
+	const char *log;
+	char text[PATH_MAX + 128];
+
+	load(&l, "auth.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "proxy_auth_realm = Home Gateway\n"     /* 3 */
+	     "proxy_auth_passwd = \"s3cret #1\"\n");  /* 4 */
+	CHECK_INT(l.ret, 0);
+	CHECK_STR(l.cfg.proxy_auth_realm, "Home Gateway");
+	CHECK_STR(l.cfg.proxy_auth_passwd, "s3cret #1");
+	CHECK_INT(check(&l.cfg, &log), 0);
+
+	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);   /* default: SHA-256, MD5 */
+	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_SHA256);
+	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_MD5);
+	CHECK_INT(l.cfg.proxy_auth_nonce_lifetime, 300);
+
+	load(&l, "authalg.conf", "proxy_auth_algorithms = md5, SHA-256\n"
+	     "proxy_auth_algorithms = MD5,MD5\nproxy_auth_algorithms = SHA-1\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);
+	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_MD5);
+	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_SHA256);
+	CHECK(logged_at(l.log, l.path, 2, "expected SHA-256 and/or MD5, each once"));
+	CHECK(logged_at(l.log, l.path, 3, "invalid value 'SHA-1' for proxy_auth_algorithms"));
+
+	load(&l, "authnopw.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "proxy_auth_realm = gw\n");
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 3,
+			"proxy_auth_realm needs proxy_auth_passwd or proxy_auth_pwfile"));
+
+	load(&l, "authquote.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "proxy_auth_passwd = x\nproxy_auth_realm = a\"b\n");
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 4, "for proxy_auth_realm"));
+
+	load(&l, "authnorealm.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "proxy_auth_passwd = x\n");
+	CHECK_INT(check(&l.cfg, &log), 0);
+	CHECK(logged_at(log, l.path, 3, "proxy_auth_passwd without proxy_auth_realm"));
+
+	snprintf(text, sizeof(text), "if_inbound = eth0\nif_outbound = ppp0\n"
+		 "proxy_auth_realm = gw\nproxy_auth_pwfile = %s\n",
+		 tmp_path("no-such-pwfile"));
+	load(&l, "authpwfile.conf", text);
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 4, "for proxy_auth_pwfile"));
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -1000,6 +1055,7 @@ int main(void)
 	test_find();
 	test_access_lists();
 	test_outbound_proxies();
+	test_proxy_auth();
 
 	remove_tmpdir();
 
