@@ -125,28 +125,35 @@ def test_public_side_checks_and_bogus_responses(topology, sipmasq, counter):
 
 
 def test_registration_and_call_limits(topology, kamailio, sipp, sipmasq):
-    """max_registrations_per_aor, max_registrations and max_calls answer 503
-    with Retry-After and name themselves in the log."""
-    smq = sipmasq(max_registrations_per_aor=1, max_registrations=2, max_calls=1)
+    """max_registrations_per_aor, max_registrations, max_calls and
+    max_streams_per_call answer 503 with Retry-After and name themselves in
+    the log."""
+    smq = sipmasq(max_registrations_per_aor=1, max_registrations=2, max_calls=1,
+                  max_streams_per_call=2)
     reg = lambda user, contact_port, cid: request(  # noqa: E731
         "REGISTER", "sip:%s" % flows.DOMAIN, cid, TESTER_LAN,
         headers=["Contact: <sip:%s@%s:%d>" % (user, TESTER_LAN, contact_port),
                  "Expires: 600"]).replace("<sip:%s>" % flows.DOMAIN,
                                           "<sip:%s@%s>" % (user, flows.DOMAIN))
     invite = lambda cid: request("INVITE", FAR, cid, TESTER_LAN)  # noqa: E731
+    sdp = "".join(["v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"] +
+                  ["m=audio %d RTP/AVP 0\r\n" % (6000 + 2 * i) for i in range(3)])
+    three_streams = request("INVITE", FAR, "streams", TESTER_LAN, body=sdp,
+                            headers=["Content-Type: application/sdp"])
     got = by_call_id(exchange(topology.lan, TESTER_LAN, GW_PRIVATE,
                               [reg("alice", 5060, "reg-1"), reg("alice", 5061, "reg-2"),
                                reg("carol", 5062, "reg-3"), reg("dave", 5063, "reg-4"),
-                               invite("call-1"), invite("call-2")], wait=3.0))
+                               three_streams, invite("call-1"), invite("call-2")], wait=3.0))
     codes = {cid: [m.code for m in got.get(cid, [])] for cid in
-             ("reg-1", "reg-2", "reg-3", "reg-4", "call-1", "call-2")}
+             ("reg-1", "reg-2", "reg-3", "reg-4", "streams", "call-1", "call-2")}
     assert codes["reg-1"] == [200] and codes["reg-3"] == [200], codes
     assert codes["reg-2"] == [503] and codes["reg-4"] == [503], codes
-    assert codes["call-2"] == [503], codes
-    for cid in ("reg-2", "reg-4", "call-2"):
+    assert codes["streams"] == [503] and codes["call-2"] == [503], codes
+    for cid in ("reg-2", "reg-4", "streams", "call-2"):
         assert got[cid][0].get("retry-after"), got[cid][0].text
     log = smq.log()
-    for limit in ("max_registrations_per_aor = 1", "max_registrations = 2", "max_calls = 1"):
+    for limit in ("max_registrations_per_aor = 1", "max_registrations = 2", "max_calls = 1",
+                  "max_streams_per_call = 2"):
         assert "limit %s reached" % limit in log, limit
 
 
