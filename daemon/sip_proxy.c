@@ -749,13 +749,18 @@ static bool message_refused(const osip_message_t *msg, const char *buf, size_t l
 			reply(msg, src, v.status, 0);
 		return true;
 	}
+	if (!request && !sipval_content_length_ok(msg)) {
+		log_ratelimited("bad-sip", 10, LOG_INFO, "response from %s: bad Content-Length, "
+				"dropped", addr_str(src, a));
+		return true;
+	}
 	if (!request || osip_list_size(&msg->vias) == 0)
 		return false;
 	if (sipval_request(msg, &v) == 416 || (v.status && !parse_rc)) {
 		log_ratelimited("sip-validate", 10, LOG_INFO, "%s from %s: %s, answered %d",
 				msg->sip_method, addr_str(src, a), v.status == 416 ?
-				"Request-URI scheme not supported" : "Proxy-Require not supported",
-				v.status);
+				"Request-URI scheme not supported" : v.status == 420 ?
+				"Proxy-Require not supported" : "bad Content-Length", v.status);
 		reply_with(msg, src, v.status, 0, v.status == 420 ? "Unsupported" : NULL,
 			   v.unsupported);
 		return true;

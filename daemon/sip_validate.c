@@ -71,11 +71,33 @@ static void tags_append(const char *value, char *out, size_t n)
 	}
 }
 
+bool sipval_content_length_ok(const osip_message_t *msg)
+{
+	const char *cl = msg->content_length ? msg->content_length->value : NULL;
+	size_t n;
+
+	if (!cl)
+		return true;   /* UDP: the body is the rest of the datagram */
+	n = strspn(cl, "0123456789");
+	if (!n || cl[n])
+		return false;   /* libosip2 takes "-5" or "abc" as 0 (RFC 4475 3.1.2.4) */
+	while (n > 1 && *cl == '0') {
+		cl++;
+		n--;
+	}
+	return n <= 5 && atoi(cl) <= 65535;   /* 20 digits would wrap around */
+}
+
 int sipval_request(const osip_message_t *msg, struct sipval_verdict *v)
 {
 	osip_header_t *h = NULL;
 
 	memset(v, 0, sizeof(*v));
+	/* Step 1 (reasonable syntax): a Content-Length that frames no body. */
+	if (!sipval_content_length_ok(msg)) {
+		v->status = 400;
+		return v->status;
+	}
 	/* Step 2: only sip: is routed (a tel: URI names no host to send to). */
 	if (!msg->req_uri || !msg->req_uri->scheme || strcasecmp(msg->req_uri->scheme, "sip")) {
 		v->status = 416;

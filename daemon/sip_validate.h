@@ -9,6 +9,7 @@
 #define SIPMASQ_SIP_VALIDATE_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <osipparser2/osip_parser.h>
@@ -34,7 +35,13 @@ unsigned sipval_header_count(const char *buf, size_t len);
 int sipval_limits(const struct sipmasq_config *cfg, const char *buf, size_t len,
                   const osip_message_t *msg, struct sipval_verdict *v);
 
-/* sipval_request: the RFC 3261 16.3 checks of request msg: step 2, a
+/* sipval_content_length_ok: false when msg has a Content-Length that is
+ * not a decimal number a datagram can hold (libosip2 reads "-999" or
+ * "abc" as 0 and parses on). */
+bool sipval_content_length_ok(const osip_message_t *msg);
+
+/* sipval_request: the RFC 3261 16.3 checks of request msg: step 1, a bad
+ * Content-Length value gives 400; step 2, a
  * Request-URI scheme other than sip: gives 416 (sips: too: sipmasq has no
  * TLS to keep it secure, RFC 3261 26.2.2); step 5, Proxy-Require option
  * tags (sipmasq supports none) give 420 with v->unsupported listing them.

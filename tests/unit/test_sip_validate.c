@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <osipparser2/osip_parser.h>
@@ -69,6 +70,20 @@ static void test_request_checks(void)
 	CHECK_INT(sipval_request(msg, &v), 420);
 	CHECK_STR(v.unsupported, "foo, bar, baz");
 	osip_message_free(msg);
+
+	for (int i = 0; i < 5; i++) {
+		static const char *const cl[] = { "-999", "abc", "99999999999999999999", "65536",
+						   "0000000000000000000000012" };
+		char text[512];
+
+		snprintf(text, sizeof(text), "OPTIONS sip:b@192.0.2.2 SIP/2.0\r\n" HEADERS
+			 "CSeq: 1 OPTIONS\r\nContent-Length: %s\r\n\r\n%s", cl[i],
+			 i == 4 ? "twelve bytes" : "");
+		msg = parse(text);
+		CHECK_INT(sipval_request(msg, &v), i == 4 ? 0 : 400);
+		CHECK(sipval_content_length_ok(msg) == (i == 4));
+		osip_message_free(msg);
+	}
 
 	msg = parse("OPTIONS sips:b@192.0.2.2 SIP/2.0\r\n" HEADERS "CSeq: 1 OPTIONS\r\n\r\n");
 	CHECK_INT(sipval_request(msg, &v), 416);
