@@ -17,8 +17,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "daemon/calls.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/sip_transport.h"
 
 /* Makefile.am defines SYSCONFDIR; the fallback only serves ad-hoc builds. */
 #ifndef SYSCONFDIR
@@ -104,6 +106,19 @@ static const struct directive directives[] = {
 	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
 	SUPPORTED("proxy_auth_algorithms", DT_AUTH_ALGS, proxy_auth_alg, 0, 0),
 	SUPPORTED("proxy_auth_nonce_lifetime", DT_UINT, proxy_auth_nonce_lifetime, 1, 3600),
+	SUPPORTED("sip_max_message_size", DT_UINT, sip_max_message_size, 512, SIP_MAX_DATAGRAM),
+	SUPPORTED("sip_max_headers",   DT_UINT,   sip_max_headers, 8, 10000),
+	SUPPORTED("sip_max_vias",      DT_UINT,   sip_max_vias, 2, 1000),
+	SUPPORTED("max_registrations", DT_UINT,   max_registrations, 1, 1000000),
+	SUPPORTED("max_registrations_per_aor", DT_UINT, max_registrations_per_aor, 1, 1000),
+	SUPPORTED("max_calls",         DT_UINT,   max_calls, 1, 1000000),
+	SUPPORTED("max_streams_per_call", DT_UINT, max_streams_per_call, 1, CALL_MAX_STREAMS),
+	SUPPORTED("via_stash_size",    DT_UINT,   via_stash_size, 16, 4000000),
+	SUPPORTED("sip_rate_limit",    DT_UINT,   sip_rate_limit, 0, 1000000),
+	SUPPORTED("sip_rate_burst",    DT_UINT,   sip_rate_burst, 1, 1000000),
+	SUPPORTED("sip_rate_limit_registered", DT_UINT, sip_rate_limit_registered, 0, 1000000),
+	SUPPORTED("sip_rate_burst_registered", DT_UINT, sip_rate_burst_registered, 1, 1000000),
+	SUPPORTED("sip_rate_sources",  DT_UINT,   sip_rate_sources, 16, 1000000),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -174,6 +189,19 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->proxy_auth_nonce_lifetime = 300;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
+	cfg->sip_max_message_size = 16384;
+	cfg->sip_max_headers = 100;
+	cfg->sip_max_vias = 32;
+	cfg->max_registrations = 1024;
+	cfg->max_registrations_per_aor = 10;
+	cfg->max_calls = 256;
+	cfg->max_streams_per_call = CALL_MAX_STREAMS;
+	cfg->via_stash_size = 65536;   /* VIA_STASH_MAX of via_stash.h */
+	cfg->sip_rate_limit = 50;
+	cfg->sip_rate_burst = 100;
+	cfg->sip_rate_limit_registered = 500;
+	cfg->sip_rate_burst_registered = 1000;
+	cfg->sip_rate_sources = 4096;
 }
 
 static const struct directive *directive_find(const char *name)

@@ -95,6 +95,26 @@ struct sipmasq_config {
 	                                           * default /run/sipmasq.sock */
 	char call_state_file[SIPMASQ_PATH_MAX];   /* active calls, for a hitless restart;
 	                                           * "" = <registration_file>.calls */
+	/* Limits against hostile or broken input (sipmasq's own; see
+	 * daemon/sip_validate.h and daemon/sip_flood.h). Counts, except where
+	 * a unit is given. */
+	unsigned sip_max_message_size;   /* bytes of one SIP datagram, default 16384 */
+	unsigned sip_max_headers;        /* header lines of one message, default 100 */
+	unsigned sip_max_vias;           /* Via entries of one request, default 32 */
+	unsigned max_registrations;      /* bindings in total (registered and dialog),
+	                                  * default 1024 */
+	unsigned max_registrations_per_aor; /* live registered bindings of one AOR,
+	                                     * default 10 */
+	unsigned max_calls;              /* calls in the table, default 256 */
+	unsigned max_streams_per_call;   /* m= lines of one SDP, 1..CALL_MAX_STREAMS,
+	                                  * default CALL_MAX_STREAMS */
+	unsigned via_stash_size;         /* Via stash entries, default VIA_STASH_MAX */
+	/* Per-source token bucket on requests; rate in requests/s, 0 = off. */
+	unsigned sip_rate_limit;         /* any public source, default 50 */
+	unsigned sip_rate_burst;         /* default 100 */
+	unsigned sip_rate_limit_registered; /* private side and registered UAs, default 500 */
+	unsigned sip_rate_burst_registered; /* default 1000 */
+	unsigned sip_rate_sources;       /* sources tracked (LRU), default 4096 */
 };
 
 /* config_defaults: fill cfg with siproxd's defaults. */

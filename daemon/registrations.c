@@ -22,6 +22,7 @@
 static struct binding *bindings;
 static char reg_path[256];
 static unsigned live_registered;
+static unsigned limit_total = ~0u, limit_per_aor = ~0u;   /* reg_set_limits */
 
 static void binding_free(struct binding *b)
 {
@@ -119,6 +120,28 @@ bool reg_known_source(struct in_addr ip)
 	return false;
 }
 
+void reg_set_limits(unsigned total, unsigned per_aor)
+{
+	limit_total = total;
+	limit_per_aor = per_aor;
+}
+
+/* 0 when one more binding (of `aor` when registered) passes
+ * reg_set_limits, else -ENOSPC (total) or -EDQUOT (per AOR). Bindings in
+ * their grace period count in the total: they still hold memory. */
+static int room_for(const char *aor, bool registered, time_t now)
+{
+	unsigned total = 0, of_aor = 0;
+
+	for (const struct binding *b = bindings; b; b = b->next) {
+		total++;
+		of_aor += registered && b->registered && live(b, now) && !strcasecmp(b->aor, aor);
+	}
+	if (total >= limit_total)
+		return -ENOSPC;
+	return of_aor >= limit_per_aor ? -EDQUOT : 0;
+}
+
 struct binding *reg_bind(const char *aor, const char *contact, const char *user,
                          const struct sockaddr_in *src, unsigned expires_s,
                          bool registered)
@@ -137,9 +160,17 @@ struct binding *reg_bind(const char *aor, const char *contact, const char *user,
 	}
 	b = found;
 	if (!b) {
-		b = binding_new(NULL, aor, contact, user);
-		if (!b)
+		int rc = room_for(aor ? aor : "", registered && aor, now);
+
+		if (rc) {
+			errno = -rc;
 			return NULL;
+		}
+		b = binding_new(NULL, aor, contact, user);
+		if (!b) {
+			errno = ENOMEM;
+			return NULL;
+		}
 		log_debug(DBCLASS_REG, "binding %s: new for %s -> %s", b->token,
 			  aor ? aor : "(dialog)", contact);
 	}

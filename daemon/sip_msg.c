@@ -22,7 +22,15 @@ int sipmsg_parse(const char *buf, size_t len, osip_message_t **out)
 	if (osip_message_init(&msg) != 0)
 		return -ENOMEM;
 	if (osip_message_parse(msg, buf, len) != 0) {
-		osip_message_free(msg);
+		/* libosip2 stops at the body when the datagram is shorter than
+		 * Content-Length: a request whose headers were all read still
+		 * gets its 400 (RFC 3261 18.3). */
+		if (MSG_IS_REQUEST(msg) && msg->sip_method && msg->req_uri &&
+		    osip_list_size(&msg->vias) > 0 && msg->from && msg->to && msg->call_id &&
+		    msg->cseq)
+			*out = msg;
+		else
+			osip_message_free(msg);
 		return -EBADMSG;
 	}
 	*out = msg;

@@ -18,7 +18,9 @@
 
 /* sipmsg_parse: parse one datagram (len bytes, not NUL-terminated).
  * Returns 0 with *out set (free with osip_message_free); -EBADMSG when
- * libosip2 rejects it (*out NULL); -EPROTO when it parsed but a mandatory
+ * libosip2 rejects it (*out NULL, or the partly parsed request when its
+ * Via, From, To, Call-ID and CSeq were read, e.g. a body shorter than
+ * Content-Length, so that it can be answered 400); -EPROTO when it parsed but a mandatory
  * header (Via, From, To, Call-ID, CSeq) is missing or the CSeq method differs
  * from the request method, and -EPROTONOSUPPORT for a SIP version other than
  * 2.0: in both cases *out is set so the caller can answer 400 or 505. */

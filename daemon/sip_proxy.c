@@ -25,9 +25,11 @@
 #include "daemon/registrations.h"
 #include "daemon/sdp_rewrite.h"
 #include "daemon/sip_hop.h"
+#include "daemon/sip_flood.h"
 #include "daemon/sip_msg.h"
 #include "daemon/sip_proxy.h"
 #include "daemon/sip_transport.h"
+#include "daemon/sip_validate.h"
 #include "daemon/via_stash.h"
 
 /* How long a dialog binding (Contact of an unregistered caller) lives. */
@@ -122,9 +124,10 @@ static void ua_masquerade(osip_message_t *msg)
 	}
 }
 
-/* Answer req ourselves, to where it came from (RFC 3581 symmetric response). */
-static void reply(const osip_message_t *req, const struct sockaddr_in *src, int code,
-		  unsigned retry_after)
+/* Answer req ourselves, to where it came from (RFC 3581 symmetric
+ * response), with header hname: hvalue when hname is not NULL. */
+static void reply_with(const osip_message_t *req, const struct sockaddr_in *src, int code,
+		       unsigned retry_after, const char *hname, const char *hvalue)
 {
 	osip_message_t *resp;
 
@@ -132,8 +135,16 @@ static void reply(const osip_message_t *req, const struct sockaddr_in *src, int 
 		return;   /* ACK is never answered */
 	if (sipmsg_make_response(req, code, retry_after, &resp) != 0)
 		return;
+	if (hname)
+		osip_message_set_header(resp, hname, hvalue);
 	send_msg(resp, src);
 	osip_message_free(resp);
+}
+
+static void reply(const osip_message_t *req, const struct sockaddr_in *src, int code,
+		  unsigned retry_after)
+{
+	reply_with(req, src, code, retry_after, NULL, NULL);
 }
 
 /* "scheme:user@host[:port]": the AOR of a To/From URI without parameters. */
@@ -171,8 +182,24 @@ static int contact_masquerade_uri(osip_contact_t *c, const struct binding *b)
 	return uri_replace(&c->url, text);
 }
 
-/* Masquerade every Contact of a message from the private side (dialogs). */
-static void contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src)
+/* reg_bind failed (errno says why): log the limit hit and pick the answer. */
+static int binding_refused(const osip_message_t *msg, const struct sockaddr_in *src)
+{
+	if (errno == EDQUOT)
+		sipval_limit_hit("max_registrations_per_aor", px.cfg->max_registrations_per_aor,
+				 msg->sip_method, src);
+	else if (errno == ENOSPC)
+		sipval_limit_hit("max_registrations", px.cfg->max_registrations, msg->sip_method,
+				 src);
+	else
+		return 500;
+	return 503;
+}
+
+/* Masquerade every Contact of a message from the private side (dialogs).
+ * Returns 0, or 503 when max_registrations leaves no room for a binding
+ * (the Contact would leak unmasqueraded). */
+static int contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src)
 {
 	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
 		osip_contact_t *c = osip_list_get(&msg->contacts, i);
@@ -183,16 +210,18 @@ static void contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *s
 			continue;
 		sipmsg_uri_str(c->url, real, sizeof(real));
 		b = reg_bind(NULL, real, c->url->username, src, DIALOG_BINDING_S, false);
-		if (b)
-			contact_masquerade_uri(c, b);
+		if (!b)
+			return binding_refused(msg, src);
+		contact_masquerade_uri(c, b);
 	}
+	return 0;
 }
 
-/* REGISTER from a private UA (RFC 3261 10.2): bind and masquerade contacts. */
 /* Bind the Contacts of a REGISTER from a private UA (RFC 3261 10.3 steps
  * 6-7). masquerade: the REGISTER goes on to a registrar, with each Contact
- * replaced by its masqueraded form; otherwise sipmasq is the registrar. */
-static void register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool masquerade)
+ * replaced by its masqueraded form; otherwise sipmasq is the registrar.
+ * Returns 0, or 503 (max_registrations*) or 500 (out of memory). */
+static int register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool masquerade)
 {
 	int hdr_expires = sipmsg_expires(msg);
 	char aor[256];
@@ -220,8 +249,10 @@ static void register_bind(osip_message_t *msg, const struct sockaddr_in *src, bo
 		}
 		sipmsg_uri_str(c->url, real, sizeof(real));
 		b = reg_bind(aor, real, c->url->username, src, (unsigned)expires, expires > 0);
-		if (!b)
-			continue;
+		if (!b) {
+			reg_save();   /* the Contacts bound before this one */
+			return binding_refused(msg, src);
+		}
 		if (expires == 0)
 			reg_unbind(b);
 		else
@@ -231,6 +262,7 @@ static void register_bind(osip_message_t *msg, const struct sockaddr_in *src, bo
 			contact_masquerade_uri(c, b);
 	}
 	reg_save();
+	return 0;
 }
 
 /* Registrar mode: a REGISTER addressed to sipmasq itself is answered here
@@ -241,7 +273,12 @@ static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
 	osip_message_t *resp;
 	char aor[256], value[320];
 
-	register_bind(msg, src, false);
+	int status = register_bind(msg, src, false);
+
+	if (status) {
+		reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
+		return;
+	}
 	if (sipmsg_make_response(msg, 200, 0, &resp) != 0)
 		return;
 	aor_of(msg->to->url, aor, sizeof(aor));
@@ -283,9 +320,10 @@ static void register_response(osip_message_t *msg)
 }
 
 /* Rewrite the SDP and follow the call state. Returns 0, or a SIP status to
- * answer a request with (503 range exhausted, 488 bad SDP), or -1 to drop a
- * response. */
-static int media_handle(osip_message_t *msg, enum media_side from)
+ * answer a request with (503 range exhausted or max_calls /
+ * max_streams_per_call reached, 488 bad SDP), or -1 to drop a response. */
+static int media_handle(osip_message_t *msg, enum media_side from,
+			const struct sockaddr_in *src)
 {
 	bool request = MSG_IS_REQUEST(msg);
 	const char *method = request ? msg->sip_method : msg->cseq->method;
@@ -309,7 +347,16 @@ static int media_handle(osip_message_t *msg, enum media_side from)
 		return 0;
 	}
 	body = sipmsg_sdp_body(msg);
+	if (body && px.cfg->rtp_proxy_enable &&
+	    sipval_sdp_streams(body->body, body->length) > px.cfg->max_streams_per_call) {
+		sipval_limit_hit("max_streams_per_call", px.cfg->max_streams_per_call, method, src);
+		return request ? 503 : -1;
+	}
 	if (!c && ((request && !strcmp(method, "INVITE")) || (body && px.cfg->rtp_proxy_enable))) {
+		if (calls_count() >= px.cfg->max_calls) {
+			sipval_limit_hit("max_calls", px.cfg->max_calls, method, src);
+			return request ? 503 : -1;
+		}
 		c = calls_create(cid, sipmsg_uri_str(msg->from->url, from_uri, sizeof(from_uri)),
 				 sipmsg_uri_str(msg->to->url, to_uri, sizeof(to_uri)),
 				 request ? from : (enum media_side)!from);
@@ -422,23 +469,35 @@ static bool has_to_tag(const osip_message_t *msg)
 	return osip_to_get_tag(msg->to, &tag) == 0 && tag;
 }
 
+/* Was binding b registered at sipmasq itself (registrar mode: its AOR
+ * names one of sipmasq's addresses)? */
+static bool registered_here(const struct binding *b)
+{
+	osip_uri_t *aor;
+	bool here;
+
+	if (osip_uri_init(&aor) != 0)
+		return false;
+	here = osip_uri_parse(aor, b->aor) == 0 && aor->host && uri_is_ours(aor);
+	osip_uri_free(aor);
+	return here;
+}
+
 /* The binding an incoming request is for: the smqid of a masqueraded
- * Contact, else a registered user at our address, else a registered AOR. */
+ * Contact, else (registrar mode) an AOR registered at sipmasq itself. A
+ * user registered at a provider is reached only through the Contact that
+ * sipmasq gave the provider: a stranger probing user names at sipmasq's
+ * address gets the same answer for every name (no enumeration). */
 static struct binding *incoming_target(const osip_message_t *msg)
 {
 	const char *token = sipmsg_uri_param(msg->req_uri, "smqid");
-	char aor[256];
 	struct binding *b;
 
 	if (token)
 		return reg_find_token(token);
-	if (uri_is_ours(msg->req_uri) && (b = reg_find_user(msg->req_uri->username)))
-		return b;
-	aor_of(msg->req_uri, aor, sizeof(aor));
-	if ((b = reg_find_aor(aor)))
-		return b;
-	aor_of(msg->to->url, aor, sizeof(aor));
-	return reg_find_aor(aor);
+	if (!uri_is_ours(msg->req_uri) || !(b = reg_find_user(msg->req_uri->username)))
+		return NULL;
+	return registered_here(b) ? b : NULL;
 }
 
 static bool dialog_creating(const osip_message_t *msg)
@@ -496,16 +555,17 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		register_local(msg, src);
 		return -1;   /* answered */
 	}
-	if (!strcmp(msg->sip_method, "REGISTER"))
-		register_bind(msg, src, true);
-	else
-		contacts_masquerade(msg, src);
+	int status = !strcmp(msg->sip_method, "REGISTER") ? register_bind(msg, src, true) :
+		     contacts_masquerade(msg, src);
+
+	if (status)
+		return status;
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PUBLIC);
 	if (next_hop_outgoing(msg, &hop) != 0 || sip_hop_resolve(&hop, dst) != 0)
 		return 404;
 	if (ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port))
-		return !strcmp(msg->sip_method, "OPTIONS") ? 200 : 404;
+		return sipval_local_status(msg);
 	return 0;
 }
 
@@ -518,9 +578,7 @@ static int route_incoming(osip_message_t *msg, struct sockaddr_in *dst)
 	b = incoming_target(msg);
 	if (!b) {
 		/* Not for a masqueraded contact: refuse, never relay (no open relay). */
-		if (uri_is_ours(msg->req_uri) && !strcmp(msg->sip_method, "OPTIONS"))
-			return 200;
-		return 404;
+		return uri_is_ours(msg->req_uri) ? sipval_local_status(msg) : 404;
 	}
 	if (uri_replace(&msg->req_uri, b->contact) != 0)
 		return 500;
@@ -571,8 +629,6 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	struct sockaddr_in dst;
 	int mf = sipmsg_max_forwards(msg), status;
 
-	if (!access_permitted(msg, src))
-		return;
 	log_debug(DBCLASS_PROXY, "%s from %s (%s side)", msg->sip_method, addr_str(src, a),
 		  side_name(from));
 	if (mf == 0) {
@@ -591,7 +647,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
 	if (!status)
-		status = media_handle(msg, from);
+		status = media_handle(msg, from, src);
 	if (status) {
 		log_debug(DBCLASS_PROXY, "%s from %s answered %d", msg->sip_method,
 			  addr_str(src, a), status);
@@ -630,8 +686,11 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	from = (enum media_side)!to;
 	snprintf(our_branch, sizeof(our_branch), "%s", branch);   /* the pop frees it */
 	sipmsg_via_pop(msg);
-	if (to == MEDIA_PRIVATE && osip_list_size(&msg->vias) == 0 &&
-	    via_stash_restore(our_branch, msg) != 0) {
+	/* Requests to the public side leave with sipmasq's Via alone (the rest
+	 * is stashed): Vias below ours there are forged, as is a branch that is
+	 * not in the stash. */
+	if (to == MEDIA_PRIVATE && (osip_list_size(&msg->vias) != 0 ||
+				    via_stash_restore(our_branch, msg) != 0)) {
 		log_ratelimited("response-stash", 10, LOG_INFO,
 				"response from %s for an unknown or expired transaction, dropped",
 				addr_str(src, a));
@@ -649,11 +708,90 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	else if (to == MEDIA_PUBLIC)
 		contacts_masquerade(msg, src);   /* the UA answered from src */
 	record_route_face(msg, to);
-	if (media_handle(msg, from) != 0)
+	if (media_handle(msg, from, src) != 0)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
 	send_msg(msg, &dst);
+}
+
+/* Per-source token bucket (sip_flood.c) on what looks like a request,
+ * before it costs a parse: the private side and registered UAs have the
+ * larger budget. Returns false to drop the datagram. */
+static bool flood_permitted(const char *buf, const struct sockaddr_in *src, int ifindex)
+{
+	const struct sipmasq_config *cfg = px.cfg;
+	bool trusted;
+	char a[ADDR_STRLEN];
+
+	if (!strncmp(buf, "SIP/", 4))
+		return true;   /* a response: no request to limit */
+	trusted = request_side(src, ifindex) == MEDIA_PRIVATE;
+	if (flood_allow(src->sin_addr, trusted ? cfg->sip_rate_limit_registered : cfg->sip_rate_limit,
+			trusted ? cfg->sip_rate_burst_registered : cfg->sip_rate_burst,
+			evloop_now_ms()))
+		return true;
+	log_ratelimited("sip-flood", 10, LOG_WARNING,
+			"SIP flood: requests from %s over %s = %u/s, dropped (%llu so far)",
+			addr_str(src, a), trusted ? "sip_rate_limit_registered" : "sip_rate_limit",
+			trusted ? cfg->sip_rate_limit_registered : cfg->sip_rate_limit,
+			(unsigned long long)flood_dropped());
+	return false;
+}
+
+/* The checks of sip_validate.c on a parsed message (parse_rc: what
+ * sipmsg_parse returned): a request that fails one is answered (416, 420,
+ * 513) here, a response is dropped. Returns true when msg goes no
+ * further. */
+static bool message_refused(const osip_message_t *msg, const char *buf, size_t len,
+			    int parse_rc, const struct sockaddr_in *src)
+{
+	struct sipval_verdict v;
+	bool request = MSG_IS_REQUEST(msg) && msg->sip_method;
+	char a[ADDR_STRLEN];
+
+	if (sipval_limits(px.cfg, buf, len, msg, &v)) {
+		sipval_limit_hit(v.limit, v.value, request ? msg->sip_method : "response", src);
+		if (request && osip_list_size(&msg->vias) > 0)
+			reply(msg, src, v.status, 0);
+		return true;
+	}
+	if (!request && !sipval_content_length_ok(msg)) {
+		log_ratelimited("bad-sip", 10, LOG_INFO, "response from %s: bad Content-Length, "
+				"dropped", addr_str(src, a));
+		return true;
+	}
+	if (!request || osip_list_size(&msg->vias) == 0)
+		return false;
+	if (sipval_request(msg, &v) == 416 || (v.status && !parse_rc)) {
+		log_ratelimited("sip-validate", 10, LOG_INFO, "%s from %s: %s, answered %d",
+				msg->sip_method, addr_str(src, a), v.status == 416 ?
+				"Request-URI scheme not supported" : v.status == 420 ?
+				"Proxy-Require not supported" : "bad Content-Length", v.status);
+		reply_with(msg, src, v.status, 0, v.status == 420 ? "Unsupported" : NULL,
+			   v.unsupported);
+		return true;
+	}
+	return false;
+}
+
+/* A request libosip2 rejected for its Request-URI's unknown scheme gets
+ * its 416 all the same (RFC 3261 16.3 step 2). Returns true if answered. */
+static bool foreign_scheme_answered(const char *buf, size_t len, const struct sockaddr_in *src)
+{
+	osip_message_t *msg;
+	char a[ADDR_STRLEN];
+
+	if (sipval_parse_foreign_scheme(buf, len, &msg) != 0)
+		return false;
+	if (access_permitted(msg, src)) {
+		log_ratelimited("sip-validate", 10, LOG_INFO,
+				"%s from %s: Request-URI scheme not supported, answered 416",
+				msg->sip_method, addr_str(src, a));
+		reply(msg, src, 416, 0);
+	}
+	osip_message_free(msg);
+	return true;
 }
 
 static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
@@ -665,7 +803,16 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 	log_debug(DBCLASS_NETTRAF, "from %s:\n%.*s", addr_str(src, a), (int)len, buf);
 	if (len < 4 || !strncmp(buf, "\r\n", 2))
 		return;   /* keep-alive */
+	if (!flood_permitted(buf, src, ifindex))
+		return;
 	rc = sipmsg_parse(buf, len, &msg);
+	if (rc == -EBADMSG && !msg && foreign_scheme_answered(buf, len, src))
+		return;
+	if (msg && ((MSG_IS_REQUEST(msg) && msg->sip_method && !access_permitted(msg, src)) ||
+		    message_refused(msg, buf, len, rc, src))) {
+		osip_message_free(msg);
+		return;
+	}
 	if (rc) {
 		log_ratelimited("bad-sip", 10, LOG_INFO,
 				"malformed SIP message from %s (%zu bytes): %s, dropped",
@@ -724,6 +871,14 @@ static int refresh_interfaces(void)
 	return rc;
 }
 
+/* The limit directives of the tables the proxy fills. */
+static int limits_apply(const struct sipmasq_config *cfg)
+{
+	reg_set_limits(cfg->max_registrations, cfg->max_registrations_per_aor);
+	via_stash_set_max(cfg->via_stash_size);
+	return flood_init(cfg->sip_rate_sources);
+}
+
 int proxy_init(const struct sipmasq_config *cfg)
 {
 	int rc;
@@ -738,6 +893,9 @@ int proxy_init(const struct sipmasq_config *cfg)
 		return rc;
 	}
 	calls_set_logging(cfg->log_calls);
+	rc = limits_apply(cfg);
+	if (rc)
+		return rc;
 	rc = sip_transport_open(px.port, proxy_rx);
 	if (rc)
 		log_err("cannot listen on UDP port %u: %s", px.port, strerror(-rc));
@@ -760,7 +918,7 @@ int proxy_init_offline(const struct sipmasq_config *cfg, const struct iface_side
 		px.announce_pub = ip;
 	px.last_iface_ms = evloop_now_ms();
 	calls_set_logging(cfg->log_calls);
-	return 0;
+	return limits_apply(cfg);
 }
 
 void proxy_input(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
@@ -783,5 +941,6 @@ void proxy_fini(bool handover)
 {
 	calls_fini(handover);
 	via_stash_fini();
+	flood_fini();
 	sip_transport_close();
 }

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "daemon/acl.h"
+#include "daemon/calls.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/via_stash.h"
 #include "tests/unit/unit.h"
 
 static char tmpdir[1024];     /* short enough for "%s/name" to fit PATH_MAX */
@@ -415,6 +417,76 @@ static void test_invalid_values(void)
 	longpath[sizeof(longpath) - 1] = '\0';
 	expect_invalid("pid_file", longpath, "for pid_file: too long");
 	expect_invalid("registration_file", longpath, "for registration_file: too long");
+}
+
+/* The limit directives (sip_validate.c, sip_flood.c, registrations.c,
+ * calls): their defaults, a file that sets them all, and their bounds. */
+static void test_limits(void)
+{
+	struct sipmasq_config cfg;
+	struct loaded l;
+
+	config_defaults(&cfg);
+	CHECK_INT(cfg.sip_max_message_size, 16384);
+	CHECK_INT(cfg.sip_max_headers, 100);
+	CHECK_INT(cfg.sip_max_vias, 32);
+	CHECK_INT(cfg.max_registrations, 1024);
+	CHECK_INT(cfg.max_registrations_per_aor, 10);
+	CHECK_INT(cfg.max_calls, 256);
+	CHECK_INT(cfg.max_streams_per_call, CALL_MAX_STREAMS);
+	CHECK_INT(cfg.via_stash_size, VIA_STASH_MAX);
+	CHECK_INT(cfg.sip_rate_limit, 50);
+	CHECK_INT(cfg.sip_rate_burst, 100);
+	CHECK_INT(cfg.sip_rate_limit_registered, 500);
+	CHECK_INT(cfg.sip_rate_burst_registered, 1000);
+	CHECK_INT(cfg.sip_rate_sources, 4096);
+
+	load(&l, "limits.conf",
+	     "sip_max_message_size = 4096\n"
+	     "sip_max_headers = 40\n"
+	     "sip_max_vias = 5\n"
+	     "max_registrations = 7\n"
+	     "max_registrations_per_aor = 2\n"
+	     "max_calls = 3\n"
+	     "max_streams_per_call = 2\n"
+	     "via_stash_size = 1000\n"
+	     "sip_rate_limit = 0\n"
+	     "sip_rate_burst = 9\n"
+	     "sip_rate_limit_registered = 11\n"
+	     "sip_rate_burst_registered = 22\n"
+	     "sip_rate_sources = 64\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(l.cfg.sip_max_message_size, 4096);
+	CHECK_INT(l.cfg.sip_max_headers, 40);
+	CHECK_INT(l.cfg.sip_max_vias, 5);
+	CHECK_INT(l.cfg.max_registrations, 7);
+	CHECK_INT(l.cfg.max_registrations_per_aor, 2);
+	CHECK_INT(l.cfg.max_calls, 3);
+	CHECK_INT(l.cfg.max_streams_per_call, 2);
+	CHECK_INT(l.cfg.via_stash_size, 1000);
+	CHECK_INT(l.cfg.sip_rate_limit, 0);
+	CHECK_INT(l.cfg.sip_rate_burst, 9);
+	CHECK_INT(l.cfg.sip_rate_limit_registered, 11);
+	CHECK_INT(l.cfg.sip_rate_burst_registered, 22);
+	CHECK_INT(l.cfg.sip_rate_sources, 64);
+	CHECK(!strstr(l.log, "WARNING") && !strstr(l.log, "ERROR"));
+
+	/* A datagram cannot exceed 65535 bytes; the fixed stream array bounds
+	 * max_streams_per_call; zero would refuse everything. */
+	expect_invalid("sip_max_message_size", "65536", NULL);
+	expect_invalid("sip_max_message_size", "100", NULL);
+	expect_invalid("sip_max_headers", "0", NULL);
+	expect_invalid("sip_max_vias", "1", NULL);
+	expect_invalid("max_registrations", "0", NULL);
+	expect_invalid("max_registrations_per_aor", "0", NULL);
+	expect_invalid("max_calls", "0", NULL);
+	expect_invalid("max_calls", "-1", NULL);
+	expect_invalid("max_streams_per_call", "0", NULL);
+	expect_invalid("max_streams_per_call", "9", NULL);
+	expect_invalid("via_stash_size", "0", NULL);
+	expect_invalid("sip_rate_burst", "0", NULL);
+	expect_invalid("sip_rate_limit", "fast", NULL);
+	expect_invalid("sip_rate_sources", "1", NULL);
 }
 
 /* Syntax errors, and that a bad line does not stop the rest of the file. */
@@ -1044,6 +1116,7 @@ int main(void)
 	test_booleans();
 	test_debug_level();
 	test_invalid_values();
+	test_limits();
 	test_syntax_errors();
 	test_unknown_and_unsupported();
 	test_repeated_directive();
