@@ -76,6 +76,9 @@ struct sipmasq_config {
 	                                           * default /run/sipmasq.sock */
 	char call_state_file[SIPMASQ_PATH_MAX];   /* active calls, for a hitless restart;
 	                                           * "" = <registration_file>.calls */
+	char dns_server[CONFIG_ITEM_MAX];         /* "a.b.c.d[:port],..." for c-ares;
+	                                           * "" = /etc/resolv.conf */
+	unsigned host_outbound_refresh;  /* s between lookups of a host_outbound name, default 60 */
 };
 
 /* config_defaults: fill cfg with siproxd's defaults. */
