@@ -30,7 +30,7 @@
 #define LOOKUPS_MAX 64          /* lookups running at once */
 #define WAITERS_MAX 4           /* distinct callbacks joined to one lookup */
 #define QUERY_TIMEOUT_MS 1000   /* first try; c-ares doubles it per round */
-#define QUERY_TRIES 2           /* 1 s + 2 s per server before -ETIMEDOUT */
+#define QUERY_TRIES 3           /* 1 + 2 + 4 s per server before -ETIMEDOUT */
 
 struct waiter {
 	resolver_cb cb;
