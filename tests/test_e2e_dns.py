@@ -11,6 +11,7 @@ _sip._udp.<host> SRV records, then A records:
   example.test A 198.51.100.99 (nobody there: only SRV finds Kamailio)
   _sip._udp.bob.test      -> bobhost.example.test:5070 (bob's sipp UAS)
   proxy.example.test, pub.example.test: A records only
+  self.example.test: no SRV record, A record = sipmasq's public address
   nowhere.test: NXDOMAIN; slow.test: forwarded to a server that never answers
 """
 
@@ -33,6 +34,7 @@ HOSTS = {
     "bobhost.example.test": "198.51.100.2",
     "proxy.example.test": "198.51.100.2",
     "pub.example.test": "198.51.100.1",
+    "self.example.test": "198.51.100.1",     # sipmasq's public address
 }
 SRV = [
     ("_sip._udp.example.test", "registrar.example.test", 5060, 5, 10),
@@ -148,3 +150,15 @@ def test_host_outbound_name_followed(topology, kamailio, sipp, sipmasq, dns):
     assert res.ok, res.describe()
     assert any("@198.51.100.77:5060" in c for c in kamailio.active_contacts("alice")), \
         kamailio.location()
+
+
+def test_name_of_sipmasq_itself(topology, kamailio, sipp, sipmasq, dns):
+    """No SRV record: the A record (port 5060) names sipmasq itself, which
+    is found once the name resolves and answered 404, never forwarded."""
+    smq = sipmasq(dns_server=DNS_IP)
+    res = register_at(sipp, topology, ALICE, "self.example.test", timeout=5)
+    assert flows.received_responses(res, 404, "REGISTER"), res.describe()
+    assert "_sip._udp.self.example.test" in dns.output()
+    assert "next hop self.example.test:0: resolves to sipmasq itself" in smq.log(), \
+        smq.log()[-4000:]
+    assert not kamailio_saw(kamailio, "request REGISTER sip:self.example.test")
