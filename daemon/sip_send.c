@@ -128,11 +128,12 @@ int sip_send(const struct sip_hop *hop, const char *buf, size_t len)
 	for (i = 0; i < SIP_SEND_PARK_MAX && ss.p[i].buf; i++)
 		;
 	if (i == SIP_SEND_PARK_MAX || ss.bytes + len > SIP_SEND_PARK_BYTES ||
-	    !(ss.p[i].buf = malloc(len ? len : 1))) {
+	    !(ss.p[i].buf = malloc(len + 1))) {
 		fail(hop, buf, len, SIP_SEND_BUSY);
 		return -1;
 	}
 	memcpy(ss.p[i].buf, buf, len);
+	ss.p[i].buf[len] = '\0';   /* as the transport delivers it: parsers may rely on it */
 	ss.p[i].len = len;
 	ss.p[i].hop = *hop;
 	ss.p[i].deadline_ms = evloop_now_ms() + SIP_SEND_WAIT_MS;

@@ -25,8 +25,9 @@ enum sip_send_error {
 	SIP_SEND_SELF,              /* the name resolves to sipmasq's own SIP address */
 };
 
-/* Told about a message (buf, len bytes, not NUL-terminated; valid during
- * the call only) that will not be sent, after one rate-limited log line. */
+/* Told about a message (buf, len bytes, NUL-terminated when sip_send's
+ * buf was; valid during the call only) that will not be sent, after one
+ * rate-limited log line. */
 typedef void (*sip_send_fail_cb)(const char *buf, size_t len, enum sip_send_error why);
 
 /* True when dst (network byte order) is sipmasq's own SIP address. */
