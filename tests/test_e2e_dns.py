@@ -162,3 +162,14 @@ def test_name_of_sipmasq_itself(topology, kamailio, sipp, sipmasq, dns):
     assert "next hop self.example.test:0: resolves to sipmasq itself" in smq.log(), \
         smq.log()[-4000:]
     assert not kamailio_saw(kamailio, "request REGISTER sip:self.example.test")
+
+
+def test_dead_dns_server_answered_503(topology, kamailio, sipp, sipmasq):
+    """Nobody listens at the DNS address: the request is answered 503 with
+    Retry-After (RFC 3261 16.9), and numeric next hops still work."""
+    smq = sipmasq(dns_server="%s:5398" % DNS_IP)
+    res = register_at(sipp, topology, ALICE, "example.test", timeout=5)
+    answers = flows.received_responses(res, 503, "REGISTER")
+    assert answers and answers[0].get("Retry-After"), res.describe()
+    assert "next hop example.test:0: DNS did not answer in time or failed" in smq.log()
+    assert flows.register(sipp, topology, CAROL).ok
