@@ -8,6 +8,7 @@
  * run of the daemon shows every mistake in the file at once. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "daemon/addr.h"
 #include "daemon/calls.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
@@ -33,6 +35,7 @@
 enum dir_type {
 	DT_IFNAME,      /* interface name: char[IF_NAMESIZE], no blanks or '/' */
 	DT_HOST,        /* host name or address: char[], no blanks */
+	DT_SERVERS,     /* char[]: comma-separated a.b.c.d[:port], no blanks */
 	DT_PATH,        /* file path: char[], blanks allowed */
 	DT_PORT,        /* uint16_t within min..max */
 	DT_UINT,        /* unsigned within min..max */
@@ -119,6 +122,8 @@ static const struct directive directives[] = {
 	SUPPORTED("sip_rate_limit_registered", DT_UINT, sip_rate_limit_registered, 0, 1000000),
 	SUPPORTED("sip_rate_burst_registered", DT_UINT, sip_rate_burst_registered, 1, 1000000),
 	SUPPORTED("sip_rate_sources",  DT_UINT,   sip_rate_sources, 16, 1000000),
+	SUPPORTED("dns_server",        DT_SERVERS, dns_server, 0, 0),
+	SUPPORTED("host_outbound_refresh", DT_UINT, host_outbound_refresh, 1, MAX_TIMEOUT_S),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -202,6 +207,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->sip_rate_limit_registered = 500;
 	cfg->sip_rate_burst_registered = 1000;
 	cfg->sip_rate_sources = 4096;
+	cfg->host_outbound_refresh = 60;
 }
 
 static const struct directive *directive_find(const char *name)
@@ -269,6 +275,26 @@ static bool has_blank(const char *s)
 	return false;
 }
 
+/* dns_server: "a.b.c.d[:port]" items separated by commas (what
+ * ares_set_servers_ports_csv takes; IPv4 like the rest of sipmasq). */
+static bool servers_valid(const char *val)
+{
+	char buf[CONFIG_ITEM_MAX], *save = NULL;
+
+	if (snprintf(buf, sizeof(buf), "%s", val) >= (int)sizeof(buf))
+		return false;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':');
+		struct in_addr ip;
+
+		if (colon)
+			*colon = '\0';
+		if (inet_pton(AF_INET, item, &ip) != 1 || (colon && !addr_parse_port(colon + 1, 0)))
+			return false;
+	}
+	return val[0] && val[strlen(val) - 1] != ',' && !strstr(val, ",,") && val[0] != ',';
+}
+
 /* Copy a string value into its field; "" (quoted) empties a host or path. */
 static int store_string(const struct directive *d, const char *val,
 			char *field, char *why, size_t why_len)
@@ -295,6 +321,12 @@ static int store_string(const struct directive *d, const char *val,
 	case DT_HOST:
 		if (has_blank(val)) {
 			snprintf(why, why_len, "a host name has no blanks");
+			return -EINVAL;
+		}
+		break;
+	case DT_SERVERS:
+		if (len && !servers_valid(val)) {
+			snprintf(why, why_len, "not a comma-separated list of a.b.c.d[:port]");
 			return -EINVAL;
 		}
 		break;
@@ -378,6 +410,7 @@ static int store(const struct directive *d, const char *val, unsigned line,
 	switch (d->type) {
 	case DT_IFNAME:
 	case DT_HOST:
+	case DT_SERVERS:
 	case DT_PATH:
 		return store_string(d, val, field, why, why_len);
 	case DT_BOOL:

@@ -115,6 +115,9 @@ struct sipmasq_config {
 	unsigned sip_rate_limit_registered; /* private side and registered UAs, default 500 */
 	unsigned sip_rate_burst_registered; /* default 1000 */
 	unsigned sip_rate_sources;       /* sources tracked (LRU), default 4096 */
+	char dns_server[CONFIG_ITEM_MAX];         /* "a.b.c.d[:port],..." for c-ares;
+	                                           * "" = /etc/resolv.conf */
+	unsigned host_outbound_refresh;  /* s between lookups of a host_outbound name, default 60 */
 };
 
 /* config_defaults: fill cfg with siproxd's defaults. */

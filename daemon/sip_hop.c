@@ -3,11 +3,13 @@
 
 #include "daemon/sip_hop.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <strings.h>
 
 #include "daemon/addr.h"
+#include "daemon/resolver.h"
 #include "daemon/sip_msg.h"
 
 int sip_hop_set(struct sip_hop *hop, const char *host, uint16_t port)
@@ -46,7 +48,14 @@ const char *sip_hop_proto_name(enum sip_proto proto)
 	return proto == SIP_PROTO_TCP ? "TCP" : "UDP";
 }
 
+void sip_hop_from_addr(struct sip_hop *hop, const struct sockaddr_in *addr)
+{
+	inet_ntop(AF_INET, &addr->sin_addr, hop->host, sizeof(hop->host));
+	hop->port = ntohs(addr->sin_port);
+	hop->proto = SIP_PROTO_UDP;
+}
+
 int sip_hop_resolve(const struct sip_hop *hop, struct sockaddr_in *dst)
 {
-	return addr_resolve(hop->host, hop->port ? hop->port : 5060, dst);
+	return resolver_cached(hop, dst);
 }

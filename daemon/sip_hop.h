@@ -31,8 +31,14 @@ int sip_hop_set(struct sip_hop *hop, const char *host, uint16_t port);
 /* sip_hop_proto_name: "UDP" or "TCP", as in a Via's sent-protocol. */
 const char *sip_hop_proto_name(enum sip_proto proto);
 
-/* sip_hop_resolve: the address of hop; port 0 becomes 5060. Blocking for
- * host names (getaddrinfo). Returns 0 or -EHOSTUNREACH / -EINVAL. */
+/* sip_hop_from_addr: a UDP hop to a known address (network byte order),
+ * e.g. the source of a request. */
+void sip_hop_from_addr(struct sip_hop *hop, const struct sockaddr_in *addr);
+
+/* sip_hop_resolve: the address of hop when known without a query: a
+ * numeric host (port 0 becomes 5060) or a name in the resolver's cache.
+ * Never blocks. Returns 0; -EAGAIN when a DNS lookup is needed (sip_send
+ * does it); a cached failure (-ENOENT, -ETIMEDOUT, -EHOSTUNREACH). */
 int sip_hop_resolve(const struct sip_hop *hop, struct sockaddr_in *dst);
 
 #endif

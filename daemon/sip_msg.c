@@ -117,19 +117,19 @@ void sipmsg_via_mark_received(osip_message_t *msg, const struct sockaddr_in *src
 	}
 }
 
-int sipmsg_via_response_dest(const osip_via_t *via, struct sockaddr_in *dst)
+int sipmsg_via_response_hop(const osip_via_t *via, struct sip_hop *hop)
 {
 	const char *host = sipmsg_via_param(via, "received");
 	const char *rport = sipmsg_via_param(via, "rport");
-	uint16_t port = addr_parse_port(via->port, 5060);
+	uint16_t port = addr_parse_port(via->port, 0);
 
 	if (!host || !*host)
 		host = via->host;
 	if (rport && *rport)
 		port = addr_parse_port(rport, port);
-	if (!port)
+	if ((via->port && *via->port && !port) || (rport && *rport && !port) || !host || !*host)
 		return -EINVAL;
-	return addr_resolve(host, port, dst);
+	return sip_hop_set(hop, host, port);
 }
 
 /* FNV-1a, 64 bit: a stable, cheap hash for branch derivation (not a

@@ -23,11 +23,13 @@
 #include "daemon/iface.h"
 #include "daemon/log.h"
 #include "daemon/registrations.h"
+#include "daemon/resolver.h"
 #include "daemon/sdp_rewrite.h"
 #include "daemon/sip_hop.h"
 #include "daemon/sip_flood.h"
 #include "daemon/sip_msg.h"
 #include "daemon/sip_proxy.h"
+#include "daemon/sip_send.h"
 #include "daemon/sip_transport.h"
 #include "daemon/sip_validate.h"
 #include "daemon/via_stash.h"
@@ -42,6 +44,8 @@ static struct {
 	struct in_addr announce_pub;    /* host_outbound, else if_outbound's address */
 	unsigned short port;
 	uint64_t last_iface_ms;
+	struct in_addr host_outbound_ip; /* last address of host_outbound, 0 = none yet */
+	uint64_t last_dns_ms;           /* last lookup of host_outbound */
 	bool offline;                   /* proxy_init_offline: interfaces are fixed */
 } px;
 
@@ -90,18 +94,33 @@ static enum media_side request_side(const struct sockaddr_in *src, int ifindex)
 	return MEDIA_PUBLIC;
 }
 
-static void send_msg(osip_message_t *msg, const struct sockaddr_in *dst)
+/* Serialize msg and hand it to the send step: sent at once when the
+ * hop's address is known, else once its DNS lookup answers (sip_send). */
+static void send_msg(osip_message_t *msg, const struct sip_hop *hop)
 {
-	char *buf = NULL, a[ADDR_STRLEN];
+	char *buf = NULL;
 	size_t len;
 
 	if (sipmsg_serialize(msg, &buf, &len) != 0) {
 		log_ratelimited("serialize", 10, LOG_ERR, "cannot serialise a SIP message, dropped");
 		return;
 	}
-	log_debug(DBCLASS_NETTRAF, "to %s:\n%.*s", addr_str(dst, a), (int)len, buf);
-	sip_transport_send(dst, buf, len);
+	sip_send(hop, buf, len);
 	osip_free(buf);
+}
+
+static void send_msg_to(osip_message_t *msg, const struct sockaddr_in *dst)
+{
+	struct sip_hop hop;
+
+	sip_hop_from_addr(&hop, dst);
+	send_msg(msg, &hop);
+}
+
+/* sipmasq's own SIP address: sending there would loop. */
+static bool addr_is_self(const struct sockaddr_in *dst)
+{
+	return ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port);
 }
 
 /* ua_string (siproxd): what the public side sees of the private UAs'
@@ -137,7 +156,7 @@ static void reply_with(const osip_message_t *req, const struct sockaddr_in *src,
 		return;
 	if (hname)
 		osip_message_set_header(resp, hname, hvalue);
-	send_msg(resp, src);
+	send_msg_to(resp, src);
 	osip_message_free(resp);
 }
 
@@ -289,7 +308,7 @@ static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
 			 (long long)(b->expires - now));
 		osip_message_set_contact(resp, value);
 	}
-	send_msg(resp, src);
+	send_msg_to(resp, src);
 	osip_message_free(resp);
 }
 
@@ -533,12 +552,12 @@ static void record_route_face(osip_message_t *msg, enum media_side to)
 	}
 }
 
-/* Returns 0 with *dst set, a SIP status to answer with, or -1 when sipmasq
+/* Returns 0 with *hop set, a SIP status to answer with, or -1 when sipmasq
  * answered itself. */
 static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
-			  struct sockaddr_in *dst)
+			  struct sip_hop *hop)
 {
-	struct sip_hop hop;
+	struct sockaddr_in dst;
 	osip_message_t *challenge;
 	int rc;
 
@@ -547,7 +566,7 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 	    (rc = auth_check_request(msg, src, evloop_now_ms(), &challenge)) != 0) {
 		if (rc < 0)
 			return 500;
-		send_msg(challenge, src);
+		send_msg_to(challenge, src);
 		osip_message_free(challenge);
 		return -1;   /* answered: 407 */
 	}
@@ -562,14 +581,16 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		return status;
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PUBLIC);
-	if (next_hop_outgoing(msg, &hop) != 0 || sip_hop_resolve(&hop, dst) != 0)
+	if (next_hop_outgoing(msg, hop) != 0)
 		return 404;
-	if (ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port))
+	/* A next hop naming sipmasq: known here when numeric (or cached); a
+	 * name is checked when it resolves (send_failed, SIP_SEND_SELF). */
+	if (sip_hop_resolve(hop, &dst) == 0 && addr_is_self(&dst))
 		return sipval_local_status(msg);
 	return 0;
 }
 
-static int route_incoming(osip_message_t *msg, struct sockaddr_in *dst)
+static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 {
 	struct binding *b;
 
@@ -582,7 +603,7 @@ static int route_incoming(osip_message_t *msg, struct sockaddr_in *dst)
 	}
 	if (uri_replace(&msg->req_uri, b->contact) != 0)
 		return 500;
-	*dst = b->src;
+	sip_hop_from_addr(hop, &b->src);
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PRIVATE);
 	return 0;
@@ -626,7 +647,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 {
 	enum media_side from = request_side(src, ifindex), to = (enum media_side)!from;
 	char branch[SIPMSG_BRANCH_LEN + 1], a[ADDR_STRLEN];
-	struct sockaddr_in dst;
+	struct sip_hop hop;
 	int mf = sipmsg_max_forwards(msg), status;
 
 	log_debug(DBCLASS_PROXY, "%s from %s (%s side)", msg->sip_method, addr_str(src, a),
@@ -643,7 +664,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	}
 	routes_pop_ours(msg);
 	sipmsg_via_mark_received(msg, src);
-	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &dst) : route_incoming(msg, &dst);
+	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &hop) : route_incoming(msg, &hop);
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
 	if (!status)
@@ -663,7 +684,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &dst);
+	send_msg(msg, &hop);
 }
 
 static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
@@ -672,7 +693,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	const char *branch = sipmsg_via_param(via, "branch");
 	size_t plen = strlen(SIPMSG_BRANCH_PREFIX);
 	enum media_side to, from;
-	struct sockaddr_in dst;
+	struct sip_hop hop;
 	char a[ADDR_STRLEN], our_branch[SIPMSG_BRANCH_LEN + 1];
 
 	if (!branch || strncmp(branch, SIPMSG_BRANCH_PREFIX, plen) ||
@@ -697,7 +718,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 		return;
 	}
 	via = osip_list_get(&msg->vias, 0);
-	if (!via || sipmsg_via_response_dest(via, &dst) != 0) {
+	if (!via || sipmsg_via_response_hop(via, &hop) != 0) {
 		log_ratelimited("response-via", 10, LOG_INFO,
 				"response from %s has no usable Via below ours, dropped",
 				addr_str(src, a));
@@ -712,7 +733,32 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &dst);
+	send_msg(msg, &hop);
+}
+
+/* A message sip_send could not deliver. A request is answered as if its
+ * next hop had (RFC 3261 16.9: a failed target counts as 503; a name that
+ * does not exist as 404; a name of sipmasq itself as in route_outgoing),
+ * through handle_response, so the Via stash, the call state and the
+ * sender's Via all work as for a real answer. Responses are dropped
+ * (sip_send logged it). */
+static void send_failed(const char *buf, size_t len, enum sip_send_error why)
+{
+	struct sockaddr_in self = addr_make(px.announce_pub, px.port);
+	osip_message_t *req = NULL, *resp;
+	int code = why == SIP_SEND_NO_SUCH_HOST ? 404 : 503;
+
+	if (sipmsg_parse(buf, len, &req) == 0 && MSG_IS_REQUEST(req) &&
+	    strcmp(req->sip_method, "ACK")) {
+		if (why == SIP_SEND_SELF)
+			code = sipval_local_status(req);
+		if (sipmsg_make_response(req, code, code == 503 ? RETRY_AFTER_S : 0, &resp) == 0) {
+			handle_response(resp, &self);
+			osip_message_free(resp);
+		}
+	}
+	if (req)
+		osip_message_free(req);
 }
 
 /* Per-source token bucket (sip_flood.c) on what looks like a request,
@@ -858,15 +904,8 @@ static int refresh_interfaces(void)
 		}
 		px.side[s] = now;
 	}
-	px.announce_pub = px.side[MEDIA_PUBLIC].addr;
-	if (px.cfg->host_outbound[0]) {
-		struct sockaddr_in sa;
-		if (addr_resolve(px.cfg->host_outbound, 0, &sa) == 0)
-			px.announce_pub = sa.sin_addr;
-		else
-			log_ratelimited("host_outbound", 300, LOG_WARNING,
-					"host_outbound %s does not resolve", px.cfg->host_outbound);
-	}
+	px.announce_pub = px.host_outbound_ip.s_addr ? px.host_outbound_ip :
+			  px.side[MEDIA_PUBLIC].addr;
 	px.last_iface_ms = evloop_now_ms();
 	return rc;
 }
@@ -879,6 +918,51 @@ static int limits_apply(const struct sipmasq_config *cfg)
 	return flood_init(cfg->sip_rate_sources);
 }
 
+static void on_host_outbound(void *arg, const struct sip_hop *hop, int err,
+			     const struct sockaddr_in *addr)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	(void)arg;
+	if (err) {
+		if (err != -ECANCELED)
+			log_ratelimited("host_outbound", 300, LOG_WARNING,
+					"host_outbound %s does not resolve (%s)%s", hop->host,
+					strerror(-err), px.host_outbound_ip.s_addr ?
+					": keeping the last address" : "");
+		return;
+	}
+	if (addr->sin_addr.s_addr != px.host_outbound_ip.s_addr) {
+		inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof(ip));
+		log_notice("host_outbound %s: address %s", hop->host, ip);
+	}
+	px.host_outbound_ip = addr->sin_addr;
+	px.announce_pub = addr->sin_addr;
+}
+
+/* host_outbound may be a name (dynamic DNS): looked up at start (waiting
+ * for the answer: the loop is not running yet), then every
+ * host_outbound_refresh s without blocking; the cache keeps an answer for
+ * its TTL. Until a new answer arrives the last address stays in use. */
+static void host_outbound_lookup(bool at_start)
+{
+	struct sip_hop hop;
+	struct sockaddr_in sa;
+	int rc;
+
+	px.last_dns_ms = evloop_now_ms();
+	if (!px.cfg->host_outbound[0] || sip_hop_set(&hop, px.cfg->host_outbound, 5060) != 0)
+		return;   /* a port: A only, no SRV */
+	rc = at_start ? resolver_resolve_sync(&hop, &sa, 5000) : resolver_cached(&hop, &sa);
+	if (rc == -EAGAIN)
+		rc = resolver_start(&hop, on_host_outbound, NULL);
+	else
+		on_host_outbound(NULL, &hop, rc, &sa);
+	if (rc == -EBUSY)
+		log_ratelimited("host_outbound", 300, LOG_WARNING,
+				"host_outbound %s: resolver busy, retrying later", hop.host);
+}
+
 int proxy_init(const struct sipmasq_config *cfg)
 {
 	int rc;
@@ -886,12 +970,17 @@ int proxy_init(const struct sipmasq_config *cfg)
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
 	px.port = cfg->sip_listen_port;
+	rc = resolver_init(cfg->dns_server);
+	if (rc)
+		return rc;
+	sip_send_init(send_failed, addr_is_self);
 	rc = refresh_interfaces();
 	if (rc == -ENODEV) {
 		log_err("%s: no such interface '%s'", cfg->config_file,
 			px.side[MEDIA_PRIVATE].ifindex ? cfg->if_outbound : cfg->if_inbound);
 		return rc;
 	}
+	host_outbound_lookup(true);
 	calls_set_logging(cfg->log_calls);
 	rc = limits_apply(cfg);
 	if (rc)
@@ -910,6 +999,7 @@ int proxy_init_offline(const struct sipmasq_config *cfg, const struct iface_side
 	px.cfg = cfg;
 	px.port = cfg->sip_listen_port;
 	px.offline = true;
+	sip_send_init(send_failed, addr_is_self);
 	px.side[MEDIA_PRIVATE] = side[MEDIA_PRIVATE];
 	px.side[MEDIA_PUBLIC] = side[MEDIA_PUBLIC];
 	px.announce_pub = side[MEDIA_PUBLIC].addr;
@@ -932,6 +1022,10 @@ void proxy_tick(void)
 
 	if (!px.offline && now - px.last_iface_ms >= 5000)
 		refresh_interfaces();
+	if (!px.offline && now - px.last_dns_ms >= px.cfg->host_outbound_refresh * 1000ull)
+		host_outbound_lookup(false);
+	resolver_tick();
+	sip_send_expire(now);
 	calls_expire(now, px.cfg->rtp_timeout);
 	via_stash_expire(now);
 	reg_expire(time(NULL));
@@ -942,5 +1036,7 @@ void proxy_fini(bool handover)
 	calls_fini(handover);
 	via_stash_fini();
 	flood_fini();
+	sip_send_fini();
+	resolver_fini();
 	sip_transport_close();
 }

@@ -1008,6 +1008,32 @@ static void test_outbound_proxies(void)
 	CHECK_INT(l.cfg.outbound_domain_name.n, CONFIG_LIST_MAX);
 }
 
+/* dns_server (c-ares servers) and host_outbound_refresh. */
+static void test_dns_directives(void)
+{
+	struct loaded l;
+
+	load(&l, "dnsdef.conf", "if_inbound = eth0\nif_outbound = ppp0\n");
+	CHECK_STR(l.cfg.dns_server, "");
+	CHECK_INT(l.cfg.host_outbound_refresh, 60);
+
+	load(&l, "dns.conf", "dns_server = 198.51.100.2:5353,192.0.2.53\n"
+	     "host_outbound_refresh = 5\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_STR(l.cfg.dns_server, "198.51.100.2:5353,192.0.2.53");
+	CHECK_INT(l.cfg.host_outbound_refresh, 5);
+
+	load(&l, "dnsbad.conf", "dns_server = ns.example.test\n"   /* 1: a name */
+	     "dns_server = 192.0.2.1:0\n"                          /* 2: port 0 */
+	     "dns_server = 192.0.2.1,,192.0.2.2\n"                 /* 3: empty item */
+	     "dns_server = 192.0.2.1, 192.0.2.2\n"                 /* 4: blank */
+	     "host_outbound_refresh = 0\n");                       /* 5 */
+	CHECK_INT(l.ret, -EINVAL);
+	for (unsigned line = 1; line <= 4; line++)
+		CHECK(logged_at(l.log, l.path, line, "dns_server"));
+	CHECK(logged_at(l.log, l.path, 5, "host_outbound_refresh"));
+}
+
 /* config_find returns the first readable of its two candidates. */
 static void test_find(void)
 {
@@ -1126,6 +1152,7 @@ int main(void)
 	test_shipped_example();
 	test_siproxd_conf();
 	test_find();
+	test_dns_directives();
 	test_access_lists();
 	test_outbound_proxies();
 	test_proxy_auth();
