@@ -39,6 +39,7 @@ enum dir_type {
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
 	DT_AUTOSAVE,    /* bool from siproxd's save interval in s (0 = off) */
 	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace */
+	DT_TRANSPORT,   /* int enum sip_proto: udp, tcp */
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
 	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
 	DT_LIST_PORT,   /* struct config_list: repeatable, one port 1..65535 per line */
@@ -92,12 +93,16 @@ static const struct directive directives[] = {
 	SUPPORTED("outbound_domain_name", DT_LIST_HOST, outbound_domain_name, 0, 0),
 	SUPPORTED("outbound_domain_host", DT_LIST_HOST, outbound_domain_host, 0, 0),
 	SUPPORTED("outbound_domain_port", DT_LIST_PORT, outbound_domain_port, 1, 65535),
+	SUPPORTED("tcp_timeout",       DT_UINT,   tcp_timeout, 0, MAX_TIMEOUT_S),
+	SUPPORTED("tcp_connect_timeout", DT_UINT, tcp_connect_timeout, 1, 60000),
+	SUPPORTED("tcp_keepalive",     DT_UINT,   tcp_keepalive, 0, MAX_TIMEOUT_S),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
 	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
+	SUPPORTED("outbound_proxy_transport", DT_TRANSPORT, outbound_proxy_transport, 0, 0),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -107,9 +112,6 @@ static const struct directive directives[] = {
 	UNSUPPORTED("sip_dscp"),
 	UNSUPPORTED("rtp_input_dejitter"),
 	UNSUPPORTED("rtp_output_dejitter"),
-	UNSUPPORTED("tcp_timeout"),
-	UNSUPPORTED("tcp_connect_timeout"),
-	UNSUPPORTED("tcp_keepalive"),
 	UNSUPPORTED("proxy_auth_realm"),
 	UNSUPPORTED("proxy_auth_passwd"),
 	UNSUPPORTED("proxy_auth_pwfile"),
@@ -164,6 +166,9 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->debug_level = 0;
 	cfg->autosave_registrations = false;
 	cfg->outbound_proxy_port = 5060;
+	cfg->tcp_timeout = 600;
+	cfg->tcp_connect_timeout = 500;
+	cfg->tcp_keepalive = 0;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
@@ -348,6 +353,13 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		snprintf(why, why_len, "expected auto, xdp, tc or userspace");
 		return -EINVAL;
 	}
+	case DT_TRANSPORT:
+		if (!strcasecmp(val, "udp") || !strcasecmp(val, "tcp")) {
+			*(int *)field = strcasecmp(val, "udp") ? 1 : 0;   /* enum sip_proto */
+			return 0;
+		}
+		snprintf(why, why_len, "expected udp or tcp");
+		return -EINVAL;
 	case DT_MASK:
 		/* siproxd documents -1 as "enable everything". */
 		if (!strcmp(val, "-1")) {

@@ -68,9 +68,16 @@ struct sipmasq_config {
 	struct config_list outbound_domain_name;
 	struct config_list outbound_domain_host;
 	struct config_list outbound_domain_port;
+	/* SIP over TCP (siproxd's directives). */
+	unsigned tcp_timeout;            /* s without a SIP message before a connection
+	                                  * is closed, default 600; 0 = never */
+	unsigned tcp_connect_timeout;    /* ms a connect may take, default 500 */
+	unsigned tcp_keepalive;          /* s idle before a CRLFCRLF ping, default 0 = off */
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
+	int outbound_proxy_transport;    /* enum sip_proto toward outbound_proxy_host:
+	                                  * udp (default) or tcp */
 	char ua_string[128];             /* User-Agent/Server shown to the public side, "" = as is */
 	char control_socket[SIPMASQ_PATH_MAX];    /* sipmasqctl's UNIX socket, "" = none,
 	                                           * default /run/sipmasq.sock */

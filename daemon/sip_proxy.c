@@ -26,12 +26,15 @@
 #include "daemon/sip_hop.h"
 #include "daemon/sip_msg.h"
 #include "daemon/sip_proxy.h"
+#include "daemon/sip_tcp.h"
 #include "daemon/sip_transport.h"
 #include "daemon/via_stash.h"
 
 /* How long a dialog binding (Contact of an unregistered caller) lives. */
 #define DIALOG_BINDING_S 7200
 #define RETRY_AFTER_S 10
+/* RFC 3261 18.1.1: a larger request goes over TCP (path MTU unknown). */
+#define UDP_REQUEST_MAX 1300
 
 static struct {
 	const struct sipmasq_config *cfg;
@@ -87,17 +90,63 @@ static enum media_side request_side(const struct sockaddr_in *src, int ifindex)
 	return MEDIA_PUBLIC;
 }
 
-static void send_msg(osip_message_t *msg, const struct sockaddr_in *dst)
+/* The transport toward a peer: the connection it has with sipmasq when
+ * there is one (RFC 3261 18.2.2), else UDP. */
+static enum sip_proto proto_to(const struct sockaddr_in *peer)
+{
+	return sip_tcp_connected(peer) ? SIP_PROTO_TCP : SIP_PROTO_UDP;
+}
+
+/* sipmasq's own Record-Route entries and masqueraded Contacts in a message
+ * that leaves over TCP say ;transport=tcp, so that the peer's requests in
+ * the dialog (and to the binding) come back over TCP (RFC 3263 4.1). */
+static void transport_mark(osip_message_t *msg, enum sip_proto proto)
+{
+	if (proto != SIP_PROTO_TCP)
+		return;
+	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
+		osip_contact_t *c = osip_list_get(&msg->contacts, i);
+
+		if (c->url && sipmsg_uri_param(c->url, "smqid"))
+			sipmsg_uri_set_param(c->url, "transport", "tcp");
+	}
+	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
+		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
+
+		if (rr->url && uri_is_ours(rr->url))
+			sipmsg_uri_set_param(rr->url, "transport", "tcp");
+	}
+}
+
+/* Serialise and send msg over proto. upgrade: a request that RFC 3261
+ * 18.1.1 moves from UDP to TCP when larger than UDP_REQUEST_MAX (its Via,
+ * pushed by sipmasq, then says TCP). */
+static void send_msg(osip_message_t *msg, const struct sockaddr_in *dst, enum sip_proto proto,
+		     bool upgrade)
 {
 	char *buf = NULL, a[ADDR_STRLEN];
 	size_t len;
+	int rc;
 
-	if (sipmsg_serialize(msg, &buf, &len) != 0) {
+	transport_mark(msg, proto);
+	rc = sipmsg_serialize(msg, &buf, &len);
+	if (rc == 0 && upgrade && proto == SIP_PROTO_UDP && len > UDP_REQUEST_MAX) {
+		log_debug(DBCLASS_PROXY, "%zu-byte request to %s: TCP instead of UDP", len,
+			  addr_str(dst, a));
+		osip_free(buf);
+		buf = NULL;
+		proto = SIP_PROTO_TCP;
+		sipmsg_via_set_proto(msg, proto);
+		transport_mark(msg, proto);
+		rc = sipmsg_serialize(msg, &buf, &len);
+	}
+	if (rc != 0) {
 		log_ratelimited("serialize", 10, LOG_ERR, "cannot serialise a SIP message, dropped");
 		return;
 	}
-	log_debug(DBCLASS_NETTRAF, "to %s:\n%.*s", addr_str(dst, a), (int)len, buf);
-	sip_transport_send(dst, buf, len);
+	log_debug(DBCLASS_NETTRAF, "to %s/%s:\n%.*s", addr_str(dst, a), sip_hop_proto_name(proto),
+		  (int)len, buf);
+	sip_send(proto, dst, buf, len);
 	osip_free(buf);
 }
 
@@ -131,7 +180,7 @@ static void reply(const osip_message_t *req, const struct sockaddr_in *src, int 
 		return;   /* ACK is never answered */
 	if (sipmsg_make_response(req, code, retry_after, &resp) != 0)
 		return;
-	send_msg(resp, src);
+	send_msg(resp, src, proto_to(src), false);
 	osip_message_free(resp);
 }
 
@@ -251,7 +300,7 @@ static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
 			 (long long)(b->expires - now));
 		osip_message_set_contact(resp, value);
 	}
-	send_msg(resp, src);
+	send_msg(resp, src, proto_to(src), false);
 	osip_message_free(resp);
 }
 
@@ -409,7 +458,11 @@ static int next_hop_outgoing(const osip_message_t *msg, struct sip_hop *hop)
 	    outbound_proxy_for(msg, &host, &port)) {
 		log_debug(DBCLASS_PROXY, "%s to outbound proxy %s:%u", msg->sip_method, host,
 			  port);
-		return sip_hop_set(hop, host, port);
+		if (sip_hop_set(hop, host, port) != 0)
+			return -ENAMETOOLONG;
+		if (host == px.cfg->outbound_proxy_host)
+			hop->proto = (enum sip_proto)px.cfg->outbound_proxy_transport;
+		return 0;
 	}
 	return next_hop(msg, hop);
 }
@@ -476,7 +529,7 @@ static void record_route_face(osip_message_t *msg, enum media_side to)
 /* Returns 0 with *dst set, a SIP status to answer with, or -1 when sipmasq
  * answered itself. */
 static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
-			  struct sockaddr_in *dst)
+			  struct sockaddr_in *dst, enum sip_proto *proto)
 {
 	struct sip_hop hop;
 
@@ -492,14 +545,16 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		record_route(msg, MEDIA_PUBLIC);
 	if (next_hop_outgoing(msg, &hop) != 0 || sip_hop_resolve(&hop, dst) != 0)
 		return 404;
+	*proto = hop.proto;
 	if (ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port))
 		return !strcmp(msg->sip_method, "OPTIONS") ? 200 : 404;
 	return 0;
 }
 
-static int route_incoming(osip_message_t *msg, struct sockaddr_in *dst)
+static int route_incoming(osip_message_t *msg, struct sockaddr_in *dst, enum sip_proto *proto)
 {
 	struct binding *b;
+	struct sip_hop hop;
 
 	if (!strcmp(msg->sip_method, "REGISTER"))
 		return 403;   /* sipmasq is no registrar for the public side */
@@ -513,6 +568,10 @@ static int route_incoming(osip_message_t *msg, struct sockaddr_in *dst)
 	if (uri_replace(&msg->req_uri, b->contact) != 0)
 		return 500;
 	*dst = b->src;
+	/* The phone's connection, else what its Contact asks for. */
+	*proto = proto_to(dst);
+	if (*proto == SIP_PROTO_UDP && sip_hop_from_uri(msg->req_uri, &hop) == 0)
+		*proto = hop.proto;
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PRIVATE);
 	return 0;
@@ -552,11 +611,13 @@ static bool access_permitted(const osip_message_t *msg, const struct sockaddr_in
 	return false;
 }
 
-static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex)
+static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex,
+			   enum sip_proto rx_proto)
 {
 	enum media_side from = request_side(src, ifindex), to = (enum media_side)!from;
 	char branch[SIPMSG_BRANCH_LEN + 1], a[ADDR_STRLEN];
 	struct sockaddr_in dst;
+	enum sip_proto proto = SIP_PROTO_UDP;
 	int mf = sipmsg_max_forwards(msg), status;
 
 	if (!access_permitted(msg, src))
@@ -575,7 +636,10 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	}
 	routes_pop_ours(msg);
 	sipmsg_via_mark_received(msg, src);
-	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &dst) : route_incoming(msg, &dst);
+	if (rx_proto == SIP_PROTO_TCP)
+		sipmsg_via_mark_connection(msg, src);
+	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &dst, &proto) :
+		 route_incoming(msg, &dst, &proto);
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
 	if (!status)
@@ -591,11 +655,11 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 		reply(msg, src, 500, 0);
 		return;
 	}
-	if (sipmsg_via_push(msg, face(to), px.port, branch) != 0)
+	if (sipmsg_via_push(msg, face(to), px.port, proto, branch) != 0)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &dst);
+	send_msg(msg, &dst, proto, to == MEDIA_PUBLIC);
 }
 
 static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
@@ -641,10 +705,11 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &dst);
+	send_msg(msg, &dst, sipmsg_via_proto(via), false);
 }
 
-static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
+static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex,
+		     enum sip_proto proto)
 {
 	osip_message_t *msg;
 	char a[ADDR_STRLEN];
@@ -668,7 +733,7 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 		return;
 	}
 	if (MSG_IS_REQUEST(msg))
-		handle_request(msg, src, ifindex);
+		handle_request(msg, src, ifindex, proto);
 	else
 		handle_response(msg, src);
 	osip_message_free(msg);
@@ -727,8 +792,16 @@ int proxy_init(const struct sipmasq_config *cfg)
 	}
 	calls_set_logging(cfg->log_calls);
 	rc = sip_transport_open(px.port, proxy_rx);
-	if (rc)
+	if (rc) {
 		log_err("cannot listen on UDP port %u: %s", px.port, strerror(-rc));
+		return rc;
+	}
+	rc = sip_tcp_open(px.port, proxy_rx, &(struct sip_tcp_params){
+		.connect_timeout_ms = cfg->tcp_connect_timeout,
+		.idle_timeout_s = cfg->tcp_timeout,
+		.keepalive_s = cfg->tcp_keepalive });
+	if (rc)
+		log_err("cannot listen on TCP port %u: %s", px.port, strerror(-rc));
 	return rc;
 }
 
@@ -753,7 +826,7 @@ int proxy_init_offline(const struct sipmasq_config *cfg, const struct iface_side
 
 void proxy_input(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
 {
-	proxy_rx(buf, len, src, ifindex);
+	proxy_rx(buf, len, src, ifindex, SIP_PROTO_UDP);
 }
 
 void proxy_tick(void)
@@ -764,6 +837,7 @@ void proxy_tick(void)
 		refresh_interfaces();
 	calls_expire(now, px.cfg->rtp_timeout);
 	via_stash_expire(now);
+	sip_tcp_tick(now);
 	reg_expire(time(NULL));
 }
 
@@ -771,5 +845,6 @@ void proxy_fini(bool handover)
 {
 	calls_fini(handover);
 	via_stash_fini();
+	sip_tcp_close();
 	sip_transport_close();
 }
