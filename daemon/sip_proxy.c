@@ -696,6 +696,10 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 				addr_str(src, a));
 		return;
 	}
+	/* RFC 3261 18.2.2: the request's connection is gone: open one to the
+	 * sent-by port (rport named the closed connection's port). */
+	if (sipmsg_via_proto(via) == SIP_PROTO_TCP && !sip_tcp_connected(&dst))
+		dst.sin_port = htons(addr_parse_port(via->port, 5060));
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
 		register_response(msg);
 	else if (to == MEDIA_PUBLIC)

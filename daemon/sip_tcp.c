@@ -34,7 +34,9 @@ struct tcp_conn {
 	bool closing;             /* close once tx is drained (after a 400) */
 	bool dead;                /* to be freed by conns_reap */
 	bool watch_out;           /* EPOLLOUT is registered */
-	uint64_t last_msg_ms;     /* last SIP message in or out (tcp_timeout) */
+	uint64_t last_msg_ms;     /* last SIP message in or out, or ping from the
+	                           * peer (tcp_timeout; our pings and their
+	                           * pongs do not count) */
 	uint64_t last_ping_ms;    /* last keep-alive ping sent (tcp_keepalive) */
 	char *rx;                 /* received, not yet framed; rx_cap > rx_len */
 	size_t rx_len, rx_cap;
@@ -241,6 +243,7 @@ static void conn_frames(struct tcp_conn *c)
 		}
 		if (f == SIP_FRAME_PING) {
 			log_debug(DBCLASS_NETTRAF, "CRLF keep-alive from %s", addr_str(&c->peer, a));
+			c->last_msg_ms = evloop_now_ms();   /* the peer wants it open */
 			conn_queue(c, "\r\n", 2);   /* pong, RFC 5626 3.5.1 */
 		} else if (f == SIP_FRAME_MESSAGE) {
 			char saved = c->rx[off + n];

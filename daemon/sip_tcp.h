@@ -21,7 +21,8 @@
 /* Connection timers (siproxd directives of the same names). */
 struct sip_tcp_params {
 	unsigned connect_timeout_ms; /* tcp_connect_timeout: give up a connect after this */
-	unsigned idle_timeout_s;     /* tcp_timeout: close after this long without a message */
+	unsigned idle_timeout_s;     /* tcp_timeout: close after this long without a message
+	                              * or a ping from the peer; 0 = never */
 	unsigned keepalive_s;        /* tcp_keepalive: CRLFCRLF ping when idle this long; 0 = off */
 };
 
