@@ -158,8 +158,10 @@ static void conn_flush(struct tcp_conn *c)
 		}
 		off += (size_t)n;
 	}
-	memmove(c->tx, c->tx + off, c->tx_len - off);
-	c->tx_len -= off;
+	if (off) {
+		memmove(c->tx, c->tx + off, c->tx_len - off);
+		c->tx_len -= off;
+	}
 	if (c->closing && c->tx_len == 0)
 		c->dead = true;
 	conn_watch(c);
@@ -255,8 +257,10 @@ static void conn_frames(struct tcp_conn *c)
 		}
 		off += n;
 	}
-	memmove(c->rx, c->rx + off, c->rx_len - off);
-	c->rx_len -= off;
+	if (off) {
+		memmove(c->rx, c->rx + off, c->rx_len - off);
+		c->rx_len -= off;
+	}
 }
 
 static void conn_read(struct tcp_conn *c)
