@@ -19,6 +19,7 @@
 
 #include "daemon/addr.h"
 #include "daemon/evloop.h"
+#include "daemon/iface.h"
 #include "daemon/log.h"
 #include "daemon/sip_framing.h"
 #include "daemon/sip_msg.h"
@@ -30,6 +31,7 @@ struct tcp_conn {
 	int fd;
 	int timer_fd;             /* connect timeout while connecting, else -1 */
 	struct sockaddr_in peer;
+	int ifindex;              /* interface of the local address (accepted), else 0 */
 	bool connecting;          /* non-blocking connect in progress */
 	bool closing;             /* close once tx is drained (after a 400) */
 	bool dead;                /* to be freed by conns_reap */
@@ -252,7 +254,7 @@ static void conn_frames(struct tcp_conn *c)
 
 			c->rx[off + n] = '\0';
 			c->last_msg_ms = evloop_now_ms();
-			rx_cb(c->rx + off, n, &c->peer, 0, SIP_PROTO_TCP);
+			rx_cb(c->rx + off, n, &c->peer, c->ifindex, SIP_PROTO_TCP);
 			c->rx[off + n] = saved;
 		}
 		off += n;
@@ -413,7 +415,9 @@ static void listen_event(int fd, uint32_t events, void *arg)
 		struct sockaddr_in peer;
 		socklen_t pl = sizeof(peer);
 		int cfd = accept4(fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct tcp_conn *old;
+		struct sockaddr_in local;
+		socklen_t ll = sizeof(local);
+		struct tcp_conn *old, *c;
 
 		if (cfd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -424,7 +428,11 @@ static void listen_event(int fd, uint32_t events, void *arg)
 		/* A peer reconnecting from the same address replaces its old one. */
 		if ((old = conn_find(&peer)))
 			old->dead = true;
-		conn_new(cfd, &peer, false);
+		c = conn_new(cfd, &peer, false);
+		/* The interface of the address the peer connected to (after a
+		 * REDIRECT: the one it came in on), the first clue to its side. */
+		if (c && getsockname(cfd, (struct sockaddr *)&local, &ll) == 0)
+			c->ifindex = iface_index_of_addr(local.sin_addr);
 	}
 	conns_reap();
 }

@@ -28,8 +28,10 @@ struct sip_tcp_params {
 
 /* sip_tcp_open: listen on TCP 0.0.0.0:port (host order) and register with
  * the evloop. Every whole message received on any connection is passed to
- * cb with SIP_PROTO_TCP and ifindex 0 (buf NUL-terminated after len, valid
- * during the call only). params is copied. Returns 0 or -errno. */
+ * cb with SIP_PROTO_TCP and, as ifindex, the interface holding the local
+ * address of an accepted connection (0 for connections sipmasq opened)
+ * (buf NUL-terminated after len, valid during the call only). params is
+ * copied. Returns 0 or -errno. */
 int sip_tcp_open(unsigned short port, sip_rx_cb cb, const struct sip_tcp_params *params);
 
 /* sip_tcp_send: queue one message to dst (port and address in network byte

@@ -13,7 +13,7 @@
 
 /* Called for each datagram or stream message: buf (len bytes, NUL-terminated
  * after len for convenience), its source, the index of the interface it
- * arrived on (0 = unknown, as for TCP) and the transport it came over. */
+ * arrived on (0 = unknown) and the transport it came over. */
 typedef void (*sip_rx_cb)(const char *buf, size_t len, const struct sockaddr_in *src,
                           int ifindex, enum sip_proto proto);
 
