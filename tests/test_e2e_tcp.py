@@ -1,8 +1,9 @@
 """SIP over TCP (RFC 3261 section 18): a UDP phone behind sipmasq with the
-provider leg over TCP (outbound_proxy_transport = tcp), a TCP phone, a
-UDP request too large for UDP moved to TCP (RFC 3261 18.1.1), CRLF
-keep-alives (RFC 5626 3.5.1), tcp_keepalive / tcp_timeout, and malformed
-streams refused without harm to other connections."""
+provider leg over TCP (outbound_proxy_transport = tcp, or ;transport=tcp
+from the phone), a TCP phone, a UDP request too large for UDP moved to TCP
+(RFC 3261 18.1.1), CRLF keep-alives (RFC 5626 3.5.1), tcp_keepalive /
+tcp_timeout / tcp_connect_timeout, and malformed streams refused without
+harm to other connections."""
 
 import json
 import os
@@ -190,4 +191,36 @@ def test_malformed_streams_refused(topology, sipmasq):
     log = smq.log()
     assert "no Content-Length (RFC 3261 18.3): 400, closed" in log, log[-3000:]
     assert "larger than 65535 bytes, closed" in log, log[-3000:]
+    assert smq.alive()
+
+
+def test_phone_asks_for_tcp(topology, kamailio, sipp, sipmasq, capture):
+    """Without outbound_proxy_transport: ;transport=tcp on the phone's
+    Request-URI makes the provider leg TCP."""
+    sipmasq()
+    cap = capture(topology.wan, "wan0", "wan")
+    reg = sipp.run(topology.lan, "register", ALICE.ip, ALICE.port, REGISTRAR,
+                   rsa=OUTBOUND_PROXY,
+                   keys={"user": "alice", "domain": DOMAIN + ";transport=tcp", "expires": 600})
+    assert reg.ok, reg.describe()
+    assert kamailio.active_contacts("alice"), kamailio.location()
+    udp, tcp = provider_leg(cap)
+    assert not udp, udp
+    assert [m.method for src, m in tcp if src == GW_PUBLIC] == ["REGISTER"], tcp
+
+
+def test_connect_timeout_does_not_block(topology, sipmasq):
+    """A provider that never answers the TCP connect (no such host on the
+    link): the connect is given up after tcp_connect_timeout, and sipmasq
+    keeps serving meanwhile."""
+    smq = sipmasq(outbound_proxy_host="198.51.100.9", outbound_proxy_transport="tcp",
+                  tcp_connect_timeout=300)
+    res = stream(topology.lan, [
+        ["udp", options("lost1", ruri="sip:nobody@%s" % DOMAIN, proto="UDP"), 1],
+        ["udp", options("ours1", proto="UDP"), 5],
+    ])
+    assert res[0]["data"] == "", res
+    assert res[1]["data"].startswith("SIP/2.0 200"), res
+    netns.wait_for(lambda: "connect to 198.51.100.9:5060 timed out after 300 ms" in smq.log(),
+                   10, what="the connect timeout log line")
     assert smq.alive()
