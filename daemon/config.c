@@ -44,6 +44,7 @@ enum dir_type {
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
 	DT_AUTOSAVE,    /* bool from siproxd's save interval in s (0 = off) */
 	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace */
+	DT_TRANSPORT,   /* int enum sip_proto: udp, tcp */
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
 	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
 	DT_LIST_PORT,   /* struct config_list: repeatable, one port 1..65535 per line */
@@ -63,6 +64,10 @@ struct directive {
 
 #define FIELD(f) offsetof(struct sipmasq_config, f), \
 	sizeof(((struct sipmasq_config *)0)->f)
+/* libosip2's osip_const.h names two SIP headers SUPPORTED and UNSUPPORTED;
+ * this file only needs its size limit, not those. */
+#undef SUPPORTED
+#undef UNSUPPORTED
 #define SUPPORTED(name, type, field, min, max) \
 	{ name, type, FIELD(field), min, max }
 #define UNSUPPORTED(name) { name, DT_UNSUPPORTED, 0, 0, 0, 0 }
@@ -101,6 +106,9 @@ static const struct directive directives[] = {
 	SUPPORTED("proxy_auth_realm",  DT_PATH,   proxy_auth_realm, 0, 0),   /* blanks allowed */
 	SUPPORTED("proxy_auth_passwd", DT_PATH,   proxy_auth_passwd, 0, 0),
 	SUPPORTED("proxy_auth_pwfile", DT_PATH,   proxy_auth_pwfile, 0, 0),
+	SUPPORTED("tcp_timeout",       DT_UINT,   tcp_timeout, 0, MAX_TIMEOUT_S),
+	SUPPORTED("tcp_connect_timeout", DT_UINT, tcp_connect_timeout, 1, 60000),
+	SUPPORTED("tcp_keepalive",     DT_UINT,   tcp_keepalive, 0, MAX_TIMEOUT_S),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
@@ -124,6 +132,7 @@ static const struct directive directives[] = {
 	SUPPORTED("sip_rate_sources",  DT_UINT,   sip_rate_sources, 16, 1000000),
 	SUPPORTED("dns_server",        DT_SERVERS, dns_server, 0, 0),
 	SUPPORTED("host_outbound_refresh", DT_UINT, host_outbound_refresh, 1, MAX_TIMEOUT_S),
+	SUPPORTED("outbound_proxy_transport", DT_TRANSPORT, outbound_proxy_transport, 0, 0),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -133,9 +142,6 @@ static const struct directive directives[] = {
 	UNSUPPORTED("sip_dscp"),
 	UNSUPPORTED("rtp_input_dejitter"),
 	UNSUPPORTED("rtp_output_dejitter"),
-	UNSUPPORTED("tcp_timeout"),
-	UNSUPPORTED("tcp_connect_timeout"),
-	UNSUPPORTED("tcp_keepalive"),
 	UNSUPPORTED("mask_host"),
 	UNSUPPORTED("masked_host"),
 	UNSUPPORTED("debug_port"),
@@ -187,6 +193,9 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->debug_level = 0;
 	cfg->autosave_registrations = false;
 	cfg->outbound_proxy_port = 5060;
+	cfg->tcp_timeout = 600;
+	cfg->tcp_connect_timeout = 500;
+	cfg->tcp_keepalive = 0;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
 	cfg->proxy_auth_alg[0] = AUTH_ALG_SHA256;   /* RFC 7616 3.7: most preferred first */
 	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
@@ -448,6 +457,13 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		snprintf(why, why_len, "expected auto, xdp, tc or userspace");
 		return -EINVAL;
 	}
+	case DT_TRANSPORT:
+		if (!strcasecmp(val, "udp") || !strcasecmp(val, "tcp")) {
+			*(int *)field = strcasecmp(val, "udp") ? 1 : 0;   /* enum sip_proto */
+			return 0;
+		}
+		snprintf(why, why_len, "expected udp or tcp");
+		return -EINVAL;
 	case DT_MASK:
 		/* siproxd documents -1 as "enable everything". */
 		if (!strcmp(val, "-1")) {

@@ -87,9 +87,16 @@ struct sipmasq_config {
 	uint8_t proxy_auth_alg[AUTH_ALG_COUNT];   /* enum auth_alg */
 	unsigned proxy_auth_n_alg;
 	unsigned proxy_auth_nonce_lifetime;       /* s a nonce is good (own), default 300 */
+	/* SIP over TCP (siproxd's directives). */
+	unsigned tcp_timeout;            /* s without a SIP message before a connection
+	                                  * is closed, default 600; 0 = never */
+	unsigned tcp_connect_timeout;    /* ms a connect may take, default 500 */
+	unsigned tcp_keepalive;          /* s idle before a CRLFCRLF ping, default 0 = off */
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
+	int outbound_proxy_transport;    /* enum sip_proto toward outbound_proxy_host:
+	                                  * udp (default) or tcp */
 	char ua_string[128];             /* User-Agent/Server shown to the public side, "" = as is */
 	char control_socket[SIPMASQ_PATH_MAX];    /* sipmasqctl's UNIX socket, "" = none,
 	                                           * default /run/sipmasq.sock */

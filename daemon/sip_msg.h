@@ -62,9 +62,26 @@ int sipmsg_via_response_hop(const osip_via_t *via, struct sip_hop *hop);
  * SIPMSG_BRANCH_LEN + 1 bytes. */
 void sipmsg_branch(const osip_message_t *msg, char dir, char *out);
 
-/* sipmsg_via_push: insert Via "SIP/2.0/UDP host:port;branch=..;rport" on top. */
+/* sipmsg_via_push: insert Via "SIP/2.0/<proto> host:port;branch=..;rport" on
+ * top; proto is the transport the request leaves on (RFC 3261 18.1.1). */
 int sipmsg_via_push(osip_message_t *msg, struct in_addr host, unsigned short port,
-                    const char *branch);
+                    enum sip_proto proto, const char *branch);
+
+/* sipmsg_via_proto: the transport of a Via's sent-protocol: TCP for "TCP"
+ * (any case), UDP for anything else. */
+enum sip_proto sipmsg_via_proto(const osip_via_t *via);
+
+/* sipmsg_via_set_proto: change the sent-protocol of the topmost Via. */
+void sipmsg_via_set_proto(osip_message_t *msg, enum sip_proto proto);
+
+/* sipmsg_via_mark_connection: for a request received over a connection:
+ * rport= and received= of the topmost Via name the connection's peer src
+ * whether or not the client asked (RFC 3261 18.2.2: the response goes back
+ * over that connection, which is found by its peer address). */
+void sipmsg_via_mark_connection(osip_message_t *msg, const struct sockaddr_in *src);
+
+/* sipmsg_uri_set_param: set (or add) URI parameter name=value (copied). */
+void sipmsg_uri_set_param(osip_uri_t *uri, const char *name, const char *value);
 
 /* sipmsg_via_pop: remove and free the topmost Via. */
 void sipmsg_via_pop(osip_message_t *msg);

@@ -30,6 +30,7 @@
 #include "daemon/sip_msg.h"
 #include "daemon/sip_proxy.h"
 #include "daemon/sip_send.h"
+#include "daemon/sip_tcp.h"
 #include "daemon/sip_transport.h"
 #include "daemon/sip_validate.h"
 #include "daemon/via_stash.h"
@@ -37,6 +38,8 @@
 /* How long a dialog binding (Contact of an unregistered caller) lives. */
 #define DIALOG_BINDING_S 7200
 #define RETRY_AFTER_S 10
+/* RFC 3261 18.1.1: a larger request goes over TCP (path MTU unknown). */
+#define UDP_REQUEST_MAX 1300
 
 static struct {
 	const struct sipmasq_config *cfg;
@@ -94,27 +97,74 @@ static enum media_side request_side(const struct sockaddr_in *src, int ifindex)
 	return MEDIA_PUBLIC;
 }
 
-/* Serialize msg and hand it to the send step: sent at once when the
- * hop's address is known, else once its DNS lookup answers (sip_send). */
-static void send_msg(osip_message_t *msg, const struct sip_hop *hop)
+/* The transport toward a peer: the connection it has with sipmasq when
+ * there is one (RFC 3261 18.2.2), else UDP. */
+static enum sip_proto proto_to(const struct sockaddr_in *peer)
 {
+	return sip_tcp_connected(peer) ? SIP_PROTO_TCP : SIP_PROTO_UDP;
+}
+
+/* sipmasq's own Record-Route entries and masqueraded Contacts in a message
+ * that leaves over TCP say ;transport=tcp, so that the peer's requests in
+ * the dialog (and to the binding) come back over TCP (RFC 3263 4.1). */
+static void transport_mark(osip_message_t *msg, enum sip_proto proto)
+{
+	if (proto != SIP_PROTO_TCP)
+		return;
+	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
+		osip_contact_t *c = osip_list_get(&msg->contacts, i);
+
+		if (c->url && sipmsg_uri_param(c->url, "smqid"))
+			sipmsg_uri_set_param(c->url, "transport", "tcp");
+	}
+	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
+		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
+
+		if (rr->url && uri_is_ours(rr->url))
+			sipmsg_uri_set_param(rr->url, "transport", "tcp");
+	}
+}
+
+/* Serialise msg and hand it to the send step (sip_send: at once when the
+ * hop's address is known, else once its DNS lookup answers) over the
+ * hop's transport. upgrade: a request that RFC 3261 18.1.1 moves from UDP
+ * to TCP when larger than UDP_REQUEST_MAX (its Via, pushed by sipmasq,
+ * then says TCP). */
+static void send_msg(osip_message_t *msg, const struct sip_hop *hop_in, bool upgrade)
+{
+	struct sip_hop hop = *hop_in;
 	char *buf = NULL;
 	size_t len;
+	int rc;
 
-	if (sipmsg_serialize(msg, &buf, &len) != 0) {
+	transport_mark(msg, hop.proto);
+	rc = sipmsg_serialize(msg, &buf, &len);
+	if (rc == 0 && upgrade && hop.proto == SIP_PROTO_UDP && len > UDP_REQUEST_MAX) {
+		log_debug(DBCLASS_PROXY, "%zu-byte request to %s: TCP instead of UDP", len,
+			  hop.host);
+		osip_free(buf);
+		buf = NULL;
+		hop.proto = SIP_PROTO_TCP;
+		sipmsg_via_set_proto(msg, hop.proto);
+		transport_mark(msg, hop.proto);
+		rc = sipmsg_serialize(msg, &buf, &len);
+	}
+	if (rc != 0) {
 		log_ratelimited("serialize", 10, LOG_ERR, "cannot serialise a SIP message, dropped");
 		return;
 	}
-	sip_send(hop, buf, len);
+	sip_send(&hop, buf, len);
 	osip_free(buf);
 }
 
+/* Send msg to dst over the connection dst has with sipmasq, else UDP. */
 static void send_msg_to(osip_message_t *msg, const struct sockaddr_in *dst)
 {
 	struct sip_hop hop;
 
 	sip_hop_from_addr(&hop, dst);
-	send_msg(msg, &hop);
+	hop.proto = proto_to(dst);
+	send_msg(msg, &hop, false);
 }
 
 /* sipmasq's own SIP address: sending there would loop. */
@@ -476,7 +526,11 @@ static int next_hop_outgoing(const osip_message_t *msg, struct sip_hop *hop)
 	    outbound_proxy_for(msg, &host, &port)) {
 		log_debug(DBCLASS_PROXY, "%s to outbound proxy %s:%u", msg->sip_method, host,
 			  port);
-		return sip_hop_set(hop, host, port);
+		if (sip_hop_set(hop, host, port) != 0)
+			return -ENAMETOOLONG;
+		if (host == px.cfg->outbound_proxy_host)
+			hop->proto = (enum sip_proto)px.cfg->outbound_proxy_transport;
+		return 0;
 	}
 	return next_hop(msg, hop);
 }
@@ -593,6 +647,7 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 {
 	struct binding *b;
+	struct sip_hop uri_hop;
 
 	if (!strcmp(msg->sip_method, "REGISTER"))
 		return 403;   /* sipmasq is no registrar for the public side */
@@ -604,6 +659,10 @@ static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 	if (uri_replace(&msg->req_uri, b->contact) != 0)
 		return 500;
 	sip_hop_from_addr(hop, &b->src);
+	/* The phone's connection, else what its Contact asks for. */
+	hop->proto = proto_to(&b->src);
+	if (hop->proto == SIP_PROTO_UDP && sip_hop_from_uri(msg->req_uri, &uri_hop) == 0)
+		hop->proto = uri_hop.proto;
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PRIVATE);
 	return 0;
@@ -643,7 +702,8 @@ static bool access_permitted(const osip_message_t *msg, const struct sockaddr_in
 	return false;
 }
 
-static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex)
+static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex,
+			   enum sip_proto rx_proto)
 {
 	enum media_side from = request_side(src, ifindex), to = (enum media_side)!from;
 	char branch[SIPMSG_BRANCH_LEN + 1], a[ADDR_STRLEN];
@@ -664,6 +724,8 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	}
 	routes_pop_ours(msg);
 	sipmsg_via_mark_received(msg, src);
+	if (rx_proto == SIP_PROTO_TCP)
+		sipmsg_via_mark_connection(msg, src);
 	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &hop) : route_incoming(msg, &hop);
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
@@ -680,11 +742,25 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 		reply(msg, src, 500, 0);
 		return;
 	}
-	if (sipmsg_via_push(msg, face(to), px.port, branch) != 0)
+	if (sipmsg_via_push(msg, face(to), px.port, hop.proto, branch) != 0)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &hop);
+	send_msg(msg, &hop, to == MEDIA_PUBLIC);
+}
+
+/* A response goes back over the transport its request came on (the Via's
+ * sent-protocol); over TCP on the request's connection, or, when that is
+ * gone, on a new one to the sent-by port (rport named the closed
+ * connection's port) (RFC 3261 18.2.2). */
+static void response_transport(const osip_via_t *via, struct sip_hop *hop)
+{
+	struct sockaddr_in dst;
+
+	hop->proto = sipmsg_via_proto(via);
+	if (hop->proto == SIP_PROTO_TCP && sip_hop_resolve(hop, &dst) == 0 &&
+	    !sip_tcp_connected(&dst))
+		hop->port = addr_parse_port(via->port, 5060);
 }
 
 static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
@@ -724,6 +800,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 				addr_str(src, a));
 		return;
 	}
+	response_transport(via, &hop);
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
 		register_response(msg);
 	else if (to == MEDIA_PUBLIC)
@@ -733,7 +810,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &hop);
+	send_msg(msg, &hop, false);
 }
 
 /* A message sip_send could not deliver. A request is answered as if its
@@ -840,7 +917,8 @@ static bool foreign_scheme_answered(const char *buf, size_t len, const struct so
 	return true;
 }
 
-static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
+static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex,
+		     enum sip_proto proto)
 {
 	osip_message_t *msg;
 	char a[ADDR_STRLEN];
@@ -873,7 +951,7 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 		return;
 	}
 	if (MSG_IS_REQUEST(msg))
-		handle_request(msg, src, ifindex);
+		handle_request(msg, src, ifindex, proto);
 	else
 		handle_response(msg, src);
 	osip_message_free(msg);
@@ -986,8 +1064,16 @@ int proxy_init(const struct sipmasq_config *cfg)
 	if (rc)
 		return rc;
 	rc = sip_transport_open(px.port, proxy_rx);
-	if (rc)
+	if (rc) {
 		log_err("cannot listen on UDP port %u: %s", px.port, strerror(-rc));
+		return rc;
+	}
+	rc = sip_tcp_open(px.port, proxy_rx, &(struct sip_tcp_params){
+		.connect_timeout_ms = cfg->tcp_connect_timeout,
+		.idle_timeout_s = cfg->tcp_timeout,
+		.keepalive_s = cfg->tcp_keepalive });
+	if (rc)
+		log_err("cannot listen on TCP port %u: %s", px.port, strerror(-rc));
 	return rc;
 }
 
@@ -1013,7 +1099,7 @@ int proxy_init_offline(const struct sipmasq_config *cfg, const struct iface_side
 
 void proxy_input(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
 {
-	proxy_rx(buf, len, src, ifindex);
+	proxy_rx(buf, len, src, ifindex, SIP_PROTO_UDP);
 }
 
 void proxy_tick(void)
@@ -1028,6 +1114,7 @@ void proxy_tick(void)
 	sip_send_expire(now);
 	calls_expire(now, px.cfg->rtp_timeout);
 	via_stash_expire(now);
+	sip_tcp_tick(now);
 	reg_expire(time(NULL));
 }
 
@@ -1038,5 +1125,6 @@ void proxy_fini(bool handover)
 	flood_fini();
 	sip_send_fini();
 	resolver_fini();
+	sip_tcp_close();
 	sip_transport_close();
 }

@@ -68,8 +68,9 @@ static int deliver(const struct sip_hop *hop, const struct sockaddr_in *dst, con
 		fail(hop, buf, len, SIP_SEND_SELF);
 		return -1;
 	}
-	log_debug(DBCLASS_NETTRAF, "to %s:\n%.*s", addr_str(dst, a), (int)len, buf);
-	sip_transport_send(dst, buf, len);   /* UDP; hop->proto picks the transport */
+	log_debug(DBCLASS_NETTRAF, "to %s/%s:\n%.*s", addr_str(dst, a),
+		  sip_hop_proto_name(hop->proto), (int)len, buf);
+	sip_transport_deliver(hop->proto, dst, buf, len);
 	return 0;
 }
 

@@ -527,26 +527,26 @@ static void test_unknown_and_unsupported(void)
 	     "if_outbound = ppp0\n"                  /* 2 */
 	     "no_such_thing = 1\n"                   /* 3 */
 	     "user = nobody\n"                       /* 4 */
-	     "tcp_timeout = 600\n"                   /* 5 */
+	     "rtp_dscp = 46\n"                       /* 5 */
 	     "load_plugin = plugin_logcall.la\n"     /* 6 */
 	     "load_plugin = plugin_stun.la\n"        /* 7: no second warning */
 	     "plugin_stun_server = stun.example.test\n" /* 8 */
 	     "plugin_stun_port = 3478\n"             /* 9 */
 	     "plugin_stun_server = other.example.test\n" /* 10: no second warning */
-	     "rtp_dscp = 46\n"                       /* 11 */
+	     "sip_dscp = 46\n"                       /* 11 */
 	     "use_rport = 1\n"                       /* 12 */
 	     "mask_host = 10.0.0.1\n"                /* 13 */
 	     "sip_listen_port = 5062\n");            /* 14 */
 	CHECK_INT(l.ret, 0);
 	CHECK(logged_at(l.log, l.path, 3, "unknown directive 'no_such_thing', ignored"));
 	CHECK(logged_at(l.log, l.path, 4, "siproxd directive 'user' is not supported yet, ignored"));
-	CHECK(logged_at(l.log, l.path, 5, "siproxd directive 'tcp_timeout' is not supported yet"));
+	CHECK(logged_at(l.log, l.path, 5, "siproxd directive 'rtp_dscp' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 6, "siproxd directive 'load_plugin' is not supported yet"));
 	CHECK_INT(count(l.log, "'load_plugin'"), 1);
 	CHECK(logged_at(l.log, l.path, 8, "siproxd directive 'plugin_stun_server' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 9, "siproxd directive 'plugin_stun_port' is not supported yet"));
 	CHECK_INT(count(l.log, "'plugin_stun_server'"), 1);
-	CHECK(logged_at(l.log, l.path, 11, "'rtp_dscp'"));
+	CHECK(logged_at(l.log, l.path, 11, "'sip_dscp'"));
 	CHECK(logged_at(l.log, l.path, 12, "'use_rport'"));
 	CHECK(logged_at(l.log, l.path, 13, "'mask_host'"));
 	CHECK(!strstr(l.log, "ERROR"));
@@ -558,7 +558,6 @@ static void test_unknown_and_unsupported(void)
 	static const char *const others[] = {
 		"chrootjail", "rtp_dscp",
 		"sip_dscp", "rtp_input_dejitter", "rtp_output_dejitter",
-		"tcp_connect_timeout", "tcp_keepalive",
 		"masked_host",
 		"debug_port",
 		"use_rport", "obscure_loops", "plugindir",
@@ -581,6 +580,34 @@ static void test_unknown_and_unsupported(void)
 	CHECK_INT(l.ret, 0);
 	CHECK(logged_at(l.log, l.path, 1, "unknown directive 'IF_INBOUND'"));
 	CHECK_STR(l.cfg.if_inbound, "");
+}
+
+/* SIP over TCP: siproxd's timers and sipmasq's outbound_proxy_transport. */
+static void test_tcp_directives(void)
+{
+	struct loaded l;
+
+	load(&l, "tcp.conf", "");
+	CHECK_INT(l.cfg.tcp_timeout, 600);
+	CHECK_INT(l.cfg.tcp_connect_timeout, 500);
+	CHECK_INT(l.cfg.tcp_keepalive, 0);
+	CHECK_INT(l.cfg.outbound_proxy_transport, 0);
+
+	load(&l, "tcp.conf", "tcp_timeout = 120\ntcp_connect_timeout = 2000\n"
+	     "tcp_keepalive = 20\noutbound_proxy_transport = TCP\n");
+	CHECK_INT(l.ret, 0);
+	CHECK(!strstr(l.log, "WARNING"));
+	CHECK_INT(l.cfg.tcp_timeout, 120);
+	CHECK_INT(l.cfg.tcp_connect_timeout, 2000);
+	CHECK_INT(l.cfg.tcp_keepalive, 20);
+	CHECK_INT(l.cfg.outbound_proxy_transport, 1);
+
+	load(&l, "tcp.conf", "tcp_connect_timeout = 0\ntcp_keepalive = -1\n"
+	     "outbound_proxy_transport = tls\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, 1, "invalid value '0' for tcp_connect_timeout"));
+	CHECK(logged_at(l.log, l.path, 2, "invalid value '-1' for tcp_keepalive"));
+	CHECK(logged_at(l.log, l.path, 3, "invalid value 'tls' for outbound_proxy_transport"));
 }
 
 static void test_repeated_directive(void)
@@ -794,7 +821,7 @@ static void test_shipped_example(void)
 static void test_siproxd_conf(void)
 {
 	static const unsigned unsupported_lines[] = {
-		21, 22, 32, 33, 34, 35, 37, 38, 39, 48,
+		21, 22, 32, 33, 34, 35, 48,
 		61, 62, 64, 65, 67, 68,
 	};
 	const char *path = src_path("tests/unit/data/siproxd.conf");
@@ -809,6 +836,9 @@ static void test_siproxd_conf(void)
 	CHECK_INT(count(log, "WARNING"),
 		  sizeof(unsupported_lines) / sizeof(unsupported_lines[0]));
 	CHECK_STR(cfg.ua_string, "Siproxd-UA");
+	CHECK_INT(cfg.tcp_timeout, 600);
+	CHECK_INT(cfg.tcp_connect_timeout, 500);
+	CHECK_INT(cfg.tcp_keepalive, 20);
 	CHECK_STR(cfg.if_inbound, "eth0");
 	CHECK_STR(cfg.if_outbound, "ppp0");
 	CHECK_STR(cfg.host_outbound, "gw.example.test");
@@ -1146,6 +1176,7 @@ int main(void)
 	test_syntax_errors();
 	test_unknown_and_unsupported();
 	test_repeated_directive();
+	test_tcp_directives();
 	test_unreadable();
 	test_check_interfaces();
 	test_check_rtp_range();
