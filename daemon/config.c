@@ -92,6 +92,9 @@ static const struct directive directives[] = {
 	SUPPORTED("outbound_domain_name", DT_LIST_HOST, outbound_domain_name, 0, 0),
 	SUPPORTED("outbound_domain_host", DT_LIST_HOST, outbound_domain_host, 0, 0),
 	SUPPORTED("outbound_domain_port", DT_LIST_PORT, outbound_domain_port, 1, 65535),
+	SUPPORTED("mask_host",         DT_LIST_HOST, mask_host, 0, 0),
+	SUPPORTED("masked_host",       DT_LIST_HOST, masked_host, 0, 0),
+	SUPPORTED("use_rport",         DT_UINT,   use_rport, 0, 3),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
@@ -113,10 +116,7 @@ static const struct directive directives[] = {
 	UNSUPPORTED("proxy_auth_realm"),
 	UNSUPPORTED("proxy_auth_passwd"),
 	UNSUPPORTED("proxy_auth_pwfile"),
-	UNSUPPORTED("mask_host"),
-	UNSUPPORTED("masked_host"),
 	UNSUPPORTED("debug_port"),
-	UNSUPPORTED("use_rport"),
 	UNSUPPORTED("obscure_loops"),
 	UNSUPPORTED("thread_stack_size"),
 	UNSUPPORTED("plugindir"),
@@ -164,6 +164,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->debug_level = 0;
 	cfg->autosave_registrations = false;
 	cfg->outbound_proxy_port = 5060;
+	cfg->use_rport = 3;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
@@ -697,6 +698,8 @@ int config_check(const struct sipmasq_config *cfg)
 		&cfg->outbound_domain_name, &cfg->outbound_domain_host,
 		&cfg->outbound_domain_port,
 	};
+	static const char *const mask_names[] = { "mask_host", "masked_host" };
+	const struct config_list *const mask_lists[] = { &cfg->mask_host, &cfg->masked_host };
 	int err = 0;
 
 	if (check_iface(cfg, "if_inbound", cfg->if_inbound, "eth0"))
@@ -706,6 +709,8 @@ int config_check(const struct sipmasq_config *cfg)
 	if (cfg->rtp_proxy_enable && check_rtp_range(cfg))
 		err = -EINVAL;
 	if (check_parallel(cfg, domain_names, domain_lists, ARRAY_SIZE(domain_lists)))
+		err = -EINVAL;
+	if (check_parallel(cfg, mask_names, mask_lists, ARRAY_SIZE(mask_lists)))
 		err = -EINVAL;
 	return err;
 }

@@ -19,6 +19,7 @@
 #include "daemon/addr.h"
 #include "daemon/calls.h"
 #include "daemon/evloop.h"
+#include "daemon/host_mask.h"
 #include "daemon/iface.h"
 #include "daemon/log.h"
 #include "daemon/registrations.h"
@@ -142,6 +143,18 @@ static void aor_of(const osip_uri_t *uri, char *buf, size_t n)
 		 uri->host ? uri->host : "", uri->port ? ":" : "", uri->port ? uri->port : "");
 }
 
+/* The AOR a REGISTER binds: its To URI, with the host replaced by the
+ * masked_host of a matching mask_host (siproxd's mask feature). */
+static void registered_aor(const osip_uri_t *to, char *buf, size_t n)
+{
+	osip_uri_t masked = *to;   /* shallow: only the host pointer differs */
+	const char *host = host_mask_of(px.cfg, to->host);
+
+	if (host)
+		masked.host = (char *)host;
+	aor_of(&masked, buf, n);
+}
+
 /* Replace a URI in place by a parsed copy of `text`. */
 static int uri_replace(osip_uri_t **uri, const char *text)
 {
@@ -158,14 +171,17 @@ static int uri_replace(osip_uri_t **uri, const char *text)
 	return 0;
 }
 
-/* The masqueraded form of a binding: sip:user@public:port;smqid=token. */
+/* The masqueraded form of a binding: sip:user@public:port;smqid=token,
+ * with masked_host for the public address when the binding's AOR was
+ * masked (mask_host). */
 static int contact_masquerade_uri(osip_contact_t *c, const struct binding *b)
 {
 	char text[320], ip[INET_ADDRSTRLEN];
+	const char *host = host_mask_masked_aor(px.cfg, b->aor);
 
 	inet_ntop(AF_INET, &px.announce_pub, ip, sizeof(ip));
 	snprintf(text, sizeof(text), "sip:%s%s%s:%u;smqid=%s", b->user, b->user[0] ? "@" : "",
-		 ip, px.port, b->token);
+		 host ? host : ip, px.port, b->token);
 	return uri_replace(&c->url, text);
 }
 
@@ -195,7 +211,7 @@ static void register_bind(osip_message_t *msg, const struct sockaddr_in *src, bo
 	int hdr_expires = sipmsg_expires(msg);
 	char aor[256];
 
-	aor_of(msg->to->url, aor, sizeof(aor));
+	registered_aor(msg->to->url, aor, sizeof(aor));
 	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
 		osip_contact_t *c = osip_list_get(&msg->contacts, i);
 		int expires = sipmsg_contact_expires(c);
@@ -242,7 +258,7 @@ static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
 	register_bind(msg, src, false);
 	if (sipmsg_make_response(msg, 200, 0, &resp) != 0)
 		return;
-	aor_of(msg->to->url, aor, sizeof(aor));
+	registered_aor(msg->to->url, aor, sizeof(aor));
 	for (const struct binding *b = reg_head(); b; b = b->next) {
 		if (!b->registered || b->expires <= now || strcasecmp(b->aor, aor))
 			continue;
@@ -535,6 +551,27 @@ static bool via_loop(const osip_message_t *msg, const char *branch)
 	return false;
 }
 
+/* use_rport (siproxd's bit mask): sipmasq's Via asks for rport (RFC 3581)
+ * toward the private side when bit 0 is set, toward the public side when
+ * bit 1 is; otherwise the rport parameter sipmsg_via_push added goes. */
+static void via_apply_use_rport(osip_message_t *msg, enum media_side to)
+{
+	osip_via_t *via = osip_list_get(&msg->vias, 0);
+	unsigned bit = to == MEDIA_PUBLIC ? 2u : 1u;
+
+	if (!via || (px.cfg->use_rport & bit))
+		return;
+	for (int i = 0; i < osip_list_size(&via->via_params); i++) {
+		osip_generic_param_t *p = osip_list_get(&via->via_params, i);
+
+		if (p->gname && !strcasecmp(p->gname, "rport")) {
+			osip_list_remove(&via->via_params, i);
+			osip_generic_param_free(p);
+			return;
+		}
+	}
+}
+
 /* hosts_allow_reg / hosts_allow_sip / hosts_deny_sip on the source of a
  * request, from either side. A refused request is dropped without an
  * answer (as siproxd does: a stranger learns nothing), with one
@@ -598,6 +635,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	}
 	if (sipmsg_via_push(msg, face(to), px.port, branch) != 0)
 		return;
+	via_apply_use_rport(msg, to);
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
 	send_msg(msg, &dst);
