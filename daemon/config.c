@@ -95,6 +95,7 @@ static const struct directive directives[] = {
 	SUPPORTED("mask_host",         DT_LIST_HOST, mask_host, 0, 0),
 	SUPPORTED("masked_host",       DT_LIST_HOST, masked_host, 0, 0),
 	SUPPORTED("use_rport",         DT_UINT,   use_rport, 0, 3),
+	SUPPORTED("obscure_loops",     DT_BOOL,   obscure_loops, 0, 0),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
@@ -117,7 +118,6 @@ static const struct directive directives[] = {
 	UNSUPPORTED("proxy_auth_passwd"),
 	UNSUPPORTED("proxy_auth_pwfile"),
 	UNSUPPORTED("debug_port"),
-	UNSUPPORTED("obscure_loops"),
 	UNSUPPORTED("thread_stack_size"),
 	UNSUPPORTED("plugindir"),
 	UNSUPPORTED("load_plugin"),

@@ -17,6 +17,7 @@
 
 #include "daemon/acl.h"
 #include "daemon/addr.h"
+#include "daemon/callid_mark.h"
 #include "daemon/calls.h"
 #include "daemon/evloop.h"
 #include "daemon/host_mask.h"
@@ -475,23 +476,35 @@ static bool dialog_creating(const osip_message_t *msg)
  * can reach. Responses going the other way get that entry rewritten to the
  * address facing their side (record_route_face), so each party routes its
  * in-dialog requests to the sipmasq address it can reach, and the public
- * side never sees the private one. `to` is the side the request goes to. */
+ * side never sees the private one. `to` is the side the request goes to.
+ * The entry's smqrr parameter names its leg ('O' when the request went to
+ * the public side, 'I' when it went to the private side, as in the Via
+ * branch): a call hair-pinned through the provider passes sipmasq twice
+ * and holds two entries of ours, each rewritten only at its own hop. */
 static void record_route(osip_message_t *msg, enum media_side to)
 {
-	sipmsg_record_route_push(msg, face(to), px.port);
+	osip_record_route_t *rr;
+
+	if (sipmsg_record_route_push(msg, face(to), px.port) != 0)
+		return;
+	rr = osip_list_get(&msg->record_routes, 0);
+	osip_uri_uparam_add(rr->url, osip_strdup("smqrr"),
+			    osip_strdup(to == MEDIA_PUBLIC ? "O" : "I"));
 }
 
-/* Rewrite sipmasq's own Record-Route entries of a response going to `to`. */
-static void record_route_face(osip_message_t *msg, enum media_side to)
+/* Rewrite sipmasq's own Record-Route entries of this hop (leg: the branch
+ * letter of the response's Via) for a response going to `to`. */
+static void record_route_face(osip_message_t *msg, enum media_side to, char leg)
 {
-	char text[64], ip[INET_ADDRSTRLEN];
+	char text[80], ip[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, (struct in_addr[]){ face(to) }, ip, sizeof(ip));
-	snprintf(text, sizeof(text), "sip:%s:%u;lr", ip, px.port);
+	snprintf(text, sizeof(text), "sip:%s:%u;lr;smqrr=%c", ip, px.port, leg);
 	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
 		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
+		const char *entry_leg = rr->url ? sipmsg_uri_param(rr->url, "smqrr") : NULL;
 
-		if (rr->url && uri_is_ours(rr->url))
+		if (rr->url && uri_is_ours(rr->url) && (!entry_leg || entry_leg[0] == leg))
 			uri_replace(&rr->url, text);
 	}
 }
@@ -594,12 +607,38 @@ static bool access_permitted(const osip_message_t *msg, const struct sockaddr_in
 	return false;
 }
 
+/* Via parameter of sipmasq's own Via toward the private side: the Call-ID
+ * mark taken off the request (obscure_loops), put back on the answer. */
+#define VIA_LOOP_TAG "smqcid"
+
+/* obscure_loops on a request from `from`: a request from the public side
+ * loses a mark that belongs to the other leg (its tag goes to tag[n]);
+ * returns true when a request from the private side is to be marked: not
+ * a REGISTER, and not in a call that started on the public side. */
+static bool loops_request(osip_message_t *msg, enum media_side from, char *tag, size_t n)
+{
+	const struct call *c;
+	char cid[256];
+
+	tag[0] = '\0';
+	if (!px.cfg->obscure_loops || !strcmp(msg->sip_method, "REGISTER"))
+		return false;
+	if (from == MEDIA_PUBLIC) {
+		callid_unmark_foreign(msg, tag, n);
+		return false;
+	}
+	c = calls_find(sipmsg_call_id(msg, cid, sizeof(cid)));
+	return !c || c->caller != MEDIA_PUBLIC;
+}
+
 static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex)
 {
 	enum media_side from = request_side(src, ifindex), to = (enum media_side)!from;
 	char branch[SIPMSG_BRANCH_LEN + 1], a[ADDR_STRLEN];
 	struct sockaddr_in dst;
 	int mf = sipmsg_max_forwards(msg), status;
+	char loop_tag[CALLID_TAG_MAX];
+	bool mark;
 
 	if (!access_permitted(msg, src))
 		return;
@@ -617,6 +656,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	}
 	routes_pop_ours(msg);
 	sipmsg_via_mark_received(msg, src);
+	mark = loops_request(msg, from, loop_tag, sizeof(loop_tag));
 	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &dst) : route_incoming(msg, &dst);
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
@@ -629,13 +669,18 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 		return;
 	}
 	/* Topology hiding: the public side sees only sipmasq's Via. */
-	if (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0) {
+	if ((mark && callid_mark(msg) != 0) ||
+	    (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0)) {
 		reply(msg, src, 500, 0);
 		return;
 	}
 	if (sipmsg_via_push(msg, face(to), px.port, branch) != 0)
 		return;
 	via_apply_use_rport(msg, to);
+	if (loop_tag[0]) {
+		osip_via_t *ours = osip_list_get(&msg->vias, 0);
+		osip_via_param_add(ours, osip_strdup(VIA_LOOP_TAG), osip_strdup(loop_tag));
+	}
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
 	send_msg(msg, &dst);
@@ -648,7 +693,8 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	size_t plen = strlen(SIPMSG_BRANCH_PREFIX);
 	enum media_side to, from;
 	struct sockaddr_in dst;
-	char a[ADDR_STRLEN], our_branch[SIPMSG_BRANCH_LEN + 1];
+	char a[ADDR_STRLEN], our_branch[SIPMSG_BRANCH_LEN + 1], loop_tag[CALLID_TAG_MAX];
+	const char *tag = sipmsg_via_param(via, VIA_LOOP_TAG);
 
 	if (!branch || strncmp(branch, SIPMSG_BRANCH_PREFIX, plen) ||
 	    (branch[plen] != 'O' && branch[plen] != 'I')) {
@@ -660,6 +706,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	to = branch[plen] == 'O' ? MEDIA_PRIVATE : MEDIA_PUBLIC;
 	from = (enum media_side)!to;
 	snprintf(our_branch, sizeof(our_branch), "%s", branch);   /* the pop frees it */
+	snprintf(loop_tag, sizeof(loop_tag), "%s", tag ? tag : "");
 	sipmsg_via_pop(msg);
 	if (to == MEDIA_PRIVATE && osip_list_size(&msg->vias) == 0 &&
 	    via_stash_restore(our_branch, msg) != 0) {
@@ -675,12 +722,16 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 				addr_str(src, a));
 		return;
 	}
+	if (to == MEDIA_PRIVATE && px.cfg->obscure_loops)
+		callid_unmark_own(msg);
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
 		register_response(msg);
 	else if (to == MEDIA_PUBLIC)
 		contacts_masquerade(msg, src);   /* the UA answered from src */
-	record_route_face(msg, to);
+	record_route_face(msg, to, to == MEDIA_PRIVATE ? 'O' : 'I');
 	if (media_handle(msg, from) != 0)
+		return;
+	if (to == MEDIA_PUBLIC && loop_tag[0] && callid_mark_with(msg, loop_tag) != 0)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);

@@ -4,7 +4,7 @@ Vias ask for rport, RFC 3581) and obscure_loops (see its tests below)."""
 import pytest
 
 from lib import flows
-from lib.flows import ALICE, BOB, ERIN
+from lib.flows import ALICE, BOB, CAROL, ERIN, MIN_RTP
 
 
 def _top_via(result, method="INVITE"):
@@ -34,3 +34,55 @@ def test_use_rport(topology, kamailio, sipp, sipmasq, use_rport):
     private = _top_via(uas_res)
     assert "10.0.0.1:5060" in private and "z9hG4bKsmqI" in private, private
     assert (";rport" in private) == bool(bits & 1), private
+
+
+def test_obscure_loops_off_hairpin_has_no_audio(topology, kamailio, sipp, sipmasq, counter):
+    """Negative control (siproxd's default, obscure_loops = 0): both legs of
+    a hair-pinned call share one Call-ID, so sipmasq sees one call and its
+    relay points the public side at itself; the signalling completes (the
+    Record-Route entries of both hops stay apart) but no audio reaches
+    carol."""
+    smq = sipmasq()
+    for ua in (ALICE, CAROL):
+        res = flows.register(sipp, topology, ua)
+        assert res.ok, res.describe()
+    at_carol = flows.relay_counter(counter, topology, CAROL)
+    uas = flows.start_callee(sipp, topology, CAROL)
+    uac = flows.start_caller(sipp, topology, ALICE, CAROL.aor)
+    uac_res, uas_res = flows.finished_ok(uac, uas)
+    callid = flows.first_sent(uac_res, "INVITE").call_id
+    assert flows.received_requests(uas_res, "INVITE")[0].call_id == callid
+    assert at_carol.packets() == 0
+    assert "SDP points public side at the relay itself" in smq.log()
+
+
+def test_obscure_loops_hairpin_call(topology, kamailio, sipp, sipmasq, counter):
+    """alice calls carol's AOR: sipmasq -> Kamailio -> back to sipmasq ->
+    carol. With obscure_loops the two legs have different Call-IDs at
+    sipmasq (two calls, each with its own relay ports), each phone sees one
+    Call-ID for its whole dialog, and audio flows both ways."""
+    smq = sipmasq(obscure_loops=1)
+    for ua in (ALICE, CAROL):
+        res = flows.register(sipp, topology, ua)
+        assert res.ok, res.describe()
+    at_alice = flows.relay_counter(counter, topology, ALICE)
+    at_carol = flows.relay_counter(counter, topology, CAROL)
+    uas = flows.start_callee(sipp, topology, CAROL)
+    uac = flows.start_caller(sipp, topology, ALICE, CAROL.aor)
+    uac_res, uas_res = flows.finished_ok(uac, uas)
+
+    alice_cid = flows.first_sent(uac_res, "INVITE").call_id
+    carol_cid = flows.received_requests(uas_res, "INVITE")[0].call_id
+    assert carol_cid != alice_cid and carol_cid.startswith(alice_cid.split("@")[0]), \
+        (alice_cid, carol_cid)
+    # Each phone's dialog keeps its Call-ID, the far party's BYE included.
+    assert {m.call_id for m in uac_res.received()} == {alice_cid}
+    assert {m.call_id for m in uas_res.received()} == {carol_cid}
+
+    got_alice, got_carol = at_alice.packets(), at_carol.packets()
+    assert got_alice >= MIN_RTP, "RTP carol -> alice through both relays: %d" % got_alice
+    assert got_carol >= MIN_RTP, "RTP alice -> carol through both relays: %d" % got_carol
+    assert smq.call_start(alice_cid)["direction"] == "outgoing"
+    assert smq.call_start(carol_cid)["direction"] == "incoming"
+    assert smq.call_end(alice_cid)["reason"] == "bye"
+    assert smq.call_end(carol_cid)["reason"] == "bye"

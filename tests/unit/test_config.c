@@ -489,7 +489,7 @@ static void test_unknown_and_unsupported(void)
 		"sip_dscp", "rtp_input_dejitter", "rtp_output_dejitter",
 		"tcp_connect_timeout", "tcp_keepalive",
 		"proxy_auth_passwd", "proxy_auth_pwfile",
-		"debug_port", "obscure_loops", "plugindir",
+		"debug_port", "plugindir",
 		"thread_stack_size",
 	};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
@@ -723,7 +723,7 @@ static void test_siproxd_conf(void)
 {
 	static const unsigned unsupported_lines[] = {
 		21, 22, 32, 33, 34, 35, 37, 38, 39, 48,
-		62, 64, 65, 67, 68,
+		64, 65, 67, 68,
 	};
 	const char *path = src_path("tests/unit/data/siproxd.conf");
 	struct sipmasq_config cfg;
@@ -754,6 +754,7 @@ static void test_siproxd_conf(void)
 	CHECK_STR(cfg.outbound_domain_host.item[0], "proxy.provider.example.test");
 	CHECK_INT(cfg.outbound_domain_port.line[0], 58);
 	CHECK_INT(cfg.use_rport, 0);
+	CHECK(cfg.obscure_loops);
 	CHECK_INT(check(&cfg, &log), 0);
 }
 
@@ -977,14 +978,17 @@ static void test_masks_and_tweaks(void)
 	CHECK(logged_at(log, l.path, 3, "masked_host 'voip.example.test' (entry 1)"));
 
 	/* use_rport: siproxd's bit mask 0..3; sipmasq's default is 3. */
-	load(&l, "rport.conf", "use_rport = 2\n");
+	load(&l, "rport.conf", "use_rport = 2\nobscure_loops = 1\n");
 	CHECK_INT(l.ret, 0);
 	CHECK_INT(l.cfg.use_rport, 2);
-	load(&l, "rportbad.conf", "use_rport = 4\n");
+	CHECK(l.cfg.obscure_loops);
+	load(&l, "rportbad.conf", "use_rport = 4\nobscure_loops = maybe\n");
 	CHECK_INT(l.ret, -EINVAL);
 	CHECK(logged_at(l.log, l.path, 1, "invalid value '4' for use_rport"));
+	CHECK(logged_at(l.log, l.path, 2, "invalid value 'maybe' for obscure_loops"));
 	load(&l, "rportdef.conf", "if_inbound = eth0\n");
 	CHECK_INT(l.cfg.use_rport, 3);
+	CHECK(!l.cfg.obscure_loops);
 }
 
 /* config_find returns the first readable of its two candidates. */
