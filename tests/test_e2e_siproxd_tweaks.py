@@ -1,5 +1,8 @@
 """siproxd's SIP tweaks, end to end: use_rport (which of sipmasq's own
-Vias ask for rport, RFC 3581) and obscure_loops (see its tests below)."""
+Vias ask for rport, RFC 3581), obscure_loops (calls hair-pinned through
+the provider), default_expires and autosave_registrations."""
+
+import signal
 
 import pytest
 
@@ -86,3 +89,36 @@ def test_obscure_loops_hairpin_call(topology, kamailio, sipp, sipmasq, counter):
     assert smq.call_start(carol_cid)["direction"] == "incoming"
     assert smq.call_end(alice_cid)["reason"] == "bye"
     assert smq.call_end(carol_cid)["reason"] == "bye"
+
+
+def test_default_expires(topology, kamailio, sipp, sipmasq):
+    """A REGISTER without any expiry gets Expires: default_expires on its
+    way to the registrar (siproxd's rule); the binding lives that long."""
+    smq = sipmasq(default_expires=321)
+    res = sipp.run(topology.lan, "register_noexpires", ALICE.ip, ALICE.port, flows.REGISTRAR,
+                   rsa=flows.OUTBOUND_PROXY,
+                   keys={"user": ALICE.user, "domain": flows.DOMAIN})
+    assert res.ok, res.describe()
+    sent = [c for aor, cs in kamailio.location().items() if aor.startswith("alice")
+            for c in cs]
+    assert sent and all(isinstance(c["expires"], int) and 300 < c["expires"] <= 321
+                        for c in sent), sent
+    regs = smq.ctl("registrations")["registrations"]
+    assert len(regs) == 1 and 300 < regs[0]["expires_in"] <= 321, regs
+
+
+def test_autosave_registrations_survive_a_crash(topology, kamailio, sipp, sipmasq):
+    """siproxd saves every autosave_registrations seconds; sipmasq accepts
+    the directive and saves on every change, so a daemon killed with
+    SIGKILL right after a REGISTER still knows the binding when it starts
+    again."""
+    smq = sipmasq(autosave_registrations=300)
+    res = flows.register(sipp, topology, ALICE)
+    assert res.ok, res.describe()
+    before = smq.ctl("registrations")["registrations"]
+    assert len(before) == 1, before
+    smq.stop(sig=signal.SIGKILL)
+    smq.start()
+    after = smq.ctl("registrations")["registrations"]
+    assert [(r["aor"], r["smqid"]) for r in after] == \
+        [(r["aor"], r["smqid"]) for r in before], (before, after)
