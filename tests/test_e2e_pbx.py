@@ -1,11 +1,11 @@
-"""A PBX behind sipmasq (issue 4, seed scenario 4): siproxd's "PBX on the
-firewall" setup.
+"""A PBX behind sipmasq (issue 4, seed scenario 4).
 
-The PBX (a sipp user agent standing for the PBX's trunk side) runs on the
-gateway itself, bound to 127.0.0.1 or to the gateway's LAN address
-10.0.0.1, port 5070, with sipmasq (on the same box, port 5060) as its
-outbound proxy. sipmasq counts packets from loopback and from its own
-addresses as private side. The PBX registers its trunk (AOR
+The PBX (a sipp user agent standing for the PBX's trunk side, port 5070)
+runs either on the gateway itself (siproxd's "PBX on the firewall"),
+bound to 127.0.0.1 or to the gateway's LAN address 10.0.0.1 with sipmasq
+on the same box as its outbound proxy (sipmasq counts packets from
+loopback and from its own addresses as private side), or in the LAN at
+10.0.0.3 with sipmasq's inbound address as its outbound proxy. The PBX registers its trunk (AOR
 sip:pbx@198.51.100.2) at Kamailio through sipmasq, places a call out to
 bob (the trunk leg of a call from a local extension) and takes a call
 from erin at the far end, with audio both ways through the relay; the
@@ -21,25 +21,30 @@ from lib.flows import BOB, DOMAIN, ERIN, GW_PUBLIC, MIN_RTP, REGISTRAR, RELAY_PO
 PBX_PORT, PBX_MEDIA = 5070, 6500
 
 
-def pbx_ua(ip):
-    return UA("gw", ip, PBX_PORT, PBX_MEDIA, "pbx")
-
-
 def at_pbx(counter, topology, pbx):
     """RTP reaching the PBX's media port from the relay's private side."""
-    return counter(topology.gw, pbx.media, src="10.0.0.1", dst=pbx.ip,
+    return counter(pbx.ns(topology), pbx.media, src="10.0.0.1", dst=pbx.ip,
                    sport="%d:%d" % RELAY_PORTS)
 
 
-@pytest.mark.parametrize("pbx_ip", ["127.0.0.1", "10.0.0.1"])
-def test_pbx_on_the_gateway(topology, kamailio, sipp, sipmasq, counter, capture, pbx_ip):
+# (namespace, PBX address, its outbound proxy: sipmasq)
+PLACES = [
+    pytest.param("gw", "127.0.0.1", "127.0.0.1:5060", id="on-gateway-loopback"),
+    pytest.param("gw", "10.0.0.1", "10.0.0.1:5060", id="on-gateway-own-address"),
+    pytest.param("lan", "10.0.0.3", "10.0.0.1:5060", id="in-lan"),
+]
+
+
+@pytest.mark.parametrize("side,pbx_ip,proxy", PLACES)
+def test_pbx_behind_sipmasq(topology, kamailio, sipp, sipmasq, counter, capture, side, pbx_ip,
+                            proxy):
     smq = sipmasq()
-    pbx = pbx_ua(pbx_ip)
-    proxy = "%s:5060" % pbx_ip
+    pbx = UA(side, pbx_ip, PBX_PORT, PBX_MEDIA, "pbx")
+    pbx_ns = pbx.ns(topology)
     cap = capture(topology.gw, "gwwan", "gwwan")
 
     # The trunk registration: Kamailio knows the PBX at sipmasq's address.
-    res = sipp.run(topology.gw, "register", pbx.ip, pbx.port, REGISTRAR, rsa=proxy,
+    res = sipp.run(pbx_ns, "register", pbx.ip, pbx.port, REGISTRAR, rsa=proxy,
                    keys={"user": pbx.user, "domain": DOMAIN, "expires": 600})
     assert res.ok, res.describe()
     contacts = kamailio.active_contacts(pbx.user)
@@ -52,7 +57,7 @@ def test_pbx_on_the_gateway(topology, kamailio, sipp, sipmasq, counter, capture,
     at_bob = flows.relay_counter(counter, topology, BOB)
     to_pbx = at_pbx(counter, topology, pbx)
     uas = flows.start_callee(sipp, topology, BOB)
-    uac = sipp.start(topology.gw, "uac_call", pbx.ip, pbx.port, REGISTRAR, rsa=proxy,
+    uac = sipp.start(pbx_ns, "uac_call", pbx.ip, pbx.port, REGISTRAR, rsa=proxy,
                      keys={"to": BOB.aor, "from_user": pbx.user, "domain": DOMAIN},
                      media_port=pbx.media, duration_ms=flows.CALL_MS, timeout=20)
     uac_res, uas_res = flows.finished_ok(uac, uas)
@@ -68,11 +73,11 @@ def test_pbx_on_the_gateway(topology, kamailio, sipp, sipmasq, counter, capture,
     assert smq.call_end(callid)["reason"] == "bye"
 
     # In through the trunk: erin -> Kamailio -> sipmasq -> PBX.
-    netns.wait_for(lambda: not netns.udp_bound(topology.gw, pbx.ip, pbx.port), 5,
+    netns.wait_for(lambda: not netns.udp_bound(pbx_ns, pbx.ip, pbx.port), 5,
                    what="the PBX's port to be free")
     to_pbx = at_pbx(counter, topology, pbx)
     at_erin = flows.relay_counter(counter, topology, ERIN)
-    uas = sipp.start_server(topology.gw, "uas_echo", pbx.ip, pbx.port,
+    uas = sipp.start_server(pbx_ns, "uas_echo", pbx.ip, pbx.port,
                             media_port=pbx.media, rtp_echo=True, timeout=20)
     uac = flows.start_caller(sipp, topology, ERIN, "sip:pbx@%s" % DOMAIN)
     uac_res, uas_res = flows.finished_ok(uac, uas)
