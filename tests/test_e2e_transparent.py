@@ -5,11 +5,12 @@ and INVITE straight to the registrar 198.51.100.2:5060. On the gateway an
 iptables rule
     iptables -t nat -A PREROUTING -i gwlan -p udp --dport 5060 \\
              -j REDIRECT --to-ports 5062
-hands that SIP to sipmasq, which listens on 5062 here so that nothing
-reaches it except through the rule. sipmasq proxies what it receives by
+hands that SIP to sipmasq, which listens on 5062 in the first variant so
+that nothing reaches it except through the rule. sipmasq proxies what it receives by
 Route / Request-URI; its answers to the phone leave from 10.0.0.1:5062 and
 conntrack's reverse NAT turns their source back into 198.51.100.2:5060,
-the address the phone sent to. The test registers, calls out and in with
+the address the phone sent to. The usual setup, sipmasq on 5060 itself,
+runs too. The test registers, calls out and in with
 audio both ways and checks on the WAN side that no private address
 leaves in SIP.
 """
@@ -20,16 +21,19 @@ from lib import flows, netns
 from lib.capture import private_leaks
 from lib.flows import ALICE, BOB, DOMAIN, ERIN, MIN_RTP, REGISTRAR
 
-LISTEN = 5062
-REDIRECT = ["-t", "nat", "PREROUTING", "-i", "gwlan", "-p", "udp", "--dport", "5060",
-            "-j", "REDIRECT", "--to-ports", str(LISTEN)]
+
+@pytest.fixture(params=[5062, 5060], ids=["listen-5062", "listen-5060"])
+def listen(request):
+    return request.param
 
 
 @pytest.fixture
-def redirect(topology):
-    """The REDIRECT rule in the gateway, removed at teardown."""
+def redirect(topology, listen):
+    """The REDIRECT rule in the gateway (to sipmasq's sip_listen_port),
+    removed at teardown."""
     def rule(op):
-        return ["iptables", "-w", "5", REDIRECT[0], REDIRECT[1], op] + REDIRECT[2:]
+        return ["iptables", "-w", "5", "-t", "nat", op, "PREROUTING", "-i", "gwlan", "-p",
+                "udp", "--dport", "5060", "-j", "REDIRECT", "--to-ports", str(listen)]
     netns.run_in(topology.gw, rule("-A"))
     yield
     netns.run_in(topology.gw, rule("-D"), check=False)
@@ -42,8 +46,8 @@ def register_direct(sipp, topology, ua=ALICE):
 
 
 def test_transparent_register_and_calls(topology, kamailio, sipp, sipmasq, counter, capture,
-                                        redirect):
-    smq = sipmasq(sip_listen_port=LISTEN)
+                                        listen, redirect):
+    smq = sipmasq(sip_listen_port=listen)
     cap = capture(topology.gw, "gwwan", "gwwan")
 
     # Registration: the phone talked to "the registrar"; Kamailio stored
@@ -51,7 +55,7 @@ def test_transparent_register_and_calls(topology, kamailio, sipp, sipmasq, count
     res = register_direct(sipp, topology)
     assert res.ok, res.describe()
     contacts = kamailio.active_contacts(ALICE.user)
-    assert contacts and all("198.51.100.1:%d" % LISTEN in c and "10.0.0." not in c
+    assert contacts and all("198.51.100.1:%d" % listen in c and "10.0.0." not in c
                             for c in contacts), kamailio.location()
     assert "register sip:alice@%s" % DOMAIN in smq.log()
 
@@ -73,7 +77,7 @@ def test_transparent_register_and_calls(topology, kamailio, sipp, sipmasq, count
     assert smq.call_start(callid)["direction"] == "outgoing"
     assert end["reason"] == "bye" and end["p2p_pkts"] > 0 and end["p2r_pkts"] > 0, end
 
-    # Incoming call: erin -> Kamailio -> sipmasq:5062 -> phone.
+    # Incoming call: erin -> Kamailio -> sipmasq -> phone.
     flows.wait_unbound(topology, ALICE)
     at_alice = flows.relay_counter(counter, topology, ALICE)
     at_erin = flows.relay_counter(counter, topology, ERIN)
