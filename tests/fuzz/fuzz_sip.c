@@ -48,7 +48,8 @@ static struct iface_side sides[2];
 static char dgram[SIP_MAX_DATAGRAM + 1];
 
 /* cfg[0]: defaults with the relay. cfg[1]: host_outbound, an outbound
- * proxy and an outbound_domain entry (other next-hop paths), access lists. */
+ * proxy and an outbound_domain entry (other next-hop paths), access lists,
+ * a mask_host pair, obscure_loops and no rport toward the public side. */
 static void configs_setup(void)
 {
 	char why[128];
@@ -71,6 +72,11 @@ static void configs_setup(void)
 	strcpy(cfg[1].outbound_domain_name.item[0], "example.com");
 	strcpy(cfg[1].outbound_domain_host.item[0], "192.0.2.60");
 	strcpy(cfg[1].outbound_domain_port.item[0], "5080");
+	cfg[1].mask_host.n = cfg[1].masked_host.n = 1;
+	strcpy(cfg[1].mask_host.item[0], "192.168.1.1");
+	strcpy(cfg[1].masked_host.item[0], "voip.example.com");
+	cfg[1].obscure_loops = true;
+	cfg[1].use_rport = 1;
 	/* Access lists: 198.51.100.16/28 (source kind 3, hosts 6-15) denied,
 	 * REGISTER only from the private LAN and loopback. */
 	if (acl_parse("198.51.100.16/28", &cfg[1].hosts_deny_sip, why, sizeof(why)) ||
