@@ -665,6 +665,8 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	if (status) {
 		log_debug(DBCLASS_PROXY, "%s from %s answered %d", msg->sip_method,
 			  addr_str(src, a), status);
+		if (loop_tag[0])   /* the answer goes back with the Call-ID it came with */
+			callid_mark_with(msg, loop_tag);
 		reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
 		return;
 	}

@@ -122,3 +122,19 @@ def test_autosave_registrations_survive_a_crash(topology, kamailio, sipp, sipmas
     after = smq.ctl("registrations")["registrations"]
     assert [(r["aor"], r["smqid"]) for r in after] == \
         [(r["aor"], r["smqid"]) for r in before], (before, after)
+
+
+def test_obscure_loops_error_answer_keeps_the_call_id(topology, kamailio, sipp, sipmasq):
+    """A marked request from outside that sipmasq itself answers (here 404:
+    nobody to reach) gets its answer with the Call-ID it came with, mark
+    included, though sipmasq took the mark off to process it."""
+    sipmasq(obscure_loops=1)
+    res = sipp.run(topology.wan, "uac_call", ERIN.ip, ERIN.port, "%s:5060" % flows.GW_PUBLIC,
+                   keys={"to": "sip:nobody@%s:5060" % flows.GW_PUBLIC,
+                         "from_user": ERIN.user, "domain": flows.DOMAIN},
+                   media_port=ERIN.media, duration_ms=500, timeout=10,
+                   extra=["-cid_str", "%u-%p.smqloop.someonesTag@%s"])
+    sent = flows.first_sent(res, "INVITE").call_id
+    assert ".smqloop.someonesTag" in sent, sent
+    answers = flows.received_responses(res, 404, "INVITE")
+    assert answers and answers[0].call_id == sent, res.describe()
