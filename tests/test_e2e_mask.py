@@ -62,3 +62,16 @@ def test_mask_host(topology, kamailio, sipp, sipmasq, counter, masked):
     uac_res, uas_res = flows.finished_ok(uac, uas)
     contact = flows.received_requests(uas_res, "INVITE")[0].all("contact")[0]
     assert "sip:alice@%s:5060;smqid=" % MASKED in contact, contact
+
+
+def test_mask_host_on_a_forwarded_register(topology, kamailio, sipp, sipmasq):
+    """sipmasq as outbound proxy: a REGISTER whose To-host is a mask_host
+    reaches the registrar with its Contact masqueraded as masked_host."""
+    smq = sipmasq(mask_host=DOMAIN, masked_host=MASKED)
+    res = flows.register(sipp, topology, ALICE)
+    assert res.ok, res.describe()
+    contacts = kamailio.active_contacts(ALICE.user)
+    assert contacts and all("sip:alice@%s:5060;smqid=" % MASKED in c for c in contacts), \
+        kamailio.location()
+    aors = [r["aor"] for r in smq.ctl("registrations")["registrations"]]
+    assert aors == ["sip:alice@%s" % MASKED], aors
