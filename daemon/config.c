@@ -109,6 +109,10 @@ static const struct directive directives[] = {
 	SUPPORTED("tcp_timeout",       DT_UINT,   tcp_timeout, 0, MAX_TIMEOUT_S),
 	SUPPORTED("tcp_connect_timeout", DT_UINT, tcp_connect_timeout, 1, 60000),
 	SUPPORTED("tcp_keepalive",     DT_UINT,   tcp_keepalive, 0, MAX_TIMEOUT_S),
+	SUPPORTED("mask_host",         DT_LIST_HOST, mask_host, 0, 0),
+	SUPPORTED("masked_host",       DT_LIST_HOST, masked_host, 0, 0),
+	SUPPORTED("use_rport",         DT_UINT,   use_rport, 0, 3),
+	SUPPORTED("obscure_loops",     DT_BOOL,   obscure_loops, 0, 0),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
@@ -142,11 +146,7 @@ static const struct directive directives[] = {
 	UNSUPPORTED("sip_dscp"),
 	UNSUPPORTED("rtp_input_dejitter"),
 	UNSUPPORTED("rtp_output_dejitter"),
-	UNSUPPORTED("mask_host"),
-	UNSUPPORTED("masked_host"),
 	UNSUPPORTED("debug_port"),
-	UNSUPPORTED("use_rport"),
-	UNSUPPORTED("obscure_loops"),
 	UNSUPPORTED("thread_stack_size"),
 	UNSUPPORTED("plugindir"),
 	UNSUPPORTED("load_plugin"),
@@ -196,6 +196,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->tcp_timeout = 600;
 	cfg->tcp_connect_timeout = 500;
 	cfg->tcp_keepalive = 0;
+	cfg->use_rport = 3;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
 	cfg->proxy_auth_alg[0] = AUTH_ALG_SHA256;   /* RFC 7616 3.7: most preferred first */
 	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
@@ -851,6 +852,8 @@ int config_check(const struct sipmasq_config *cfg)
 		&cfg->outbound_domain_name, &cfg->outbound_domain_host,
 		&cfg->outbound_domain_port,
 	};
+	static const char *const mask_names[] = { "mask_host", "masked_host" };
+	const struct config_list *const mask_lists[] = { &cfg->mask_host, &cfg->masked_host };
 	int err = 0;
 
 	if (check_iface(cfg, "if_inbound", cfg->if_inbound, "eth0"))
@@ -862,6 +865,8 @@ int config_check(const struct sipmasq_config *cfg)
 	if (check_parallel(cfg, domain_names, domain_lists, ARRAY_SIZE(domain_lists)))
 		err = -EINVAL;
 	if (check_auth(cfg))
+		err = -EINVAL;
+	if (check_parallel(cfg, mask_names, mask_lists, ARRAY_SIZE(mask_lists)))
 		err = -EINVAL;
 	return err;
 }

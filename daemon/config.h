@@ -92,6 +92,20 @@ struct sipmasq_config {
 	                                  * is closed, default 600; 0 = never */
 	unsigned tcp_connect_timeout;    /* ms a connect may take, default 500 */
 	unsigned tcp_keepalive;          /* s idle before a CRLFCRLF ping, default 0 = off */
+	/* mask_host / masked_host (siproxd): a REGISTER whose To-URI host
+	 * equals mask_host entry i (case-insensitive) binds the AOR with host
+	 * masked_host entry i and masquerades its Contacts with that host.
+	 * Parallel lists, same length after config_check. */
+	struct config_list mask_host;
+	struct config_list masked_host;
+	/* use_rport (siproxd): bit 0 = ask for rport (RFC 3581) in sipmasq's
+	 * Via toward the private side, bit 1 = toward the public side.
+	 * Default 3 (both). */
+	unsigned use_rport;
+	/* obscure_loops (siproxd): mark the Call-ID of requests from the
+	 * private side so that a call hair-pinned back through the provider is
+	 * a call of its own (see daemon/callid_mark.h). Default off. */
+	bool obscure_loops;
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */

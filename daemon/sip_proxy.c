@@ -18,8 +18,10 @@
 #include "daemon/acl.h"
 #include "daemon/addr.h"
 #include "daemon/auth.h"
+#include "daemon/callid_mark.h"
 #include "daemon/calls.h"
 #include "daemon/evloop.h"
+#include "daemon/host_mask.h"
 #include "daemon/iface.h"
 #include "daemon/log.h"
 #include "daemon/registrations.h"
@@ -224,6 +226,18 @@ static void aor_of(const osip_uri_t *uri, char *buf, size_t n)
 		 uri->host ? uri->host : "", uri->port ? ":" : "", uri->port ? uri->port : "");
 }
 
+/* The AOR a REGISTER binds: its To URI, with the host replaced by the
+ * masked_host of a matching mask_host (siproxd's mask feature). */
+static void registered_aor(const osip_uri_t *to, char *buf, size_t n)
+{
+	osip_uri_t masked = *to;   /* shallow: only the host pointer differs */
+	const char *host = host_mask_of(px.cfg, to->host);
+
+	if (host)
+		masked.host = (char *)host;
+	aor_of(&masked, buf, n);
+}
+
 /* Replace a URI in place by a parsed copy of `text`. */
 static int uri_replace(osip_uri_t **uri, const char *text)
 {
@@ -240,14 +254,17 @@ static int uri_replace(osip_uri_t **uri, const char *text)
 	return 0;
 }
 
-/* The masqueraded form of a binding: sip:user@public:port;smqid=token. */
+/* The masqueraded form of a binding: sip:user@public:port;smqid=token,
+ * with masked_host for the public address when the binding's AOR was
+ * masked (mask_host). */
 static int contact_masquerade_uri(osip_contact_t *c, const struct binding *b)
 {
 	char text[320], ip[INET_ADDRSTRLEN];
+	const char *host = host_mask_masked_aor(px.cfg, b->aor);
 
 	inet_ntop(AF_INET, &px.announce_pub, ip, sizeof(ip));
 	snprintf(text, sizeof(text), "sip:%s%s%s:%u;smqid=%s", b->user, b->user[0] ? "@" : "",
-		 ip, px.port, b->token);
+		 host ? host : ip, px.port, b->token);
 	return uri_replace(&c->url, text);
 }
 
@@ -295,7 +312,7 @@ static int register_bind(osip_message_t *msg, const struct sockaddr_in *src, boo
 	int hdr_expires = sipmsg_expires(msg);
 	char aor[256];
 
-	aor_of(msg->to->url, aor, sizeof(aor));
+	registered_aor(msg->to->url, aor, sizeof(aor));
 	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
 		osip_contact_t *c = osip_list_get(&msg->contacts, i);
 		int expires = sipmsg_contact_expires(c);
@@ -350,7 +367,7 @@ static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
 	}
 	if (sipmsg_make_response(msg, 200, 0, &resp) != 0)
 		return;
-	aor_of(msg->to->url, aor, sizeof(aor));
+	registered_aor(msg->to->url, aor, sizeof(aor));
 	for (const struct binding *b = reg_head(); b; b = b->next) {
 		if (!b->registered || b->expires <= now || strcasecmp(b->aor, aor))
 			continue;
@@ -585,23 +602,35 @@ static bool dialog_creating(const osip_message_t *msg)
  * can reach. Responses going the other way get that entry rewritten to the
  * address facing their side (record_route_face), so each party routes its
  * in-dialog requests to the sipmasq address it can reach, and the public
- * side never sees the private one. `to` is the side the request goes to. */
+ * side never sees the private one. `to` is the side the request goes to.
+ * The entry's smqrr parameter names its leg ('O' when the request went to
+ * the public side, 'I' when it went to the private side, as in the Via
+ * branch): a call hair-pinned through the provider passes sipmasq twice
+ * and holds two entries of ours, each rewritten only at its own hop. */
 static void record_route(osip_message_t *msg, enum media_side to)
 {
-	sipmsg_record_route_push(msg, face(to), px.port);
+	osip_record_route_t *rr;
+
+	if (sipmsg_record_route_push(msg, face(to), px.port) != 0)
+		return;
+	rr = osip_list_get(&msg->record_routes, 0);
+	osip_uri_uparam_add(rr->url, osip_strdup("smqrr"),
+			    osip_strdup(to == MEDIA_PUBLIC ? "O" : "I"));
 }
 
-/* Rewrite sipmasq's own Record-Route entries of a response going to `to`. */
-static void record_route_face(osip_message_t *msg, enum media_side to)
+/* Rewrite sipmasq's own Record-Route entries of this hop (leg: the branch
+ * letter of the response's Via) for a response going to `to`. */
+static void record_route_face(osip_message_t *msg, enum media_side to, char leg)
 {
-	char text[64], ip[INET_ADDRSTRLEN];
+	char text[80], ip[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, (struct in_addr[]){ face(to) }, ip, sizeof(ip));
-	snprintf(text, sizeof(text), "sip:%s:%u;lr", ip, px.port);
+	snprintf(text, sizeof(text), "sip:%s:%u;lr;smqrr=%c", ip, px.port, leg);
 	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
 		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
+		const char *entry_leg = rr->url ? sipmsg_uri_param(rr->url, "smqrr") : NULL;
 
-		if (rr->url && uri_is_ours(rr->url))
+		if (rr->url && uri_is_ours(rr->url) && (!entry_leg || entry_leg[0] == leg))
 			uri_replace(&rr->url, text);
 	}
 }
@@ -680,6 +709,27 @@ static bool via_loop(const osip_message_t *msg, const char *branch)
 	return false;
 }
 
+/* use_rport (siproxd's bit mask): sipmasq's Via asks for rport (RFC 3581)
+ * toward the private side when bit 0 is set, toward the public side when
+ * bit 1 is; otherwise the rport parameter sipmsg_via_push added goes. */
+static void via_apply_use_rport(osip_message_t *msg, enum media_side to)
+{
+	osip_via_t *via = osip_list_get(&msg->vias, 0);
+	unsigned bit = to == MEDIA_PUBLIC ? 2u : 1u;
+
+	if (!via || (px.cfg->use_rport & bit))
+		return;
+	for (int i = 0; i < osip_list_size(&via->via_params); i++) {
+		osip_generic_param_t *p = osip_list_get(&via->via_params, i);
+
+		if (p->gname && !strcasecmp(p->gname, "rport")) {
+			osip_list_remove(&via->via_params, i);
+			osip_generic_param_free(p);
+			return;
+		}
+	}
+}
+
 /* hosts_allow_reg / hosts_allow_sip / hosts_deny_sip on the source of a
  * request, from either side. A refused request is dropped without an
  * answer (as siproxd does: a stranger learns nothing), with one
@@ -702,6 +752,30 @@ static bool access_permitted(const osip_message_t *msg, const struct sockaddr_in
 	return false;
 }
 
+/* Via parameter of sipmasq's own Via toward the private side: the Call-ID
+ * mark taken off the request (obscure_loops), put back on the answer. */
+#define VIA_LOOP_TAG "smqcid"
+
+/* obscure_loops on a request from `from`: a request from the public side
+ * loses a mark that belongs to the other leg (its tag goes to tag[n]);
+ * returns true when a request from the private side is to be marked: not
+ * a REGISTER, and not in a call that started on the public side. */
+static bool loops_request(osip_message_t *msg, enum media_side from, char *tag, size_t n)
+{
+	const struct call *c;
+	char cid[256];
+
+	tag[0] = '\0';
+	if (!px.cfg->obscure_loops || !strcmp(msg->sip_method, "REGISTER"))
+		return false;
+	if (from == MEDIA_PUBLIC) {
+		callid_unmark_foreign(msg, tag, n);
+		return false;
+	}
+	c = calls_find(sipmsg_call_id(msg, cid, sizeof(cid)));
+	return !c || c->caller != MEDIA_PUBLIC;
+}
+
 static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex,
 			   enum sip_proto rx_proto)
 {
@@ -709,6 +783,8 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	char branch[SIPMSG_BRANCH_LEN + 1], a[ADDR_STRLEN];
 	struct sip_hop hop;
 	int mf = sipmsg_max_forwards(msg), status;
+	char loop_tag[CALLID_TAG_MAX];
+	bool mark;
 
 	log_debug(DBCLASS_PROXY, "%s from %s (%s side)", msg->sip_method, addr_str(src, a),
 		  side_name(from));
@@ -726,6 +802,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	sipmsg_via_mark_received(msg, src);
 	if (rx_proto == SIP_PROTO_TCP)
 		sipmsg_via_mark_connection(msg, src);
+	mark = loops_request(msg, from, loop_tag, sizeof(loop_tag));
 	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &hop) : route_incoming(msg, &hop);
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
@@ -734,16 +811,24 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	if (status) {
 		log_debug(DBCLASS_PROXY, "%s from %s answered %d", msg->sip_method,
 			  addr_str(src, a), status);
+		if (loop_tag[0])   /* the answer goes back with the Call-ID it came with */
+			callid_mark_with(msg, loop_tag);
 		reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
 		return;
 	}
 	/* Topology hiding: the public side sees only sipmasq's Via. */
-	if (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0) {
+	if ((mark && callid_mark(msg) != 0) ||
+	    (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0)) {
 		reply(msg, src, 500, 0);
 		return;
 	}
 	if (sipmsg_via_push(msg, face(to), px.port, hop.proto, branch) != 0)
 		return;
+	via_apply_use_rport(msg, to);
+	if (loop_tag[0]) {
+		osip_via_t *ours = osip_list_get(&msg->vias, 0);
+		osip_via_param_add(ours, osip_strdup(VIA_LOOP_TAG), osip_strdup(loop_tag));
+	}
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
 	send_msg(msg, &hop, to == MEDIA_PUBLIC);
@@ -770,7 +855,8 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	size_t plen = strlen(SIPMSG_BRANCH_PREFIX);
 	enum media_side to, from;
 	struct sip_hop hop;
-	char a[ADDR_STRLEN], our_branch[SIPMSG_BRANCH_LEN + 1];
+	char a[ADDR_STRLEN], our_branch[SIPMSG_BRANCH_LEN + 1], loop_tag[CALLID_TAG_MAX];
+	const char *tag = sipmsg_via_param(via, VIA_LOOP_TAG);
 
 	if (!branch || strncmp(branch, SIPMSG_BRANCH_PREFIX, plen) ||
 	    (branch[plen] != 'O' && branch[plen] != 'I')) {
@@ -782,6 +868,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	to = branch[plen] == 'O' ? MEDIA_PRIVATE : MEDIA_PUBLIC;
 	from = (enum media_side)!to;
 	snprintf(our_branch, sizeof(our_branch), "%s", branch);   /* the pop frees it */
+	snprintf(loop_tag, sizeof(loop_tag), "%s", tag ? tag : "");
 	sipmsg_via_pop(msg);
 	/* Requests to the public side leave with sipmasq's Via alone (the rest
 	 * is stashed): Vias below ours there are forged, as is a branch that is
@@ -801,12 +888,16 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 		return;
 	}
 	response_transport(via, &hop);
+	if (to == MEDIA_PRIVATE && px.cfg->obscure_loops)
+		callid_unmark_own(msg);
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
 		register_response(msg);
 	else if (to == MEDIA_PUBLIC)
 		contacts_masquerade(msg, src);   /* the UA answered from src */
-	record_route_face(msg, to);
+	record_route_face(msg, to, to == MEDIA_PRIVATE ? 'O' : 'I');
 	if (media_handle(msg, from, src) != 0)
+		return;
+	if (to == MEDIA_PUBLIC && loop_tag[0] && callid_mark_with(msg, loop_tag) != 0)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);

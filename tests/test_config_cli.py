@@ -208,3 +208,12 @@ def test_proxy_auth_errors(tmp_path):
                              f"proxy_auth_pwfile = {tmp_path / 'missing'}"]
     path, proc = run_bad_config(tmp_path, lines)
     assert_config_error(proc, path, len(lines), "missing")
+
+
+def test_mask_host_without_masked_host(tmp_path):
+    """mask_host/masked_host are parallel lists: a mask_host without its
+    partner is a configuration error at its line."""
+    lines = valid_lines() + ["mask_host = 10.0.0.1", "masked_host = voip.example.test",
+                             "mask_host = 10.0.0.9"]
+    path, proc = run_bad_config(tmp_path, lines)
+    assert_config_error(proc, path, len(lines), "mask_host '10.0.0.9' (entry 2) has no partner")

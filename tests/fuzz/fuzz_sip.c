@@ -50,7 +50,8 @@ static char dgram[SIP_MAX_DATAGRAM + 1];
 
 /* cfg[0]: defaults with the relay. cfg[1]: host_outbound, an outbound
  * proxy and an outbound_domain entry (other next-hop paths), access lists,
- * proxy authentication. */
+ * proxy authentication, a mask_host pair, obscure_loops and no rport
+ * toward the public side. */
 static void configs_setup(void)
 {
 	char why[128];
@@ -76,6 +77,11 @@ static void configs_setup(void)
 	/* Digest authentication of REGISTER: the Proxy-Authorization parsing. */
 	strcpy(cfg[1].proxy_auth_realm, "fuzz realm");
 	strcpy(cfg[1].proxy_auth_passwd, "fuzz");
+	cfg[1].mask_host.n = cfg[1].masked_host.n = 1;
+	strcpy(cfg[1].mask_host.item[0], "192.168.1.1");
+	strcpy(cfg[1].masked_host.item[0], "voip.example.com");
+	cfg[1].obscure_loops = true;
+	cfg[1].use_rport = 1;
 	/* Access lists: 198.51.100.16/28 (source kind 3, hosts 6-15) denied,
 	 * REGISTER only from the private LAN and loopback. */
 	if (acl_parse("198.51.100.16/28", &cfg[1].hosts_deny_sip, why, sizeof(why)) ||

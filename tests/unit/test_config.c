@@ -20,6 +20,7 @@
 #include "daemon/acl.h"
 #include "daemon/calls.h"
 #include "daemon/config.h"
+#include "daemon/host_mask.h"
 #include "daemon/log.h"
 #include "daemon/via_stash.h"
 #include "tests/unit/unit.h"
@@ -534,8 +535,8 @@ static void test_unknown_and_unsupported(void)
 	     "plugin_stun_port = 3478\n"             /* 9 */
 	     "plugin_stun_server = other.example.test\n" /* 10: no second warning */
 	     "sip_dscp = 46\n"                       /* 11 */
-	     "use_rport = 1\n"                       /* 12 */
-	     "mask_host = 10.0.0.1\n"                /* 13 */
+	     "debug_port = 1\n"                      /* 12 */
+	     "thread_stack_size = 1\n"               /* 13 */
 	     "sip_listen_port = 5062\n");            /* 14 */
 	CHECK_INT(l.ret, 0);
 	CHECK(logged_at(l.log, l.path, 3, "unknown directive 'no_such_thing', ignored"));
@@ -547,8 +548,8 @@ static void test_unknown_and_unsupported(void)
 	CHECK(logged_at(l.log, l.path, 9, "siproxd directive 'plugin_stun_port' is not supported yet"));
 	CHECK_INT(count(l.log, "'plugin_stun_server'"), 1);
 	CHECK(logged_at(l.log, l.path, 11, "'sip_dscp'"));
-	CHECK(logged_at(l.log, l.path, 12, "'use_rport'"));
-	CHECK(logged_at(l.log, l.path, 13, "'mask_host'"));
+	CHECK(logged_at(l.log, l.path, 12, "'debug_port'"));
+	CHECK(logged_at(l.log, l.path, 13, "'thread_stack_size'"));
 	CHECK(!strstr(l.log, "ERROR"));
 	CHECK_INT(count(l.log, "WARNING"), 9);
 	CHECK_INT(l.cfg.sip_listen_port, 5062);
@@ -558,9 +559,7 @@ static void test_unknown_and_unsupported(void)
 	static const char *const others[] = {
 		"chrootjail", "rtp_dscp",
 		"sip_dscp", "rtp_input_dejitter", "rtp_output_dejitter",
-		"masked_host",
-		"debug_port",
-		"use_rport", "obscure_loops", "plugindir",
+		"debug_port", "plugindir",
 		"thread_stack_size",
 	};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
@@ -822,7 +821,7 @@ static void test_siproxd_conf(void)
 {
 	static const unsigned unsupported_lines[] = {
 		21, 22, 32, 33, 34, 35, 48,
-		61, 62, 64, 65, 67, 68,
+		64, 65, 67, 68,
 	};
 	const char *path = src_path("tests/unit/data/siproxd.conf");
 	struct sipmasq_config cfg;
@@ -855,6 +854,8 @@ static void test_siproxd_conf(void)
 	CHECK_INT(cfg.outbound_domain_name.n, 1);
 	CHECK_STR(cfg.outbound_domain_host.item[0], "proxy.provider.example.test");
 	CHECK_INT(cfg.outbound_domain_port.line[0], 58);
+	CHECK_INT(cfg.use_rport, 0);
+	CHECK(cfg.obscure_loops);
 	CHECK_INT(check(&cfg, &log), 0);
 }
 
@@ -1064,6 +1065,59 @@ static void test_dns_directives(void)
 	CHECK(logged_at(l.log, l.path, 5, "host_outbound_refresh"));
 }
 
+/* mask_host / masked_host pairs, use_rport, obscure_loops. */
+static void test_masks_and_tweaks(void)
+{
+	struct loaded l;
+	const char *log;
+
+	load(&l, "mask.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "mask_host = 10.0.0.1\n"                    /* 3 */
+	     "masked_host = voip.example.test\n"         /* 4 */
+	     "mask_host = GW.lan\n"                      /* 5 */
+	     "masked_host = 203.0.113.7\n");             /* 6 */
+	CHECK_INT(l.ret, 0);
+	CHECK(!strstr(l.log, "WARNING") && !strstr(l.log, "ERROR"));
+	CHECK_INT(l.cfg.mask_host.n, 2);
+	CHECK_INT(l.cfg.masked_host.line[1], 6);
+	CHECK_INT(check(&l.cfg, &log), 0);
+	CHECK_STR(host_mask_of(&l.cfg, "10.0.0.1"), "voip.example.test");
+	CHECK_STR(host_mask_of(&l.cfg, "gw.LAN"), "203.0.113.7");
+	CHECK(host_mask_of(&l.cfg, "10.0.0.2") == NULL);
+	CHECK(host_mask_of(&l.cfg, NULL) == NULL);
+	CHECK_STR(host_mask_masked_aor(&l.cfg, "sip:alice@VOIP.example.test"), "voip.example.test");
+	CHECK_STR(host_mask_masked_aor(&l.cfg, "sip:bob@203.0.113.7:5060"), "203.0.113.7");
+	CHECK(host_mask_masked_aor(&l.cfg, "sip:alice@voip.example.test.evil") == NULL);
+	CHECK(host_mask_masked_aor(&l.cfg, "sip:alice@10.0.0.1") == NULL);
+	CHECK(host_mask_masked_aor(&l.cfg, "") == NULL);
+
+	/* A mask_host without its masked_host: config error at its line. */
+	load(&l, "maskshort.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "mask_host = 10.0.0.1\n"                    /* 3 */
+	     "masked_host = voip.example.test\n"         /* 4 */
+	     "mask_host = 10.0.0.9\n");                  /* 5 */
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 5, "mask_host '10.0.0.9' (entry 2) has no partner"));
+	load(&l, "maskedonly.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "masked_host = voip.example.test\n");       /* 3 */
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 3, "masked_host 'voip.example.test' (entry 1)"));
+
+	/* use_rport: siproxd's bit mask 0..3; sipmasq's default is 3. */
+	load(&l, "rport.conf", "use_rport = 2\nobscure_loops = 1\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(l.cfg.use_rport, 2);
+	CHECK(l.cfg.obscure_loops);
+	load(&l, "rportbad.conf", "use_rport = 4\nobscure_loops = maybe\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, 1, "invalid value '4' for use_rport"));
+	CHECK(logged_at(l.log, l.path, 2, "invalid value 'maybe' for obscure_loops"));
+	load(&l, "rportdef.conf", "if_inbound = eth0\n");
+	CHECK_INT(l.cfg.use_rport, 3);
+	CHECK(!l.cfg.obscure_loops);
+}
+
 /* config_find returns the first readable of its two candidates. */
 static void test_find(void)
 {
@@ -1187,6 +1241,7 @@ int main(void)
 	test_access_lists();
 	test_outbound_proxies();
 	test_proxy_auth();
+	test_masks_and_tweaks();
 
 	remove_tmpdir();
 
