@@ -574,20 +574,26 @@ static bool registered_here(const struct binding *b)
 }
 
 /* The binding an incoming request is for: the smqid of a masqueraded
- * Contact, else (registrar mode) an AOR registered at sipmasq itself. A
- * user registered at a provider is reached only through the Contact that
- * sipmasq gave the provider: a stranger probing user names at sipmasq's
- * address gets the same answer for every name (no enumeration). */
+ * Contact, else (registrar mode) an AOR registered at sipmasq itself or at
+ * one of its masked_host names. A user registered at a provider is reached
+ * only through the Contact that sipmasq gave the provider: a stranger
+ * probing user names at sipmasq's address gets the same answer for every
+ * name (no enumeration). */
 static struct binding *incoming_target(const osip_message_t *msg)
 {
 	const char *token = sipmsg_uri_param(msg->req_uri, "smqid");
+	char aor[256];
 	struct binding *b;
 
 	if (token)
 		return reg_find_token(token);
-	if (!uri_is_ours(msg->req_uri) || !(b = reg_find_user(msg->req_uri->username)))
-		return NULL;
-	return registered_here(b) ? b : NULL;
+	if (!uri_is_ours(msg->req_uri)) {
+		/* user@masked_host is sipmasq's own name for a masked phone. */
+		aor_of(msg->req_uri, aor, sizeof(aor));
+		return host_mask_masked_aor(px.cfg, aor) ? reg_find_aor(aor) : NULL;
+	}
+	b = reg_find_user(msg->req_uri->username);
+	return b && registered_here(b) ? b : NULL;
 }
 
 static bool dialog_creating(const osip_message_t *msg)
