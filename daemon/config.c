@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/media.h"
 #include "daemon/log.h"
 
 /* Makefile.am defines SYSCONFDIR; the fallback only serves ad-hoc builds. */
@@ -94,6 +95,7 @@ static const struct directive directives[] = {
 	SUPPORTED("outbound_domain_port", DT_LIST_PORT, outbound_domain_port, 1, 65535),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
+	SUPPORTED("rtp_latch_window",  DT_UINT,   rtp_latch_window, 1, MAX_TIMEOUT_S),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
@@ -165,6 +167,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->autosave_registrations = false;
 	cfg->outbound_proxy_port = 5060;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
+	cfg->rtp_latch_window = MEDIA_LATCH_WINDOW_DEFAULT_S;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
 }

@@ -255,6 +255,7 @@ int main(int argc, char **argv)
 			cfg.config_file, cfg.rtp_port_low, cfg.rtp_port_high);
 		return EXIT_CONFIG;
 	}
+	media_set_latch_window(cfg.rtp_latch_window);
 	offload_init(&cfg, (int)if_nametoindex(cfg.if_inbound),
 		     (int)if_nametoindex(cfg.if_outbound));
 	if (!cfg.call_state_file[0] && cfg.registration_file[0])

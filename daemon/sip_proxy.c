@@ -283,7 +283,8 @@ static void register_response(osip_message_t *msg)
 /* Rewrite the SDP and follow the call state. Returns 0, or a SIP status to
  * answer a request with (503 range exhausted, 488 bad SDP), or -1 to drop a
  * response. */
-static int media_handle(osip_message_t *msg, enum media_side from)
+static int media_handle(osip_message_t *msg, enum media_side from,
+			const struct sockaddr_in *src)
 {
 	bool request = MSG_IS_REQUEST(msg);
 	const char *method = request ? msg->sip_method : msg->cseq->method;
@@ -331,6 +332,7 @@ static int media_handle(osip_message_t *msg, enum media_side from)
 		addrs.bind[s] = px.side[s].addr;
 		addrs.announce[s] = face((enum media_side)s);
 	}
+	addrs.signal_src = src->sin_addr;
 	rc = sdp_rewrite(c, from, &addrs, body->body, body->length, &out, &out_len);
 	if (rc == -ENOSPC) {
 		log_ratelimited("rtp-exhausted", 10, LOG_WARNING,
@@ -584,7 +586,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
 	if (!status)
-		status = media_handle(msg, from);
+		status = media_handle(msg, from, src);
 	if (status) {
 		log_debug(DBCLASS_PROXY, "%s from %s answered %d", msg->sip_method,
 			  addr_str(src, a), status);
@@ -642,7 +644,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	else if (to == MEDIA_PUBLIC)
 		contacts_masquerade(msg, src);   /* the UA answered from src */
 	record_route_face(msg, to);
-	if (media_handle(msg, from) != 0)
+	if (media_handle(msg, from, src) != 0)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
