@@ -27,6 +27,7 @@ bool latch_behind_nat(enum media_side side, struct in_addr sdp, struct in_addr s
 void latch_set_sdp(struct latch *l, enum media_side side, struct in_addr sdp,
 		   struct in_addr signal_src)
 {
+	l->sdp_known = true;
 	l->strict = !latch_behind_nat(side, sdp, signal_src);
 	l->sdp_ip = sdp;
 	memset(l->cand, 0, sizeof(l->cand));
@@ -64,7 +65,7 @@ enum latch_verdict latch_rtp(struct latch *l, const struct sockaddr_in *src,
 	uint32_t ssrc;
 	bool fresh;
 
-	if (now_ms > l->until_ms)
+	if (now_ms > l->until_ms || !l->sdp_known)
 		return LATCH_REJECT;
 	if (l->strict)
 		return src->sin_addr.s_addr == l->sdp_ip.s_addr ? LATCH_ACCEPT : LATCH_REJECT;
@@ -91,7 +92,7 @@ enum latch_verdict latch_rtcp(const struct latch *l, const struct sockaddr_in *r
 	if (rtp_peer)   /* the party RTP proved: its IP address, any port */
 		return src->sin_addr.s_addr == rtp_peer->sin_addr.s_addr ?
 		       LATCH_ACCEPT : LATCH_REJECT;
-	if (now_ms > l->until_ms)
+	if (now_ms > l->until_ms || !l->sdp_known)
 		return LATCH_REJECT;
 	if (l->strict)
 		return src->sin_addr.s_addr == l->sdp_ip.s_addr ? LATCH_ACCEPT : LATCH_REJECT;

@@ -3,7 +3,8 @@
  *
  * A leg may latch only while its window is open (opened by every signalling
  * event of the stream: SDP offer, answer, re-INVITE) and only a source that
- * the SDP allows:
+ * the SDP allows (none before the party's own SDP: the window opens at the
+ * offer, when the answering party's relay port is already announced):
  *   - strict: the party's SDP address is where it really is (same as its
  *     signalling source, and not a private address on the public side):
  *     only packets from that IP address latch (any port: symmetric RTP from
@@ -34,9 +35,10 @@ struct latch_cand {
 	unsigned count;             /* consecutive packets with that SSRC */
 };
 
-/* Latching state of one leg. Zeroed = window closed, NAT mode. */
+/* Latching state of one leg. Zeroed = window closed, no SDP. */
 struct latch {
 	uint64_t until_ms;          /* latching allowed while now <= until_ms */
+	bool sdp_known;             /* latch_set_sdp() was called: the party spoke */
 	bool strict;                /* see above; false = NAT */
 	struct in_addr sdp_ip;      /* strict mode: the only address that latches */
 	struct latch_cand cand[LATCH_CANDIDATES];

@@ -507,8 +507,9 @@ int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out
 		/* Ports, peers, latches and counters as saved; fresh sockets.
 		 * Where the signalling came from is not saved: NAT rules. */
 		*leg = legs[side];
-		latch_set_sdp(&rs->latch[side], (enum media_side)side, leg->sdp.sin_addr,
-			      (struct in_addr){ 0 });
+		if (leg->sdp.sin_port)
+			latch_set_sdp(&rs->latch[side], (enum media_side)side,
+				      leg->sdp.sin_addr, (struct in_addr){ 0 });
 		leg->fd_rtp = leg->fd_rtcp = -1;
 		leg->local.sin_port = htons(port);   /* owned: stream_release returns it */
 		rc = leg_bind(leg, legs[side].local.sin_addr, port);
