@@ -73,6 +73,11 @@ int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
 void media_stream_set_peer(struct media_stream *s, enum media_side side,
                            const struct sockaddr_in *sdp_addr, struct in_addr signal_src);
 
+/* media_stream_signal: a signalling event of s's call without new SDP for
+ * it (e.g. a 200 OK without SDP after a reliable 183 answer, an ACK):
+ * reopens latching on both sides like media_stream_set_peer. s may be NULL. */
+void media_stream_signal(struct media_stream *s);
+
 /* Default of rtp_latch_window, seconds. */
 #define MEDIA_LATCH_WINDOW_DEFAULT_S 10u
 

@@ -318,6 +318,11 @@ static int media_handle(osip_message_t *msg, enum media_side from,
 	if (!c)
 		return 0;
 	c->last_sip_ms = evloop_now_ms();
+	/* Offer/answer traffic reopens media latching, also without SDP. */
+	if (!strcmp(method, "INVITE") || !strcmp(method, "ACK") || !strcmp(method, "PRACK") ||
+	    !strcmp(method, "UPDATE"))
+		for (int i = 0; i < CALL_MAX_STREAMS; i++)
+			media_stream_signal(c->stream[i]);
 	if (!request && !strcmp(method, "INVITE")) {
 		if (MSG_IS_STATUS_2XX(msg))
 			c->established = true;

@@ -580,6 +580,12 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	notify(s, MEDIA_EV_PEERS);
 }
 
+void media_stream_signal(struct media_stream *s)
+{
+	if (s)
+		latch_window_open(relay_of(s));
+}
+
 void media_stream_close(struct media_stream *s)
 {
 	if (!s)

@@ -395,6 +395,37 @@ static void test_nat_latch(void)
 	close(phone); close(prov); close(attacker);
 }
 
+/* After the window a party that never sent is not latched any more; any
+ * signalling of the call (here without new SDP) reopens it. */
+static void test_window(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int phone = udp_sock(0), prov = udp_sock(0);
+
+	media_set_latch_window(1);
+	if (!CHECK(phone >= 0 && prov >= 0) || !CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	struct sockaddr_in sdp_phone = lo_ep(sock_port(phone));
+	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, lo);
+	usleep(1100 * 1000);   /* the window is 1 s: no tight timing either way */
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK(!s->leg[0].latched && quiet(prov));
+	CHECK_INT(s->leg[0].foreign, 1);
+	media_stream_signal(s);
+	media_stream_signal(NULL);
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK(s->leg[0].latched);
+	CHECK_INT(recv_len(prov), 60);
+	media_stream_close(s);
+	media_set_latch_window(MEDIA_LATCH_WINDOW_DEFAULT_S);
+	close(phone); close(prov);
+}
+
 /* The policy alone, on a fake clock: window, modes, candidates. */
 static void test_latch_policy(void)
 {
@@ -496,6 +527,7 @@ int main(void)
 	test_strict_latch();
 	test_nat_latch();
 	test_latch_policy();
+	test_window();
 	test_exhaustion();
 
 	media_fini();
