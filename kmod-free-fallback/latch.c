@@ -30,6 +30,7 @@ void latch_set_sdp(struct latch *l, enum media_side side, struct in_addr sdp,
 	l->sdp_known = true;
 	l->strict = !latch_behind_nat(side, sdp, signal_src);
 	l->sdp_ip = sdp;
+	l->signal_ip = signal_src;
 	memset(l->cand, 0, sizeof(l->cand));
 	l->next = 0;
 }
@@ -69,6 +70,8 @@ enum latch_verdict latch_rtp(struct latch *l, const struct sockaddr_in *src,
 		return LATCH_REJECT;
 	if (l->strict)
 		return src->sin_addr.s_addr == l->sdp_ip.s_addr ? LATCH_ACCEPT : LATCH_REJECT;
+	if (l->signal_ip.s_addr && src->sin_addr.s_addr == l->signal_ip.s_addr)
+		return LATCH_ACCEPT;
 	/* NAT: only RTP version 2 proves anything (STUN keepalives and the
 	 * like wait, they are not counted as foreign). */
 	if (len < RTP_HDR_LEN || (pkt[0] >> 6) != 2)

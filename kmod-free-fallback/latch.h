@@ -12,7 +12,9 @@
  *   - NAT: the party is behind NAT (SDP address private on the public side,
  *     different from its signalling source, or unknown): any source, but
  *     only the first that sends LATCH_SSRC_PACKETS RTP packets with the same
- *     SSRC (rtpengine's "heuristic" learning, stricter).
+ *     SSRC (rtpengine's "heuristic" learning, stricter); a source with the
+ *     signalling source's IP address (the NAT in front of the party, as a
+ *     rule) latches at once, as it would in strict mode.
  * RTCP latches only from the IP address RTP latched to (or, strict, the SDP
  * address). Pure logic over the arguments: no I/O, no clock. */
 #ifndef SIPMASQ_LATCH_H
@@ -41,6 +43,7 @@ struct latch {
 	bool sdp_known;             /* latch_set_sdp() was called: the party spoke */
 	bool strict;                /* see above; false = NAT */
 	struct in_addr sdp_ip;      /* strict mode: the only address that latches */
+	struct in_addr signal_ip;   /* NAT mode: latches at once (0 = unknown) */
 	struct latch_cand cand[LATCH_CANDIDATES];
 	unsigned next;              /* candidate slot reused next (round robin) */
 };

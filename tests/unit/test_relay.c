@@ -369,7 +369,8 @@ static void test_nat_latch(void)
 	struct sockaddr_in sdp_phone = lo_ep(4000);
 	sdp_phone.sin_addr.s_addr = htonl(0x0a000009);   /* 10.0.0.9, via a NAT */
 	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov));
-	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	/* SIP came from 192.0.2.1: media from elsewhere (another NAT pool). */
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, (struct in_addr){ htonl(0xc0000201) });
 	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, lo);
 	for (uint32_t i = 0; i < 2 * LATCH_SSRC_PACKETS; i++)
 		send_rtp(attacker, lport(s, 0), 100 + i, 50);
@@ -467,6 +468,13 @@ static void test_latch_policy(void)
 	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_ACCEPT);
 	latch_open(&l, 20000, 10000);
 	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 30001), LATCH_REJECT);
+
+	/* NAT, but from the signalling source's address: at once. */
+	struct sockaddr_in nat = lo_ep(40000);
+	latch_set_sdp(&l, MEDIA_PRIVATE, priv, lo);
+	CHECK_INT(latch_rtp(&l, &nat, rtp, 4, 25000), LATCH_ACCEPT);
+	nat.sin_addr = pub;
+	CHECK_INT(latch_rtp(&l, &nat, rtp, sizeof(rtp), 25000), LATCH_WAIT);
 }
 
 /* Exhaustion, ports held by someone else, and release on close. */
