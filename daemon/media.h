@@ -36,7 +36,8 @@ struct media_leg {
 	                                 * foreign source, latching not proven yet) */
 	uint64_t foreign;               /* of drops: from a source that is not the latched party
 	                                 * or may not latch (RTP injection attempts) */
-	uint64_t last_rx_ms;            /* evloop_now_ms() of the last packet, 0 = none yet */
+	uint64_t last_rx_ms;            /* evloop_now_ms() of the last packet from the party
+	                                 * (not foreign ones), 0 = none yet */
 	int fd_rtp, fd_rtcp;            /* userspace engine sockets */
 };
 

@@ -254,6 +254,7 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 			return;
 
 		unsigned ntx = 0;
+		bool from_party = false;
 		io.dst = *dst;
 		bool can_send = ep_usable(dst);
 		for (unsigned k = 0; k < n; k++) {
@@ -270,6 +271,7 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 			}
 			if (!source_ok(sk, src, io.buf[k], len, &latched_now))
 				continue;
+			from_party = true;
 			if (!can_send) {
 				in->drops++;   /* other side's receive address not known yet */
 				continue;
@@ -278,7 +280,10 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 			io.tx_iov[ntx].iov_len = len;
 			ntx++;
 		}
-		in->last_rx_ms = evloop_now_ms();
+		/* Only the party keeps the stream alive (rtp_timeout): a sprayer
+		 * must not hold relay ports forever. */
+		if (from_party)
+			in->last_rx_ms = evloop_now_ms();
 		if (ntx)
 			relay_send(out_fd, ntx, in);
 		if (latched_now) {

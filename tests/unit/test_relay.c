@@ -338,6 +338,8 @@ static void test_strict_latch(void)
 	CHECK(!s->leg[0].rtcp_latched && !s->leg[1].rtcp_latched);
 	CHECK_INT(s->leg[0].foreign, 2);
 	CHECK_INT(s->leg[1].foreign, 2);
+	/* Foreign packets are no sign of life (rtp_timeout). */
+	CHECK(s->leg[0].last_rx_ms == 0 && s->leg[1].last_rx_ms == 0);
 	/* The phone latches at its first packet (no SSRC wait in strict mode). */
 	send_rtp(phone, lport(s, 0), 1, 60);
 	pump();
