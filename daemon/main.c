@@ -191,6 +191,10 @@ static void main_loop(void)
 	while (!stop_signal) {
 		uint64_t now = evloop_now_ms();
 		int timeout = now >= next_tick ? 0 : (int)(next_tick - now);
+		int save_in = call_state_poll(now);
+
+		if (save_in >= 0 && save_in < timeout)
+			timeout = save_in;
 
 		evloop_run_once(timeout);
 		if (hup_signal) {

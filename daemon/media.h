@@ -112,6 +112,11 @@ void media_set_hook(media_hook_fn fn);
  * outside the range, or -errno from bind(). */
 int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out);
 
+/* media_generation: a number that changes whenever a stream opens or
+ * closes, gets a new SDP address or latches a peer (what a saved call
+ * state must follow). Compare for equality only. */
+unsigned media_generation(void);
+
 /* media_ports_free: number of free relay port pairs (for logs and tests). */
 unsigned media_ports_free(void);
 

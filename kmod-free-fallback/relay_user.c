@@ -70,6 +70,12 @@ static bool pool_ready;
 static media_hook_fn hook;
 static uint64_t latch_window_ms = MEDIA_LATCH_WINDOW_DEFAULT_S * 1000u;
 static uint64_t foreign_total;   /* foreign datagrams of all streams, also closed ones */
+static unsigned generation;      /* see media_generation() */
+
+unsigned media_generation(void)
+{
+	return generation;
+}
 
 void media_set_latch_window(unsigned seconds)
 {
@@ -226,6 +232,7 @@ static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 	memset(src_peer->sin_zero, 0, sizeof(src_peer->sin_zero));
 	*latched = true;
 	*latched_now = true;
+	generation++;
 	if (log_debug_mask & DBCLASS_RTP) {
 		char ep[ADDR_STRLEN];
 		log_debug(DBCLASS_RTP, "rtp relay: %s %s side latched to %s (%s)",
@@ -465,6 +472,7 @@ static int stream_start(struct relay_stream *rs, struct media_stream **out)
 	}
 	rs->pub.opened_ms = evloop_now_ms();
 	latch_window_open(rs);
+	generation++;
 	rs->next = streams;
 	if (streams)
 		streams->prev = rs;
@@ -567,6 +575,7 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 		return;
 	leg->sdp = a;
 	latch_set_sdp(&rs->latch[side], side, a.sin_addr, signal_src);
+	generation++;
 	if (is_own_socket(s, &a)) {
 		log_warn("rtp relay: SDP points %s side at the relay itself (%s), ignored",
 			 side == MEDIA_PRIVATE ? "private" : "public",
@@ -598,6 +607,7 @@ void media_stream_close(struct media_stream *s)
 	struct relay_stream *rs = relay_of(s);
 
 	notify(s, MEDIA_EV_CLOSING);
+	generation++;
 	if (rs->prev)
 		rs->prev->next = rs->next;
 	else
