@@ -21,6 +21,7 @@
 #include "daemon/addr.h"
 #include "daemon/calls.h"
 #include "daemon/config.h"
+#include "daemon/media.h"
 #include "daemon/log.h"
 #include "daemon/sip_transport.h"
 
@@ -115,6 +116,7 @@ static const struct directive directives[] = {
 	SUPPORTED("obscure_loops",     DT_BOOL,   obscure_loops, 0, 0),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
+	SUPPORTED("rtp_latch_window",  DT_UINT,   rtp_latch_window, 1, MAX_TIMEOUT_S),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
@@ -202,6 +204,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
 	cfg->proxy_auth_n_alg = 2;
 	cfg->proxy_auth_nonce_lifetime = 300;
+	cfg->rtp_latch_window = MEDIA_LATCH_WINDOW_DEFAULT_S;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
 	cfg->sip_max_message_size = 16384;

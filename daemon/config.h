@@ -108,6 +108,7 @@ struct sipmasq_config {
 	bool obscure_loops;
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
+	unsigned rtp_latch_window;       /* s after SDP during which media may latch, default 10 */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
 	int outbound_proxy_transport;    /* enum sip_proto toward outbound_proxy_host:
 	                                  * udp (default) or tcp */

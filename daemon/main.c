@@ -192,6 +192,10 @@ static void main_loop(void)
 	while (!stop_signal) {
 		uint64_t now = evloop_now_ms();
 		int timeout = now >= next_tick ? 0 : (int)(next_tick - now);
+		int save_in = call_state_poll(now);
+
+		if (save_in >= 0 && save_in < timeout)
+			timeout = save_in;
 
 		evloop_run_once(timeout);
 		if (hup_signal) {
@@ -258,6 +262,7 @@ int main(int argc, char **argv)
 			cfg.config_file, cfg.rtp_port_low, cfg.rtp_port_high);
 		return EXIT_CONFIG;
 	}
+	media_set_latch_window(cfg.rtp_latch_window);
 	offload_init(&cfg, (int)if_nametoindex(cfg.if_inbound),
 		     (int)if_nametoindex(cfg.if_outbound));
 	if (!cfg.call_state_file[0] && cfg.registration_file[0])

@@ -452,6 +452,11 @@ static int media_handle(osip_message_t *msg, enum media_side from,
 	if (!c)
 		return 0;
 	c->last_sip_ms = evloop_now_ms();
+	/* Offer/answer traffic reopens media latching, also without SDP. */
+	if (!strcmp(method, "INVITE") || !strcmp(method, "ACK") || !strcmp(method, "PRACK") ||
+	    !strcmp(method, "UPDATE"))
+		for (int i = 0; i < CALL_MAX_STREAMS; i++)
+			media_stream_signal(c->stream[i]);
 	if (!request && !strcmp(method, "INVITE")) {
 		if (MSG_IS_STATUS_2XX(msg))
 			c->established = true;
@@ -466,6 +471,7 @@ static int media_handle(osip_message_t *msg, enum media_side from,
 		addrs.bind[s] = px.side[s].addr;
 		addrs.announce[s] = face((enum media_side)s);
 	}
+	addrs.signal_src = src->sin_addr;
 	rc = sdp_rewrite(c, from, &addrs, body->body, body->length, &out, &out_len);
 	if (rc == -ENOSPC) {
 		log_ratelimited("rtp-exhausted", 10, LOG_WARNING,

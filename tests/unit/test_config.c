@@ -1119,6 +1119,23 @@ static void test_masks_and_tweaks(void)
 }
 
 /* config_find returns the first readable of its two candidates. */
+/* rtp_latch_window: default, a value, and 0 refused (latching would never
+ * be allowed). */
+static void test_latch_window(void)
+{
+	struct sipmasq_config cfg;
+	struct loaded l;
+
+	config_defaults(&cfg);
+	CHECK_INT(cfg.rtp_latch_window, 10);
+	load(&l, "latch.conf", "rtp_latch_window = 4\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(l.cfg.rtp_latch_window, 4);
+	load(&l, "latch0.conf", "rtp_latch_window = 0\n");
+	CHECK(l.ret != 0);
+	CHECK(strstr(l.log, "latch0.conf:1") != NULL);
+}
+
 static void test_find(void)
 {
 	const char *own = SYSCONFDIR "/sipmasq.conf";
@@ -1238,6 +1255,7 @@ int main(void)
 	test_siproxd_conf();
 	test_find();
 	test_dns_directives();
+	test_latch_window();
 	test_access_lists();
 	test_outbound_proxies();
 	test_proxy_auth();
