@@ -7,6 +7,7 @@ SIP messages are recognised by their start line, whatever the port.
 
 import ipaddress
 import re
+import os
 import signal
 import struct
 import time
@@ -102,6 +103,12 @@ class Capture:
                        or not self.proc.alive(), 15, what="tshark to start")
         if not self.proc.alive():
             raise AssertionError("tshark died:\n" + self.proc.output())
+        # dumpcap may say so a moment before packets reach the file (seen
+        # on a loaded machine: the first REGISTER missing): wait for the
+        # pcap header, then a little longer.
+        netns.wait_for(lambda: os.path.exists(path) and os.path.getsize(path) >= 24, 10,
+                       what="tshark's pcap header")
+        time.sleep(0.5)
         self._stopped = False
 
     def stop(self):
