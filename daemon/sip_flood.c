@@ -76,6 +76,38 @@ bool flood_allow(struct in_addr ip, unsigned rate, unsigned burst, uint64_t now_
 	return true;
 }
 
+#define PEERS 32u
+#define PEER_TTL_MS (3600u * 1000u)
+
+static struct {
+	uint32_t ip;          /* network order; 0 = free */
+	uint64_t seen_ms;
+} peers[PEERS];
+
+void flood_note_peer(struct in_addr ip, uint64_t now_ms)
+{
+	unsigned oldest = 0;
+
+	for (unsigned i = 0; i < PEERS; i++) {
+		if (peers[i].ip == ip.s_addr) {
+			oldest = i;
+			break;
+		}
+		if (peers[i].seen_ms < peers[oldest].seen_ms)
+			oldest = i;
+	}
+	peers[oldest].ip = ip.s_addr;
+	peers[oldest].seen_ms = now_ms;
+}
+
+bool flood_is_peer(struct in_addr ip, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < PEERS; i++)
+		if (peers[i].ip && peers[i].ip == ip.s_addr)
+			return now_ms - peers[i].seen_ms < PEER_TTL_MS;
+	return false;
+}
+
 uint64_t flood_dropped(void)
 {
 	return dropped;

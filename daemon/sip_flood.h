@@ -24,6 +24,15 @@ int flood_init(unsigned sources);
  * must be dropped. */
 bool flood_allow(struct in_addr ip, unsigned rate, unsigned burst, uint64_t now_ms);
 
+/* flood_note_peer: ip (a public host) answered a request sipmasq sent,
+ * with a Via branch sipmasq knows: the provider's proxy, whose requests
+ * are those of every incoming call. Kept in a small fixed table (oldest
+ * replaced) for an hour after its last answer. */
+void flood_note_peer(struct in_addr ip, uint64_t now_ms);
+
+/* flood_is_peer: true while ip is a noted peer (flood_note_peer). */
+bool flood_is_peer(struct in_addr ip, uint64_t now_ms);
+
 /* flood_dropped: requests refused since flood_init. */
 uint64_t flood_dropped(void);
 

@@ -892,6 +892,8 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 				addr_str(src, a));
 		return;
 	}
+	if (to == MEDIA_PRIVATE)
+		flood_note_peer(src->sin_addr, evloop_now_ms());   /* answered our request */
 	via = osip_list_get(&msg->vias, 0);
 	if (!via || sipmsg_via_response_hop(via, &hop) != 0) {
 		log_ratelimited("response-via", 10, LOG_INFO,
@@ -942,8 +944,10 @@ static void send_failed(const char *buf, size_t len, enum sip_send_error why)
 }
 
 /* Per-source token bucket (sip_flood.c) on what looks like a request,
- * before it costs a parse: the private side and registered UAs have the
- * larger budget. Returns false to drop the datagram. */
+ * before it costs a parse: the private side, registered UAs and the public
+ * peers that answer sipmasq's requests (the provider, whose requests are
+ * those of every incoming call) have the larger budget. Returns false to
+ * drop the datagram. */
 static bool flood_permitted(const char *buf, const struct sockaddr_in *src, int ifindex)
 {
 	const struct sipmasq_config *cfg = px.cfg;
@@ -952,7 +956,8 @@ static bool flood_permitted(const char *buf, const struct sockaddr_in *src, int 
 
 	if (!strncmp(buf, "SIP/", 4))
 		return true;   /* a response: no request to limit */
-	trusted = request_side(src, ifindex) == MEDIA_PRIVATE;
+	trusted = request_side(src, ifindex) == MEDIA_PRIVATE ||
+		  flood_is_peer(src->sin_addr, evloop_now_ms());
 	if (flood_allow(src->sin_addr, trusted ? cfg->sip_rate_limit_registered : cfg->sip_rate_limit,
 			trusted ? cfg->sip_rate_burst_registered : cfg->sip_rate_burst,
 			evloop_now_ms()))

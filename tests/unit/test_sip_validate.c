@@ -155,6 +155,28 @@ static void test_flood(void)
 	CHECK(flood_allow(a, 10, 5, 300000));          /* no table: nothing refused */
 }
 
+/* Peers that answered sipmasq's requests: remembered for an hour, the
+ * table keeps the most recent 32. */
+static void test_flood_peers(void)
+{
+	struct in_addr p, q;
+
+	inet_pton(AF_INET, "198.51.100.2", &p);
+	inet_pton(AF_INET, "198.51.100.3", &q);
+	CHECK(!flood_is_peer(p, 1000));
+	flood_note_peer(p, 1000);
+	CHECK(flood_is_peer(p, 1000 + 3599999));
+	CHECK(!flood_is_peer(p, 1000 + 3600000));
+	CHECK(!flood_is_peer(q, 2000));
+	flood_note_peer(p, 5000);                     /* an answer renews it */
+	for (uint32_t i = 0; i < 31; i++)
+		flood_note_peer((struct in_addr){ htonl(0xc6336400u + 10 + i) }, 6000 + i);
+	CHECK(flood_is_peer(p, 7000));                /* 32 entries: still there */
+	flood_note_peer(q, 8000);                     /* the 33rd replaces the oldest */
+	CHECK(!flood_is_peer(p, 8000));
+	CHECK(flood_is_peer(q, 8000));
+}
+
 int main(void)
 {
 	log_open(false, 4);
@@ -165,5 +187,6 @@ int main(void)
 	test_foreign_scheme();
 	test_sdp_streams();
 	test_flood();
+	test_flood_peers();
 	return unit_summary();
 }
