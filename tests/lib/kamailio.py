@@ -19,17 +19,23 @@ PORT = 5060
 class Kamailio:
     """One Kamailio instance; start() blocks until it answers over ctl."""
 
-    def __init__(self, procs, ns, tmpdir):
+    def __init__(self, procs, ns, tmpdir, addr=ADDR, name="kamailio"):
         self.procs = procs
         self.ns = ns
-        self.dir = os.path.join(str(tmpdir), "kamailio")
+        self.addr = addr
+        self.dir = os.path.join(str(tmpdir), name)
         os.makedirs(self.dir, exist_ok=True)
+        self.cfg = CFG
+        if addr != ADDR:   # a second registrar: the same script on another address
+            self.cfg = os.path.join(self.dir, "kamailio.cfg")
+            with open(CFG) as src, open(self.cfg, "w") as dst:
+                dst.write(src.read().replace(ADDR, addr))
         self.ctl = os.path.join(self.dir, "kamailio_ctl")
         self.log_path = os.path.join(self.dir, "kamailio.log")
         self.proc = None
 
     def start(self, timeout=15):
-        argv = ["kamailio", "-DD", "-E", "-f", CFG, "-Y", self.dir,
+        argv = ["kamailio", "-DD", "-E", "-f", self.cfg, "-Y", self.dir,
                 "-P", os.path.join(self.dir, "kamailio.pid"),
                 "-m", "32", "-M", "4", "-A", 'CTL_SOCK="unix:%s"' % self.ctl]
         self.proc = self.procs.start(self.ns, argv, self.log_path, name="kamailio")
@@ -37,7 +43,7 @@ class Kamailio:
         def ready():
             if not self.proc.alive():
                 return True
-            return (os.path.exists(self.ctl) and netns.udp_bound(self.ns, ADDR, PORT)
+            return (os.path.exists(self.ctl) and netns.udp_bound(self.ns, self.addr, PORT)
                     and self._kamcmd_ok())
         netns.wait_for(ready, timeout, interval=0.1, what="kamailio to start")
         if not self.proc.alive():

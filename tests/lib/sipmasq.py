@@ -71,6 +71,8 @@ class Sipmasq:
         for k, v in (overrides or {}).items():
             if v is None:
                 self.config.pop(k, None)
+            elif isinstance(v, (list, tuple)):
+                self.config[k] = [str(i) for i in v]   # repeated directive
             else:
                 self.config[k] = str(v)
         self.proc = None
@@ -80,7 +82,8 @@ class Sipmasq:
         with open(self.conf_path, "w") as f:
             f.write("# written by tests/lib/sipmasq.py\n")
             for k, v in self.config.items():
-                f.write("%s = %s\n" % (k, v))
+                for item in v if isinstance(v, (list, tuple)) else [v]:
+                    f.write("%s = %s\n" % (k, item))   # a list: one line each
 
     def start(self, timeout=10):
         """Start the daemon and wait until it is ready; raise with its log
