@@ -94,6 +94,25 @@ def uri_of(ua, with_port=True):
     return ua.aor
 
 
+def assert_audio(**counters):
+    """Each named UdpCounter (e.g. phone_to_far_end=...) counted at least
+    MIN_RTP packets; returns the counts by name."""
+    got = {name: c.packets() for name, c in counters.items()}
+    short = ["%s: %d" % (name, n) for name, n in got.items() if n < MIN_RTP]
+    assert not short, "RTP via the relay below %d packets: %s" % (MIN_RTP, ", ".join(short))
+    return got
+
+
+def assert_call_logged(smq, uac_res, direction):
+    """sipmasq logged the call of uac_res's INVITE as `direction`
+    ("outgoing"/"incoming") and ended it on BYE; returns the call-end record."""
+    callid = first_sent(uac_res, "INVITE").call_id
+    end = smq.call_end(callid)
+    assert smq.call_start(callid)["direction"] == direction
+    assert end["reason"] == "bye", end
+    return end
+
+
 def first_sent(result, method):
     """First request of `method` that a sipp run sent."""
     for m in result.sent():
