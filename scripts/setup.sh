@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-dev libssl-dev
 	libc-ares-dev
 	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
-	iproute2 iptables procps python3-pytest sip-tester kamailio tshark dnsmasq-base valgrind"
+	iproute2 iptables procps python3-pytest sip-tester kamailio tshark dnsmasq-base valgrind
+	sipvicious"
 
 missing=""
 for p in $PACKAGES; do
