@@ -1,0 +1,354 @@
+/* xdpgen: RTP load generator and sink for the relay benchmarks, in XDP.
+ *
+ *   xdpgen send IFNAME DST_MAC SRC_IP:PORT DST_IP PORTS RATE_PPS SECONDS
+ *   xdpgen sink IFNAME
+ *
+ * send: builds a 214-byte template frame (Ethernet, IPv4, UDP, 12-byte RTP
+ * header + 160-byte payload: 172 bytes of UDP payload, as G.711/20 ms) and
+ * runs xdpgen_tx on it with BPF_PROG_RUN and BPF_F_TEST_XDP_LIVE_FRAMES:
+ * every run transmits one frame out of IFNAME (XDP_TX), round robin over the
+ * destination PORTS (comma-separated, or @FILE with one port a line), each
+ * with its own sequence numbers. One run lasts SECONDS (ended by SIGALRM);
+ * the program paces itself (xdpgen.bpf.c), so the sender spins one CPU
+ * whatever the rate. RATE_PPS 0 means unpaced, to measure the generator's
+ * own ceiling. Prints
+ * {"sent": N, "seconds": S, "rate": R}.
+ * sink: attaches xdpgen_rx to IFNAME (native XDP) and answers lines on
+ * stdin: "reset" zeroes the counters, "snap" prints {"received": N,
+ * "p50_us", "p99_us", "p999_us"} since the last reset. Detaches at EOF.
+ * Must run inside the interfaces' network namespace (nsenter --net).
+ * Exit status 0, 1 on a system error, 2 on bad arguments. */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "xdpgen.h"
+#include "scripts/bench/xdpgen.skel.h"
+
+#define FRAME_LEN (14 + 20 + 8 + 12 + 160)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static uint16_t ip_csum(const void *hdr, size_t len)
+{
+	const uint8_t *p = hdr;
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
+static int if_mac(const char *ifname, uint8_t mac[6])
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+	close(fd);
+	if (rc == 0)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return rc;
+}
+
+/* The destination ports, network byte order, into the generator's map.
+ * Returns how many, or -1 on a bad list. */
+static int load_ports(const char *spec, int map_fd)
+{
+	FILE *f = NULL;
+	char buf[16];
+	const char *p = spec;
+	uint32_t n = 0;
+
+	if (spec[0] == '@' && !(f = fopen(spec + 1, "r")))
+		return -1;
+	for (;;) {
+		long v;
+		char *end;
+
+		if (f) {
+			if (!fgets(buf, sizeof(buf), f))
+				break;
+			v = strtol(buf, &end, 10);
+		} else {
+			v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			p = *end == ',' ? end + 1 : end;
+		}
+		if (v <= 0 || v > 65535 || n >= XG_MAX_STREAMS) {
+			n = 0;
+			break;
+		}
+		uint16_t port = htons((uint16_t)v);
+		if (bpf_map_update_elem(map_fd, &n, &port, BPF_ANY))
+			break;
+		n++;
+	}
+	if (f)
+		fclose(f);
+	return n ? (int)n : -1;
+}
+
+static void build_frame(uint8_t *fr, const uint8_t dmac[6], const uint8_t smac[6],
+			struct in_addr src, uint16_t sport, struct in_addr dst)
+{
+	struct iphdr *ip = (struct iphdr *)(fr + 14);
+	struct udphdr *udp = (struct udphdr *)(fr + 34);
+
+	memset(fr, 0, FRAME_LEN);
+	memcpy(fr, dmac, 6);
+	memcpy(fr + 6, smac, 6);
+	fr[12] = 0x08;   /* ETH_P_IP */
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(FRAME_LEN - 14);
+	ip->frag_off = htons(0x4000);   /* DF */
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->saddr = src.s_addr;
+	ip->daddr = dst.s_addr;
+	ip->check = ip_csum(ip, sizeof(*ip));
+	udp->source = htons(sport);
+	udp->len = htons(FRAME_LEN - 34);
+	udp->check = 0;   /* none: the program rewrites the payload per frame */
+	fr[42] = 0x80;    /* RTP V=2 */
+	fr[43] = 8;       /* PT 8, PCMA */
+	memcpy(fr + 50, "\x5a\x5a\x5a\x5a", 4);   /* SSRC */
+}
+
+static int do_send(int argc, char **argv)
+{
+	uint8_t dmac[6], smac[6], frame[FRAME_LEN];
+	struct in_addr src, dst;
+	char host[64];
+	const char *colon;
+	unsigned ifindex;
+	double rate, secs;
+	uint64_t sent, start, end;
+	struct xdpgen *skel;
+	int nports, fd, rc = 1;
+
+	if (argc != 9 || parse_mac(argv[3], dmac) || !(colon = strrchr(argv[4], ':')) ||
+	    (size_t)(colon - argv[4]) >= sizeof(host) || inet_pton(AF_INET, argv[5], &dst) != 1)
+		return 2;
+	memcpy(host, argv[4], (size_t)(colon - argv[4]));
+	host[colon - argv[4]] = '\0';
+	if (inet_pton(AF_INET, host, &src) != 1)
+		return 2;
+	rate = atof(argv[7]);
+	secs = atof(argv[8]);
+	ifindex = if_nametoindex(argv[2]);
+	if (!ifindex || if_mac(argv[2], smac)) {
+		fprintf(stderr, "xdpgen: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	if (rate < 0 || secs <= 0)
+		return 2;
+	build_frame(frame, dmac, smac, src, (uint16_t)atoi(colon + 1), dst);
+
+	skel = xdpgen__open();
+	if (!skel)
+		return 1;
+	/* Count the ports first: the stream count is read-only data of the
+	 * program, set before load. */
+	nports = 1;
+	for (const char *p = argv[6]; *p; p++)
+		nports += *p == ',';
+	if (argv[6][0] == '@') {
+		FILE *f = fopen(argv[6] + 1, "r");
+		int c;
+
+		nports = 0;
+		while (f && (c = fgetc(f)) != EOF)
+			nports += c == '\n';
+		if (f)
+			fclose(f);
+	}
+	skel->rodata->xg_nstreams = (uint32_t)(nports > 0 ? nports : 1);
+	memcpy(&skel->bss->xg_tmpl, frame, sizeof(skel->bss->xg_tmpl));
+	if (xdpgen__load(skel) || load_ports(argv[6], bpf_map__fd(skel->maps.xg_ports)) != nports) {
+		fprintf(stderr, "xdpgen: load or bad PORTS '%s'\n", argv[6]);
+		xdpgen__destroy(skel);
+		return nports > 0 ? 1 : 2;
+	}
+	fd = bpf_program__fd(skel->progs.xdpgen_tx);
+
+	struct xdp_md ctx_in = { .data_end = FRAME_LEN, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = FRAME_LEN,
+		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in),
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+	struct sigaction sa = { .sa_handler = on_alarm };   /* no SA_RESTART */
+	struct itimerval it = { .it_value = { (time_t)secs,
+					      (suseconds_t)((secs - (double)(time_t)secs) * 1e6) } };
+
+	sigaction(SIGALRM, &sa, NULL);
+	opts.repeat = UINT32_MAX;
+	skel->bss->xg_rate_pps = (uint64_t)rate;
+	start = now_ns();
+	skel->bss->xg_start_ns = start;
+	end = start + (uint64_t)(secs * 1e9);
+	setitimer(ITIMER_REAL, &it, NULL);
+	/* The run ends when the timer's signal interrupts it (EINTR). */
+	while (now_ns() < end) {
+		if (bpf_prog_test_run_opts(fd, &opts) && errno != EINTR) {
+			fprintf(stderr, "xdpgen: BPF_PROG_RUN: %s\n", strerror(errno));
+			goto out;
+		}
+	}
+	sent = skel->bss->xg_next;
+	double el = (double)(now_ns() - start) / 1e9;
+	printf("{\"sent\": %llu, \"seconds\": %.3f, \"rate\": %.0f, \"streams\": %d}\n",
+	       (unsigned long long)sent, el, (double)sent / el, nports);
+	rc = 0;
+out:
+	xdpgen__destroy(skel);
+	return rc;
+}
+
+/* Sum of a per-CPU array slot over the possible CPUs. */
+static uint64_t percpu_sum(int map_fd, uint32_t key, int ncpu)
+{
+	uint64_t vals[ncpu], sum = 0;
+
+	if (bpf_map_lookup_elem(map_fd, &key, vals))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+static void percpu_zero(int map_fd, uint32_t nkeys, int ncpu)
+{
+	uint64_t zero[ncpu];
+
+	memset(zero, 0, sizeof(zero));
+	for (uint32_t k = 0; k < nkeys; k++)
+		bpf_map_update_elem(map_fd, &k, zero, BPF_ANY);
+}
+
+static void snap(struct xdpgen *skel, int ncpu)
+{
+	static uint64_t hist[XG_HIST_BUCKETS];
+	int hfd = bpf_map__fd(skel->maps.xg_hist);
+	uint64_t total = 0, acc = 0;
+	const double q[3] = { 0.5, 0.99, 0.999 };
+	unsigned pct[3] = { 0, 0, 0 };
+	int qi = 0;
+
+	for (uint32_t b = 0; b < XG_HIST_BUCKETS; b++) {
+		hist[b] = percpu_sum(hfd, b, ncpu);
+		total += hist[b];
+	}
+	for (uint32_t b = 0; b < XG_HIST_BUCKETS && qi < 3; b++) {
+		acc += hist[b];
+		while (qi < 3 && total && (double)acc >= q[qi] * (double)total)
+			pct[qi++] = b;
+	}
+	printf("{\"received\": %llu, \"p50_us\": %u, \"p99_us\": %u, \"p999_us\": %u}\n",
+	       (unsigned long long)percpu_sum(bpf_map__fd(skel->maps.xg_cnt), XG_CNT_FRAMES, ncpu),
+	       pct[0], pct[1], pct[2]);
+	fflush(stdout);
+}
+
+static int do_sink(int argc, char **argv)
+{
+	struct xdpgen *skel;
+	char line[64];
+	unsigned ifindex;
+	int ncpu = libbpf_num_possible_cpus(), rc = 1;
+
+	if (argc != 3)
+		return 2;
+	ifindex = if_nametoindex(argv[2]);
+	if (!ifindex || ncpu <= 0) {
+		fprintf(stderr, "xdpgen: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	skel = xdpgen__open_and_load();
+	if (!skel)
+		return 1;
+	if (bpf_xdp_attach((int)ifindex, bpf_program__fd(skel->progs.xdpgen_rx),
+			   XDP_FLAGS_DRV_MODE, NULL)) {
+		fprintf(stderr, "xdpgen: attach to %s: %s\n", argv[2], strerror(errno));
+		goto out;
+	}
+	printf("{\"ready\": true}\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		if (!strncmp(line, "reset", 5)) {
+			percpu_zero(bpf_map__fd(skel->maps.xg_hist), XG_HIST_BUCKETS, ncpu);
+			percpu_zero(bpf_map__fd(skel->maps.xg_cnt), XG_CNT_MAX, ncpu);
+			printf("{\"reset\": true}\n");
+			fflush(stdout);
+		} else if (!strncmp(line, "snap", 4)) {
+			snap(skel, ncpu);
+		}
+	}
+	bpf_xdp_detach((int)ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	rc = 0;
+out:
+	xdpgen__destroy(skel);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int rc = 2;
+
+	if (argc > 1 && !strcmp(argv[1], "send"))
+		rc = do_send(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "sink"))
+		rc = do_sink(argc, argv);
+	if (rc == 2)
+		fprintf(stderr, "usage: xdpgen send IFNAME DST_MAC SRC_IP:PORT DST_IP PORTS RATE_PPS SECONDS\n"
+			"       xdpgen sink IFNAME\n");
+	return rc;
+}
