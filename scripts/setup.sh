@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-dev
 	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
-	iproute2 iptables procps python3-pytest sip-tester kamailio tshark"
+	iproute2 iptables procps python3-pytest sip-tester kamailio tshark gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do

@@ -2,6 +2,7 @@
  *
  *   xdpgen send IFNAME DST_MAC SRC_IP:PORT DST_IP PORTS RATE_PPS SECONDS
  *   xdpgen sink IFNAME
+ *   xdpgen gro IFNAME
  *
  * send: builds a 214-byte template frame (Ethernet, IPv4, UDP, 12-byte RTP
  * header + 160-byte payload: 172 bytes of UDP payload, as G.711/20 ms) and
@@ -16,14 +17,19 @@
  * sink: attaches xdpgen_rx to IFNAME (native XDP) and answers lines on
  * stdin: "reset" zeroes the counters, "snap" prints {"received": N,
  * "p50_us", "p99_us", "p999_us"} since the last reset. Detaches at EOF.
+ * gro: switches GRO on (ETHTOOL_SGRO), which gives a veth its NAPI context
+ * without an XDP program: frames sent to its peer with XDP_TX are dropped
+ * otherwise, and NAPI can then be threaded (/sys/class/net/IF/threaded).
  * Must run inside the interfaces' network namespace (nsenter --net).
  * Exit status 0, 1 on a system error, 2 on bad arguments. */
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/ip.h>
 #include <linux/udp.h>
 #include <net/if.h>
@@ -339,6 +345,26 @@ out:
 	return rc;
 }
 
+static int do_gro(int argc, char **argv)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_SGRO, .data = 1 };
+	struct ifreq ifr;
+	int fd, rc;
+
+	if (argc != 3)
+		return 2;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", argv[2]);
+	ifr.ifr_data = (void *)&ev;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	rc = fd < 0 ? -1 : ioctl(fd, SIOCETHTOOL, &ifr);
+	if (rc < 0)
+		fprintf(stderr, "xdpgen: GRO on %s: %s\n", argv[2], strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 2;
@@ -347,8 +373,10 @@ int main(int argc, char **argv)
 		rc = do_send(argc, argv);
 	else if (argc > 1 && !strcmp(argv[1], "sink"))
 		rc = do_sink(argc, argv);
+	else if (argc > 1 && !strcmp(argv[1], "gro"))
+		rc = do_gro(argc, argv);
 	if (rc == 2)
 		fprintf(stderr, "usage: xdpgen send IFNAME DST_MAC SRC_IP:PORT DST_IP PORTS RATE_PPS SECONDS\n"
-			"       xdpgen sink IFNAME\n");
+			"       xdpgen sink IFNAME\n       xdpgen gro IFNAME\n");
 	return rc;
 }
