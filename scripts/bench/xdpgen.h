@@ -11,6 +11,8 @@
 #define XG_MAX_STREAMS 65536
 /* Delay histogram: one bucket per microsecond, the last one is "or more". */
 #define XG_HIST_BUCKETS 16384
+/* Most frames the paced generator sends back to back to catch up. */
+#define XG_LAG_MAX 32
 #define XG_MAGIC 0x58474e31u   /* "XGN1" */
 
 enum { XG_CNT_FRAMES, XG_CNT_MAX };
