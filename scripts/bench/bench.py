@@ -48,9 +48,9 @@ GEN_SHORT = 0.85
 NOFILE_HARD = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 MAX_CALLS = (NOFILE_HARD - 512) // 4
 
-FULL = dict(rates=[50000, 100000, 150000, 200000, 300000, 400000, 600000, 800000,
-                   1000000, 1200000, 1500000, 2000000],
-            step_s=2.0, calls=10000, setup_cps=500, hold_s=30.0, cpu_streams=1000, perf=True,
+FULL = dict(rates=[10000, 20000, 30000, 40000, 50000, 75000, 100000, 150000, 200000,
+                   300000, 400000, 600000, 800000, 1000000, 1200000, 1500000, 2000000],
+            step_s=2.0, calls=10000, setup_cps=1000, hold_s=30.0, cpu_streams=1000, perf=True,
             sip_rates=[500, 1000, 2000, 3000, 4000], sip_s=3.0,
             reg_rates=[500, 1000, 2000, 3000, 4000], ceiling_s=2.0)
 SMOKE = dict(rates=[2000, 4000], step_s=1.0, calls=10, setup_cps=50, hold_s=1.0,
@@ -440,10 +440,16 @@ def run_engine(engine, prefix, work, cfg):
             log("  %s %7d pps: sent %7d fwd %7d loss %.4f%% p50 %d us p99 %d us%s"
                 % (engine, rate, st["sent_pps"], st["forwarded_pps"], 100 * st["loss"],
                    st["p50_us"], st["p99_us"], " generator short" if st["generator_short"] else ""))
+            # Occasional ring drops (the veth ring holds 256 frames: a stall
+            # of the gateway's CPU longer than 256 frames' time) make a step
+            # fail at a few 0.1% below the real limit: search on until the
+            # loss shows saturation, then report the best passing step.
             if passed(st):
                 best, fails = max(best, st["forwarded_pps"]), 0
                 best_offered = rate
-            else:
+            elif st["loss"] >= 0.05 or st["generator_short"]:
+                break
+            elif st["loss"] >= 0.005:
                 fails += 1
                 if fails >= 2:
                     break
