@@ -1,6 +1,6 @@
 /* xdpgen: RTP load generator and sink for the relay benchmarks, in XDP.
  *
- *   xdpgen send IFNAME DST_MAC SRC_IP:PORT DST_IP PORTS RATE_PPS SECONDS
+ *   xdpgen send IFNAME DST_MAC SRC_IP:PORT DST_IP PORTS RATE_PPS SECONDS [BURST]
  *   xdpgen sink IFNAME
  *   xdpgen gro IFNAME
  *
@@ -12,7 +12,9 @@
  * with its own sequence numbers. One run lasts SECONDS (ended by SIGALRM);
  * the program paces itself (xdpgen.bpf.c), so the sender spins one CPU
  * whatever the rate. RATE_PPS 0 means unpaced, to measure the generator's
- * own ceiling. Prints
+ * own ceiling. Paced frames leave in bursts of BURST (default 16) back to
+ * back, like the batches a NIC's interrupt moderation hands to its driver.
+ * Prints
  * {"sent": N, "seconds": S, "rate": R}.
  * sink: attaches xdpgen_rx to IFNAME (native XDP) and answers lines on
  * stdin: "reset" zeroes the counters, "snap" prints {"received": N,
@@ -182,7 +184,7 @@ static int do_send(int argc, char **argv)
 	struct xdpgen *skel;
 	int nports, fd, rc = 1;
 
-	if (argc != 9 || parse_mac(argv[3], dmac) || !(colon = strrchr(argv[4], ':')) ||
+	if ((argc != 9 && argc != 10) || parse_mac(argv[3], dmac) || !(colon = strrchr(argv[4], ':')) ||
 	    (size_t)(colon - argv[4]) >= sizeof(host) || inet_pton(AF_INET, argv[5], &dst) != 1)
 		return 2;
 	memcpy(host, argv[4], (size_t)(colon - argv[4]));
@@ -238,6 +240,9 @@ static int do_send(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 	opts.repeat = UINT32_MAX;
 	skel->bss->xg_rate_pps = (uint64_t)rate;
+	skel->data->xg_burst = argc > 9 ? strtoull(argv[9], NULL, 10) : 16;
+	if (skel->data->xg_burst < 1 || skel->data->xg_burst > XG_LAG_MAX)
+		skel->data->xg_burst = 1;
 	start = now_ns();
 	skel->bss->xg_start_ns = start;
 	end = start + (uint64_t)(secs * 1e9);
@@ -376,7 +381,7 @@ int main(int argc, char **argv)
 	else if (argc > 1 && !strcmp(argv[1], "gro"))
 		rc = do_gro(argc, argv);
 	if (rc == 2)
-		fprintf(stderr, "usage: xdpgen send IFNAME DST_MAC SRC_IP:PORT DST_IP PORTS RATE_PPS SECONDS\n"
+		fprintf(stderr, "usage: xdpgen send IFNAME DST_MAC SRC_IP:PORT DST_IP PORTS RATE_PPS SECONDS [BURST]\n"
 			"       xdpgen sink IFNAME\n       xdpgen gro IFNAME\n");
 	return rc;
 }
