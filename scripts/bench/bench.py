@@ -39,6 +39,7 @@ GEN_CPU, GW_CPU = "0", "1"
 PHONE, PHONE_RTP = "10.0.0.2", 40000
 FAR, FAR_RTP = "198.51.100.2", 40002
 LOSS_MAX = 0.001
+BURST = 16   # frames the generator sends back to back (xdpgen.c)
 # A step counts only when the generator sent at least this share of the
 # offered rate: on a shared machine it loses its core now and then (it
 # catches up at most XG_LAG_MAX frames), so it falls a few % short.
@@ -168,8 +169,8 @@ def rss_kib(pid):
 class Sink:
     """xdpgen sink on the far end: counts bench frames and their delay."""
 
-    def __init__(self, topo, ns, ifname):
-        self.p = topo.popen(ns, [XDPGEN, "sink", ifname], stdin=subprocess.PIPE,
+    def __init__(self, topo, ns, ifname, other=()):
+        self.p = topo.popen(ns, [XDPGEN, "sink", ifname] + list(other), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
         self._read()
 
@@ -307,13 +308,27 @@ def setup_calls(topo, gw, work, n, cps):
     return have, time.time() - t0
 
 
+class Streams:
+    """The relay ports of the calls' media: private (where the phone sends)
+    and public (where the far end sends), one of each per call."""
+
+    def __init__(self, priv, pub):
+        self.priv, self.pub = priv, pub
+
+    def __len__(self):
+        return len(self.priv) + len(self.pub)
+
+    def calls(self, n):
+        return Streams(self.priv[:n], self.pub[:n])
+
+
 def relay_ports(gw):
-    """The private relay port of every call's streams."""
-    ports = []
+    priv, pub = [], []
     for c in gw.ctl("calls")["calls"]:
         for s in c["streams"]:
-            ports.append(int(s["private"]["relay"].rsplit(":", 1)[1]))
-    return sorted(ports)
+            priv.append(int(s["private"]["relay"].rsplit(":", 1)[1]))
+            pub.append(int(s["public"]["relay"].rsplit(":", 1)[1]))
+    return Streams(sorted(priv), sorted(pub))
 
 
 class Load:
@@ -321,17 +336,26 @@ class Load:
 
     def __init__(self, topo, work, sink):
         self.topo, self.work, self.sink = topo, work, sink
-        self.gw_mac = topo.mac("gw", "gwlan")
+        self.lan_mac = topo.mac("gw", "gwlan")
+        self.wan_mac = topo.mac("gw", "gwwan")
 
-    def run(self, ports, rate, secs):
-        path = os.path.join(self.work, "ports")
+    def _ports(self, name, ports):
+        path = os.path.join(self.work, name)
         with open(path, "w") as f:
             f.write("".join("%d\n" % p for p in ports))
+        return "@" + path
+
+    def run(self, streams, rate, secs, burst=BURST):
+        """rate (pps) spread over all streams, both directions: private
+        ones out of lan0 (XDP_TX), public ones out of wan0 (redirect)."""
+        argv = [XDPGEN, "send", str(int(rate)), str(secs), str(burst),
+                "lan0", self.lan_mac, "%s:%d" % (PHONE, PHONE_RTP), "10.0.0.1",
+                self._ports("priv", streams.priv)]
+        if streams.pub:
+            argv += [self.topo.netns("wan").split("=", 1)[1], "wan0", self.wan_mac,
+                     "%s:%d" % (FAR, FAR_RTP), "198.51.100.1", self._ports("pub", streams.pub)]
         self.sink.ask("reset")
-        out = self.topo.run("lan", [XDPGEN, "send", "lan0", self.gw_mac,
-                                    "%s:%d" % (PHONE, PHONE_RTP), "10.0.0.1", "@" + path,
-                                    str(int(rate)), str(secs)], cpu=GEN_CPU,
-                            timeout=secs + 30, nice=True)
+        out = self.topo.run("lan", argv, cpu=GEN_CPU, timeout=secs + 30, nice=True)
         sent = json.loads(out)
         time.sleep(0.3)   # the last frames in flight
         got = self.sink.ask("snap")
@@ -344,14 +368,14 @@ class Load:
                 "generator_short": sent["rate"] < GEN_SHORT * rate if rate else False}
 
 
-def perf_profile(load, ports, rate, secs):
+def perf_profile(load, streams, rate, secs):
     """Where the gateway's CPU (GW_CPU) goes at rate: perf record -e cpu-clock
     (the VM has no hardware counters), top symbols with their share."""
     data = os.path.join(load.work, "perf.data")
     rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-C", GW_CPU, "-o", data,
                             "--", "sleep", str(secs)], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
-    load.run(ports, rate, secs)
+    load.run(streams, rate, secs)
     rec.wait()
     out = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
                           "--sort", "comm,sym", "--percent-limit", "0.5"],
@@ -370,7 +394,7 @@ def offload_delay(gw, load, port, rate=20000):
     kernel: the first packet latches in the daemon, which then installs the
     map entries; until then the daemon relays. Measured as the packets the
     daemon relayed on a fresh stream sent at rate (resolution 1/rate)."""
-    load.run([port], rate, 0.5)
+    load.run(Streams([port], []), rate, 0.5)
     for c in gw.ctl("calls")["calls"]:
         for s in c["streams"]:
             leg = s["private"]
@@ -393,8 +417,9 @@ def generator_ceiling(prefix, work, secs):
     topo = Topology(prefix)
     try:
         threaded_napi(topo, "gw", "gwlan")
-        out = topo.run("lan", [XDPGEN, "send", "lan0", topo.mac("gw", "gwlan"),
-                               "%s:%d" % (PHONE, PHONE_RTP), "10.0.0.1", "9", "0", str(secs)],
+        out = topo.run("lan", [XDPGEN, "send", "0", str(secs), "1", "lan0",
+                               topo.mac("gw", "gwlan"), "%s:%d" % (PHONE, PHONE_RTP),
+                               "10.0.0.1", "9"],
                        cpu=GEN_CPU, timeout=secs + 30, nice=True)
         return int(json.loads(out)["rate"])
     finally:
@@ -406,12 +431,10 @@ def run_engine(engine, prefix, work, cfg):
     topo = Topology(prefix)
     gw = None
     try:
-        napi = threaded_napi(topo, "gw", "gwlan")
-        if engine == "xdp":
-            # Senders give the gateway complete checksums (as a real NIC).
-            topo.run("lan", [os.path.join(TOP, "tests", "unit", "smq_kern_tool"),
-                             "xdp-pass", "lan0"])
-        sink = Sink(topo, "wan", "wan0")
+        napi = threaded_napi(topo, "gw", "gwlan") + threaded_napi(topo, "gw", "gwwan")
+        # Both far ends run the sink in native XDP, which also lets the XDP
+        # engine redirect to them (a veth takes XDP frames only then).
+        sink = Sink(topo, "wan", "wan0", (topo.netns("lan").split("=", 1)[1], "lan0"))
         gw = Gateway(topo, work, engine, cfg["calls"])
         res["engine_log"] = [l for l in gw.log().splitlines() if "rtp engine" in l]
         rss0 = rss_kib(gw.pid)
@@ -421,14 +444,15 @@ def run_engine(engine, prefix, work, cfg):
         # keeps, and is no part of what a call costs.
         mem_kib = rss_kib(gw.pid) - rss0
         ports = relay_ports(gw)
-        res["calls_set_up"] = len(ports)
+        ncalls = len(ports.priv)
+        res["calls_set_up"] = ncalls
         res["call_setup_s"] = round(setup_s, 1)
-        log("  %s: %d calls set up in %.1f s" % (engine, len(ports), setup_s))
-        if not ports:
+        log("  %s: %d calls set up in %.1f s" % (engine, ncalls, setup_s))
+        if not ncalls:
             raise RuntimeError("no call set up: %s" % gw.log()[-2000:])
         load = Load(topo, work, sink)
         if engine != "userspace":
-            res["offload"] = offload_delay(gw, load, ports[0])
+            res["offload"] = offload_delay(gw, load, ports.priv[0])
         # Latch every stream (the first packets go through the daemon,
         # which then offloads the stream), and let the offload settle.
         load.run(ports, min(20000, 2 * len(ports)), 1.0)
@@ -436,9 +460,9 @@ def run_engine(engine, prefix, work, cfg):
 
         map_bytes, map_entries = gw.map_memory()
         res["memory"] = {
-            "rss_kib_per_1000_calls": round(mem_kib * 1000.0 / len(ports), 1),
+            "rss_kib_per_1000_calls": round(mem_kib * 1000.0 / ncalls, 1),
             # A call is 2 streams (one per direction) in the issue's terms.
-            "rss_bytes_per_stream": round(mem_kib * 1024.0 / (2 * len(ports)), 1),
+            "rss_bytes_per_stream": round(mem_kib * 1024.0 / (2 * ncalls), 1),
             "kernel_map_bytes": map_bytes, "kernel_map_entries": map_entries,
             "kernel_map_kib_per_1000_calls":
                 round(map_bytes / 1024.0 * 4000.0 / map_entries, 1) if map_entries else 0}
@@ -471,7 +495,9 @@ def run_engine(engine, prefix, work, cfg):
         pids = napi + [gw.pid]
         if best:
             c0, t0 = cpu_seconds(pids), time.time()
-            st = load.run(ports, best / 2, cfg["step_s"] * 1.5)
+            # Frames one by one: in a burst, a frame would also wait for
+            # the ones before it, which is no added latency of the relay.
+            st = load.run(ports, best / 2, cfg["step_s"] * 1.5, burst=1)
             busy = (cpu_seconds(pids) - c0) / (time.time() - t0)
             res["latency_at_half_max"] = {k: st[k] for k in
                                           ("offered_pps", "loss", "p50_us", "p99_us", "p999_us")}
@@ -479,9 +505,9 @@ def run_engine(engine, prefix, work, cfg):
             # frames), unlike 50 pps streams where wakeups dominate.
             res["latency_at_half_max"]["ns_per_packet"] = round(busy * 1e9 / (best / 2))
 
-        n = min(cfg["cpu_streams"], len(ports))
+        n = min(cfg["cpu_streams"] // 2, ncalls) * 2
         k0, d0, t0 = cpu_seconds(napi), cpu_seconds([gw.pid]), time.time()
-        st = load.run(ports[:n], n * 50, cfg["step_s"] * 1.5)
+        st = load.run(ports.calls(n // 2), n * 50, cfg["step_s"] * 1.5)
         el = time.time() - t0
         kern, daemon = (cpu_seconds(napi) - k0) / el, (cpu_seconds([gw.pid]) - d0) / el
         busy = kern + daemon
@@ -493,11 +519,10 @@ def run_engine(engine, prefix, work, cfg):
         if cfg.get("perf") and best:
             res["perf_at_half_max"] = perf_profile(load, ports, best / 2, cfg["step_s"])
 
-        # Each call's two directions (2 x 50 pps) are carried by its private
-        # stream at 100 pps: one generator, one direction (see the docs).
-        held = min(len(ports), best // 100) if best else 0
+        # A G.711 call: 2 streams (one each way) x 50 pps.
+        held = min(ncalls, best // 100) if best else 0
         if held:
-            st = load.run(ports[:held], held * 100, cfg["hold_s"])
+            st = load.run(ports.calls(held), held * 100, cfg["hold_s"])
             ok = passed(st)
             res["calls_held"] = {"calls": held if ok else 0, "tried": held, "loss": st["loss"],
                                  "seconds": cfg["hold_s"], "p99_us": st["p99_us"]}

@@ -5,7 +5,9 @@
  * template RTP frame (Ethernet/IPv4/UDP, UDP checksum 0 = none); each run
  * picks the next stream round robin, writes its UDP destination port, the
  * RTP sequence number and timestamp, and the payload's bench header, and
- * transmits the frame with XDP_TX (out of the interface the run is bound to).
+ * transmits the frame with XDP_TX (out of the interface the run is bound to),
+ * or for the streams of the second direction, if any, redirects it to the
+ * interface in xg_tx.
  * Paced to xg_rate_pps by dropping the runs that come before the next frame
  * is due.
  *
@@ -48,8 +50,20 @@ struct {
 	__type(value, __u64);
 } xg_cnt SEC(".maps");
 
-/* Set by the loader before load. */
+/* The second direction's egress (a device of another namespace, entered
+ * by the loader when it filled the map). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xg_tx SEC(".maps");
+
+/* Set by the loader before load: streams in all, and how many of them (the
+ * first ones) go out of the run's own interface with XDP_TX; the others are
+ * redirected through xg_tx. */
 const volatile __u32 xg_nstreams = 1;
+const volatile __u32 xg_nstreams0 = 1;
 /* Pacing, set by the loader before the run: frames/s (0 = unpaced) and the
  * start time (CLOCK_MONOTONIC ns). */
 __u64 xg_rate_pps;
@@ -70,7 +84,7 @@ struct xg_frame {
  * run writes them again: live frames are recycled with whatever the stack
  * left in them (a forwarded frame comes back with the gateway's MACs and
  * the masqueraded source address), only the frame pointers are reset. */
-struct xg_hdrs xg_tmpl;   /* not const: clang would fold the copy to zeros */
+struct xg_hdrs xg_tmpl[2];   /* per direction; not const: clang would fold the copy to zeros */
 
 SEC("xdp")
 int xdpgen_tx(struct xdp_md *ctx)
@@ -111,7 +125,10 @@ int xdpgen_tx(struct xdp_md *ctx)
 	port = bpf_map_lookup_elem(&xg_ports, &stream);
 	if (!port)
 		return XDP_DROP;
-	__builtin_memcpy(&f->h, &xg_tmpl, sizeof(f->h));
+	if (stream < xg_nstreams0)
+		__builtin_memcpy(&f->h, &xg_tmpl[0], sizeof(f->h));
+	else
+		__builtin_memcpy(&f->h, &xg_tmpl[1], sizeof(f->h));
 	f->h.udp.dest = *port;
 	*(__u16 *)&f->h.rtp[2] = bpf_htons((__u16)seq);
 	*(__u32 *)&f->h.rtp[4] = bpf_htonl(seq * 160u);
@@ -119,7 +136,7 @@ int xdpgen_tx(struct xdp_md *ctx)
 	f->pl.sent_ns = now;
 	f->pl.stream = stream;
 	f->pl.magic = XG_MAGIC;
-	return XDP_TX;
+	return stream < xg_nstreams0 ? XDP_TX : bpf_redirect_map(&xg_tx, 0, 0);
 }
 
 static __always_inline void xg_count(__u32 key, __u64 add)
