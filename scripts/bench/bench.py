@@ -685,14 +685,15 @@ def plot(result, out):
                     % (dat, i, e) for i, e in enumerate(names))
     script = """set terminal pngcairo size 1000,800 noenhanced
 set output '%s'
-set multiplot layout 2,1 title 'sipmasq relay, 172-byte RTP, one direction'
+set multiplot layout 2,1 title 'sipmasq relay, 172-byte RTP both ways, by rtp_engine'
 set grid
 set key left top
+set logscale x
+set logscale y
 set xlabel 'offered load (kpps)'
 set ylabel 'forwarded (kpps)'
 plot %s
 set ylabel 'one-way delay p99 (us)'
-set logscale y
 plot %s
 unset multiplot
 """ % (os.path.join(out, "throughput.png"), fwd, lat)
