@@ -373,25 +373,36 @@ class Load:
                 "generator_short": sent["rate"] < GEN_SHORT * rate if rate else False}
 
 
-def perf_profile(load, streams, rate, secs):
-    """Where the gateway's CPU (GW_CPU) goes at rate: perf record -e cpu-clock
-    (the VM has no hardware counters), top symbols with their share."""
-    data = os.path.join(load.work, "perf.data")
-    rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-C", GW_CPU, "-o", data,
-                            "--", "sleep", str(secs)], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    load.run(streams, rate, secs)
-    rec.wait()
+def perf_start(work, target, secs):
+    """perf record -e cpu-clock (the VM has no hardware counters) of target
+    (["-C", cpu] or ["-p", pid]) for secs; perf_top() reads it."""
+    data = os.path.join(work, "perf.data")
+    return data, subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-o", data] + target +
+                                  ["--", "sleep", str(secs)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+
+
+def perf_top(rec, comms=r"(napi/gw|sipmasq|ksoftirqd)"):
+    """Top symbols with their share of all samples, of the gateway's own
+    threads only (others share the CPU)."""
+    data, p = rec
+    p.wait()
     out = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
                           "--sort", "comm,sym", "--percent-limit", "0.5"],
                          capture_output=True, text=True).stdout
-    # Only the gateway's work: others share the CPU.
     top = []
     for line in out.splitlines():
         m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[.\]\s+(.+)", line)
-        if m and re.match(r"(napi/gw|sipmasq|ksoftirqd)", m.group(2)):
+        if m and re.match(comms, m.group(2)):
             top.append({"pct": float(m.group(1)), "comm": m.group(2), "sym": m.group(3).strip()})
     return top[:15]
+
+
+def perf_profile(load, streams, rate, secs):
+    """Where the gateway's CPU (GW_CPU) goes at rate."""
+    rec = perf_start(load.work, ["-C", GW_CPU], secs)
+    load.run(streams, rate, secs)
+    return perf_top(rec)
 
 
 def offload_delay(gw, load, port, rate=20000):
@@ -557,6 +568,7 @@ def sip_rates(prefix, work, cfg):
                                      str(FAR_RTP), "-m", str(n)])
             time.sleep(0.3)
             t0 = time.time()
+            rec = perf_start(work, ["-p", str(gw.pid)], cfg["sip_s"])
             uac = sipp(topo, "lan", ["-sf", os.path.join(scen, "uac_hold.xml"), "-i", PHONE,
                                      "-p", "5062", "-mp", "6000", "-rsa", "10.0.0.1:5060",
                                      "-key", "to", "sip:bench@%s:5070" % FAR, "-key", "rtpport",
@@ -566,8 +578,11 @@ def sip_rates(prefix, work, cfg):
             el = time.time() - t0
             wait_all([uas], 5)
             ok = code == 0
+            top = perf_top(rec)
             res["calls"].append({"offered_cps": rate, "calls": n, "achieved_cps": round(n / el),
                                  "all_succeeded": ok})
+            if ok:
+                res["perf_daemon_at_max_cps"] = top
             log("  sip %5d calls/s offered: %d calls in %.1f s, %s"
                 % (rate, n, el, "all succeeded" if ok else "FAILED (sipp exit %s)" % code))
             if not ok:
