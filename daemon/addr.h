@@ -20,8 +20,8 @@ bool addr_equal(const struct sockaddr_in *a, const struct sockaddr_in *b);
 
 /* addr_resolve: host (dotted quad or name, resolved with getaddrinfo, IPv4
  * only) and a host-order port into *out. Returns 0 or -EHOSTUNREACH when the
- * name does not resolve. Names block in the resolver: the SIP loop passes
- * numeric hosts in the common case (registrars are often names: see docs). */
+ * name does not resolve. Names block in getaddrinfo: start-up only; the SIP
+ * loop resolves through daemon/resolver.h, which never blocks. */
 int addr_resolve(const char *host, uint16_t port, struct sockaddr_in *out);
 
 /* addr_parse_port: a decimal port string (NULL or "" gives dflt) in host

@@ -110,6 +110,22 @@ int call_state_save(void)
 	return statefile_write(state_path, calls_emit, NULL);
 }
 
+int call_state_poll(uint64_t now_ms)
+{
+	static unsigned seen_gen;
+	static uint64_t last_ms;
+	unsigned gen = media_generation();
+
+	if (!state_path[0] || gen == seen_gen)
+		return -1;
+	if (last_ms && now_ms - last_ms < CALL_STATE_COALESCE_MS)
+		return (int)(CALL_STATE_COALESCE_MS - (now_ms - last_ms));
+	seen_gen = gen;
+	last_ms = now_ms;
+	call_state_tick();
+	return -1;
+}
+
 void call_state_tick(void)
 {
 	if (state_path[0] && state_signature() != saved_sig)

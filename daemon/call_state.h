@@ -4,6 +4,8 @@
 #ifndef SIPMASQ_CALL_STATE_H
 #define SIPMASQ_CALL_STATE_H
 
+#include <stdint.h>
+
 /* call_state_init: the file ("" = calls are not saved). */
 void call_state_init(const char *path);
 
@@ -14,9 +16,20 @@ void call_state_init(const char *path);
 int call_state_load(void);
 
 /* call_state_tick: save the calls if anything that matters for adoption
- * (calls, streams, peers, latches) changed since the last save. Once a
- * second is enough: a change younger than that is re-learnt (latching). */
+ * (calls, streams, peers, latches) changed since the last save. Called once
+ * a second, and by call_state_poll() when the media plane changed. */
 void call_state_tick(void);
+
+/* Shortest time between two saves prompted by call_state_poll(), ms. */
+#define CALL_STATE_COALESCE_MS 200u
+
+/* call_state_poll: to be called on every event loop round: when the media
+ * plane changed (media_generation()), save at once, or, if the last save
+ * is younger than CALL_STATE_COALESCE_MS, as soon as it is older. Returns
+ * the ms until a pending save is due (the loop must wake up by then), or
+ * -1 when nothing is pending. So a kill -9 loses at most the changes of the
+ * last CALL_STATE_COALESCE_MS: a call set up just before is adopted too. */
+int call_state_poll(uint64_t now_ms);
 
 /* call_state_save: save now. Returns 0 or -errno. */
 int call_state_save(void);

@@ -8,6 +8,7 @@
  * run of the daemon shows every mistake in the file at once. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -17,8 +18,12 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "daemon/addr.h"
+#include "daemon/calls.h"
 #include "daemon/config.h"
+#include "daemon/media.h"
 #include "daemon/log.h"
+#include "daemon/sip_transport.h"
 
 /* Makefile.am defines SYSCONFDIR; the fallback only serves ad-hoc builds. */
 #ifndef SYSCONFDIR
@@ -31,6 +36,7 @@
 enum dir_type {
 	DT_IFNAME,      /* interface name: char[IF_NAMESIZE], no blanks or '/' */
 	DT_HOST,        /* host name or address: char[], no blanks */
+	DT_SERVERS,     /* char[]: comma-separated a.b.c.d[:port], no blanks */
 	DT_PATH,        /* file path: char[], blanks allowed */
 	DT_PORT,        /* uint16_t within min..max */
 	DT_UINT,        /* unsigned within min..max */
@@ -39,9 +45,11 @@ enum dir_type {
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
 	DT_AUTOSAVE,    /* bool from siproxd's save interval in s (0 = off) */
 	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace */
+	DT_TRANSPORT,   /* int enum sip_proto: udp, tcp */
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
 	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
 	DT_LIST_PORT,   /* struct config_list: repeatable, one port 1..65535 per line */
+	DT_AUTH_ALGS,   /* proxy_auth_alg[]/_n_alg: comma-separated SHA-256, MD5 */
 	DT_UNSUPPORTED, /* a siproxd directive sipmasq does not implement yet */
 };
 
@@ -57,6 +65,10 @@ struct directive {
 
 #define FIELD(f) offsetof(struct sipmasq_config, f), \
 	sizeof(((struct sipmasq_config *)0)->f)
+/* libosip2's osip_const.h names two SIP headers SUPPORTED and UNSUPPORTED;
+ * this file only needs its size limit, not those. */
+#undef SUPPORTED
+#undef UNSUPPORTED
 #define SUPPORTED(name, type, field, min, max) \
 	{ name, type, FIELD(field), min, max }
 #define UNSUPPORTED(name) { name, DT_UNSUPPORTED, 0, 0, 0, 0 }
@@ -92,12 +104,41 @@ static const struct directive directives[] = {
 	SUPPORTED("outbound_domain_name", DT_LIST_HOST, outbound_domain_name, 0, 0),
 	SUPPORTED("outbound_domain_host", DT_LIST_HOST, outbound_domain_host, 0, 0),
 	SUPPORTED("outbound_domain_port", DT_LIST_PORT, outbound_domain_port, 1, 65535),
+	SUPPORTED("proxy_auth_realm",  DT_PATH,   proxy_auth_realm, 0, 0),   /* blanks allowed */
+	SUPPORTED("proxy_auth_passwd", DT_PATH,   proxy_auth_passwd, 0, 0),
+	SUPPORTED("proxy_auth_pwfile", DT_PATH,   proxy_auth_pwfile, 0, 0),
+	SUPPORTED("tcp_timeout",       DT_UINT,   tcp_timeout, 0, MAX_TIMEOUT_S),
+	SUPPORTED("tcp_connect_timeout", DT_UINT, tcp_connect_timeout, 1, 60000),
+	SUPPORTED("tcp_keepalive",     DT_UINT,   tcp_keepalive, 0, MAX_TIMEOUT_S),
+	SUPPORTED("mask_host",         DT_LIST_HOST, mask_host, 0, 0),
+	SUPPORTED("masked_host",       DT_LIST_HOST, masked_host, 0, 0),
+	SUPPORTED("use_rport",         DT_UINT,   use_rport, 0, 3),
+	SUPPORTED("obscure_loops",     DT_BOOL,   obscure_loops, 0, 0),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
+	SUPPORTED("rtp_latch_window",  DT_UINT,   rtp_latch_window, 1, MAX_TIMEOUT_S),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
 	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
+	SUPPORTED("proxy_auth_algorithms", DT_AUTH_ALGS, proxy_auth_alg, 0, 0),
+	SUPPORTED("proxy_auth_nonce_lifetime", DT_UINT, proxy_auth_nonce_lifetime, 1, 3600),
+	SUPPORTED("sip_max_message_size", DT_UINT, sip_max_message_size, 512, SIP_MAX_DATAGRAM),
+	SUPPORTED("sip_max_headers",   DT_UINT,   sip_max_headers, 8, 10000),
+	SUPPORTED("sip_max_vias",      DT_UINT,   sip_max_vias, 2, 1000),
+	SUPPORTED("max_registrations", DT_UINT,   max_registrations, 1, 1000000),
+	SUPPORTED("max_registrations_per_aor", DT_UINT, max_registrations_per_aor, 1, 1000),
+	SUPPORTED("max_calls",         DT_UINT,   max_calls, 1, 1000000),
+	SUPPORTED("max_streams_per_call", DT_UINT, max_streams_per_call, 1, CALL_MAX_STREAMS),
+	SUPPORTED("via_stash_size",    DT_UINT,   via_stash_size, 16, 4000000),
+	SUPPORTED("sip_rate_limit",    DT_UINT,   sip_rate_limit, 0, 1000000),
+	SUPPORTED("sip_rate_burst",    DT_UINT,   sip_rate_burst, 1, 1000000),
+	SUPPORTED("sip_rate_limit_registered", DT_UINT, sip_rate_limit_registered, 0, 1000000),
+	SUPPORTED("sip_rate_burst_registered", DT_UINT, sip_rate_burst_registered, 1, 1000000),
+	SUPPORTED("sip_rate_sources",  DT_UINT,   sip_rate_sources, 16, 1000000),
+	SUPPORTED("dns_server",        DT_SERVERS, dns_server, 0, 0),
+	SUPPORTED("host_outbound_refresh", DT_UINT, host_outbound_refresh, 1, MAX_TIMEOUT_S),
+	SUPPORTED("outbound_proxy_transport", DT_TRANSPORT, outbound_proxy_transport, 0, 0),
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
@@ -107,17 +148,7 @@ static const struct directive directives[] = {
 	UNSUPPORTED("sip_dscp"),
 	UNSUPPORTED("rtp_input_dejitter"),
 	UNSUPPORTED("rtp_output_dejitter"),
-	UNSUPPORTED("tcp_timeout"),
-	UNSUPPORTED("tcp_connect_timeout"),
-	UNSUPPORTED("tcp_keepalive"),
-	UNSUPPORTED("proxy_auth_realm"),
-	UNSUPPORTED("proxy_auth_passwd"),
-	UNSUPPORTED("proxy_auth_pwfile"),
-	UNSUPPORTED("mask_host"),
-	UNSUPPORTED("masked_host"),
 	UNSUPPORTED("debug_port"),
-	UNSUPPORTED("use_rport"),
-	UNSUPPORTED("obscure_loops"),
 	UNSUPPORTED("thread_stack_size"),
 	UNSUPPORTED("plugindir"),
 	UNSUPPORTED("load_plugin"),
@@ -164,9 +195,32 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->debug_level = 0;
 	cfg->autosave_registrations = false;
 	cfg->outbound_proxy_port = 5060;
+	cfg->tcp_timeout = 600;
+	cfg->tcp_connect_timeout = 500;
+	cfg->tcp_keepalive = 0;
+	cfg->use_rport = 3;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
+	cfg->proxy_auth_alg[0] = AUTH_ALG_SHA256;   /* RFC 7616 3.7: most preferred first */
+	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
+	cfg->proxy_auth_n_alg = 2;
+	cfg->proxy_auth_nonce_lifetime = 300;
+	cfg->rtp_latch_window = MEDIA_LATCH_WINDOW_DEFAULT_S;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
+	cfg->sip_max_message_size = 16384;
+	cfg->sip_max_headers = 100;
+	cfg->sip_max_vias = 32;
+	cfg->max_registrations = 1024;
+	cfg->max_registrations_per_aor = 10;
+	cfg->max_calls = 256;
+	cfg->max_streams_per_call = CALL_MAX_STREAMS;
+	cfg->via_stash_size = 65536;   /* VIA_STASH_MAX of via_stash.h */
+	cfg->sip_rate_limit = 50;
+	cfg->sip_rate_burst = 100;
+	cfg->sip_rate_limit_registered = 500;
+	cfg->sip_rate_burst_registered = 1000;
+	cfg->sip_rate_sources = 4096;
+	cfg->host_outbound_refresh = 60;
 }
 
 static const struct directive *directive_find(const char *name)
@@ -234,6 +288,26 @@ static bool has_blank(const char *s)
 	return false;
 }
 
+/* dns_server: "a.b.c.d[:port]" items separated by commas (what
+ * ares_set_servers_ports_csv takes; IPv4 like the rest of sipmasq). */
+static bool servers_valid(const char *val)
+{
+	char buf[CONFIG_ITEM_MAX], *save = NULL;
+
+	if (snprintf(buf, sizeof(buf), "%s", val) >= (int)sizeof(buf))
+		return false;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':');
+		struct in_addr ip;
+
+		if (colon)
+			*colon = '\0';
+		if (inet_pton(AF_INET, item, &ip) != 1 || (colon && !addr_parse_port(colon + 1, 0)))
+			return false;
+	}
+	return val[0] && val[strlen(val) - 1] != ',' && !strstr(val, ",,") && val[0] != ',';
+}
+
 /* Copy a string value into its field; "" (quoted) empties a host or path. */
 static int store_string(const struct directive *d, const char *val,
 			char *field, char *why, size_t why_len)
@@ -260,6 +334,12 @@ static int store_string(const struct directive *d, const char *val,
 	case DT_HOST:
 		if (has_blank(val)) {
 			snprintf(why, why_len, "a host name has no blanks");
+			return -EINVAL;
+		}
+		break;
+	case DT_SERVERS:
+		if (len && !servers_valid(val)) {
+			snprintf(why, why_len, "not a comma-separated list of a.b.c.d[:port]");
 			return -EINVAL;
 		}
 		break;
@@ -299,6 +379,38 @@ static int store_list(const struct directive *d, const char *val, unsigned line,
 	return 0;
 }
 
+/* proxy_auth_algorithms: "SHA-256, MD5" in the order to offer them. */
+static int store_auth_algs(const char *val, struct sipmasq_config *cfg, char *why,
+			   size_t why_len)
+{
+	static const char *const names[AUTH_ALG_COUNT] = { "SHA-256", "MD5" };
+	uint8_t alg[AUTH_ALG_COUNT];
+	unsigned n = 0;
+	char buf[64], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		unsigned a = 0, i;
+
+		while (a < AUTH_ALG_COUNT && strcasecmp(t, names[a]))
+			a++;
+		for (i = 0; i < n && alg[i] != a; i++)
+			;
+		if (a == AUTH_ALG_COUNT || i < n) {
+			snprintf(why, why_len, "expected SHA-256 and/or MD5, each once");
+			return -EINVAL;
+		}
+		alg[n++] = (uint8_t)a;
+	}
+	if (!n) {
+		snprintf(why, why_len, "expected SHA-256 and/or MD5");
+		return -EINVAL;
+	}
+	memcpy(cfg->proxy_auth_alg, alg, n);
+	cfg->proxy_auth_n_alg = n;
+	return 0;
+}
+
 /* Parse val (from `line`) according to d and store it into cfg. On failure,
  * returns -EINVAL with the reason in why and leaves cfg untouched. */
 static int store(const struct directive *d, const char *val, unsigned line,
@@ -311,6 +423,7 @@ static int store(const struct directive *d, const char *val, unsigned line,
 	switch (d->type) {
 	case DT_IFNAME:
 	case DT_HOST:
+	case DT_SERVERS:
 	case DT_PATH:
 		return store_string(d, val, field, why, why_len);
 	case DT_BOOL:
@@ -348,6 +461,13 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		snprintf(why, why_len, "expected auto, xdp, tc or userspace");
 		return -EINVAL;
 	}
+	case DT_TRANSPORT:
+		if (!strcasecmp(val, "udp") || !strcasecmp(val, "tcp")) {
+			*(int *)field = strcasecmp(val, "udp") ? 1 : 0;   /* enum sip_proto */
+			return 0;
+		}
+		snprintf(why, why_len, "expected udp or tcp");
+		return -EINVAL;
 	case DT_MASK:
 		/* siproxd documents -1 as "enable everything". */
 		if (!strcmp(val, "-1")) {
@@ -390,6 +510,8 @@ static int store(const struct directive *d, const char *val, unsigned line,
 	case DT_LIST_HOST:
 	case DT_LIST_PORT:
 		return store_list(d, val, line, (struct config_list *)field, why, why_len);
+	case DT_AUTH_ALGS:
+		return store_auth_algs(val, cfg, why, why_len);
 	case DT_UNSUPPORTED:
 		break;
 	}
@@ -688,6 +810,42 @@ static int check_parallel(const struct sipmasq_config *cfg, const char *const na
 	return -EINVAL;
 }
 
+/* proxy_auth_*: a realm needs a password source (else nobody could ever
+ * register); a password without a realm is ignored, as in siproxd. The
+ * realm goes into a quoted-string of Proxy-Authenticate, so no '"' or '\\'. */
+static int check_auth(const struct sipmasq_config *cfg)
+{
+	char loc[SIPMASQ_PATH_MAX + 16];
+	const char *pw = cfg->proxy_auth_pwfile;
+
+	if (!cfg->proxy_auth_realm[0]) {
+		if (cfg->proxy_auth_passwd[0] || pw[0]) {
+			where(loc, sizeof(loc), cfg, line_of(cfg, pw[0] ? "proxy_auth_pwfile" :
+							     "proxy_auth_passwd"));
+			log_warn("%s: %s without proxy_auth_realm: no authentication, ignored", loc,
+				 pw[0] ? "proxy_auth_pwfile" : "proxy_auth_passwd");
+		}
+		return 0;
+	}
+	where(loc, sizeof(loc), cfg, line_of(cfg, "proxy_auth_realm"));
+	if (strpbrk(cfg->proxy_auth_realm, "\"\\")) {
+		log_err("%s: invalid value '%s' for proxy_auth_realm: no '\"' or '\\' allowed",
+			loc, cfg->proxy_auth_realm);
+		return -EINVAL;
+	}
+	if (!cfg->proxy_auth_passwd[0] && !pw[0]) {
+		log_err("%s: proxy_auth_realm needs proxy_auth_passwd or proxy_auth_pwfile", loc);
+		return -EINVAL;
+	}
+	if (pw[0] && access(pw, R_OK) != 0) {
+		where(loc, sizeof(loc), cfg, line_of(cfg, "proxy_auth_pwfile"));
+		log_err("%s: invalid value '%s' for proxy_auth_pwfile: %s", loc, pw,
+			strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_check(const struct sipmasq_config *cfg)
 {
 	static const char *const domain_names[] = {
@@ -697,6 +855,8 @@ int config_check(const struct sipmasq_config *cfg)
 		&cfg->outbound_domain_name, &cfg->outbound_domain_host,
 		&cfg->outbound_domain_port,
 	};
+	static const char *const mask_names[] = { "mask_host", "masked_host" };
+	const struct config_list *const mask_lists[] = { &cfg->mask_host, &cfg->masked_host };
 	int err = 0;
 
 	if (check_iface(cfg, "if_inbound", cfg->if_inbound, "eth0"))
@@ -706,6 +866,10 @@ int config_check(const struct sipmasq_config *cfg)
 	if (cfg->rtp_proxy_enable && check_rtp_range(cfg))
 		err = -EINVAL;
 	if (check_parallel(cfg, domain_names, domain_lists, ARRAY_SIZE(domain_lists)))
+		err = -EINVAL;
+	if (check_auth(cfg))
+		err = -EINVAL;
+	if (check_parallel(cfg, mask_names, mask_lists, ARRAY_SIZE(mask_lists)))
 		err = -EINVAL;
 	return err;
 }

@@ -53,7 +53,7 @@ static json_t *ep_json(const struct sockaddr_in *a)
 
 static json_t *leg_json(const struct media_leg *l)
 {
-	return json_pack("{s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "relay", ep_json(&l->local), "sdp", ep_json(&l->sdp),
 			 "peer", ep_json(&l->peer), "latched", l->latched,
 			 "rx_packets", (json_int_t)l->rx_packets,
@@ -62,6 +62,7 @@ static json_t *leg_json(const struct media_leg *l)
 			 "forwarded_bytes", (json_int_t)l->fwd_bytes,
 			 "kernel_packets", (json_int_t)l->kernel_packets,
 			 "dropped", (json_int_t)l->drops,
+			 "foreign", (json_int_t)l->foreign,
 			 "idle_ms", l->last_rx_ms ? (json_int_t)(evloop_now_ms() - l->last_rx_ms) : (json_int_t)-1);
 }
 
@@ -116,9 +117,11 @@ static json_t *cmd_stats(void)
 
 	for (unsigned i = 0; i < n; i++)
 		json_object_set_new(kernel, names[i], json_integer((json_int_t)counts[i]));
-	return json_pack("{s:s, s:i, s:i, s:i, s:o}", "engine", offload_engine_name(),
+	return json_pack("{s:s, s:i, s:i, s:i, s:I, s:o}", "engine", offload_engine_name(),
 			 "calls", (int)calls_count(), "registrations", (int)reg_count(),
-			 "free_port_pairs", (int)media_ports_free(), "kernel_reasons", kernel);
+			 "free_port_pairs", (int)media_ports_free(),
+			 "rtp_foreign_dropped", (json_int_t)media_foreign_drops(),
+			 "kernel_reasons", kernel);
 }
 
 static json_t *dispatch(const char *cmd)

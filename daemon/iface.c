@@ -42,6 +42,22 @@ int iface_lookup(const char *name, struct iface_side *side)
 	return rc;
 }
 
+int iface_index_of_addr(struct in_addr ip)
+{
+	struct ifaddrs *ifa_list, *ifa;
+	int idx = 0;
+
+	if (getifaddrs(&ifa_list) < 0)
+		return 0;
+	for (ifa = ifa_list; ifa && !idx; ifa = ifa->ifa_next) {
+		if (ifa->ifa_addr && ifa->ifa_addr->sa_family == AF_INET &&
+		    ((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr == ip.s_addr)
+			idx = (int)if_nametoindex(ifa->ifa_name);
+	}
+	freeifaddrs(ifa_list);
+	return idx;
+}
+
 bool iface_in_subnet(const struct iface_side *side, struct in_addr ip)
 {
 	if (!side->addr.s_addr)

@@ -24,6 +24,10 @@ int iface_lookup(const char *name, struct iface_side *side);
  * Returns 0 or -errno (-EOPNOTSUPP for interfaces without ethtool support). */
 int iface_driver(const char *name, char *buf, size_t n);
 
+/* iface_index_of_addr: index of the interface that holds IPv4 address ip
+ * (network byte order), 0 when none does or on error. */
+int iface_index_of_addr(struct in_addr ip);
+
 /* iface_in_subnet: ip lies in the side's subnet. */
 bool iface_in_subnet(const struct iface_side *side, struct in_addr ip);
 

@@ -14,6 +14,7 @@
 
 #include <osipparser2/osip_parser.h>
 
+#include "daemon/auth.h"
 #include "daemon/call_state.h"
 #include "daemon/calls.h"
 #include "daemon/config.h"
@@ -191,6 +192,10 @@ static void main_loop(void)
 	while (!stop_signal) {
 		uint64_t now = evloop_now_ms();
 		int timeout = now >= next_tick ? 0 : (int)(next_tick - now);
+		int save_in = call_state_poll(now);
+
+		if (save_in >= 0 && save_in < timeout)
+			timeout = save_in;
 
 		evloop_run_once(timeout);
 		if (hup_signal) {
@@ -231,6 +236,8 @@ int main(int argc, char **argv)
 	/* Check even after a bad value, so one run reports every mistake. */
 	if (config_check(&cfg) != 0 || rc)
 		return EXIT_CONFIG;
+	if (auth_init(&cfg) != 0)
+		return EXIT_CONFIG;   /* proxy_auth_pwfile: FILE:LINE said why */
 	if (opt.debug_set)
 		cfg.debug_level = opt.debug;
 	if (opt.pid_file)
@@ -255,6 +262,7 @@ int main(int argc, char **argv)
 			cfg.config_file, cfg.rtp_port_low, cfg.rtp_port_high);
 		return EXIT_CONFIG;
 	}
+	media_set_latch_window(cfg.rtp_latch_window);
 	offload_init(&cfg, (int)if_nametoindex(cfg.if_inbound),
 		     (int)if_nametoindex(cfg.if_outbound));
 	if (!cfg.call_state_file[0] && cfg.registration_file[0])
@@ -301,6 +309,7 @@ int main(int argc, char **argv)
 	media_fini();
 	reg_save();
 	reg_fini();
+	auth_fini();
 	evloop_fini();
 	if (cfg.pid_file[0])
 		unlink(cfg.pid_file);

@@ -32,8 +32,12 @@ struct media_leg {
 	uint64_t kernel_seen[2][2];     /* offload layer: the kernel entry's counters already
 	                                 * folded in, [RTP/RTCP][packets/bytes] (saved across
 	                                 * a restart so nothing is counted twice) */
-	uint64_t drops;                 /* received but not forwarded (no peer yet, send error) */
-	uint64_t last_rx_ms;            /* evloop_now_ms() of the last packet, 0 = none yet */
+	uint64_t drops;                 /* received but not forwarded (no peer yet, send error,
+	                                 * foreign source, latching not proven yet) */
+	uint64_t foreign;               /* of drops: from a source that is not the latched party
+	                                 * or may not latch (RTP injection attempts) */
+	uint64_t last_rx_ms;            /* evloop_now_ms() of the last packet from the party
+	                                 * (not foreign ones), 0 = none yet */
 	int fd_rtp, fd_rtcp;            /* userspace engine sockets */
 };
 
@@ -61,11 +65,30 @@ int media_stream_open(struct in_addr private_addr, struct in_addr public_addr,
                       struct media_stream **out);
 
 /* media_stream_set_peer: the address and RTP port that the party on `side`
- * announced in its SDP (c= and m=), network byte order. RTCP goes to port+1
- * until an RTCP packet is latched. If the address or port changes (e.g. a
- * re-INVITE), the latch on that side is dropped and learnt again. */
+ * announced in its SDP (c= and m=), network byte order, in a SIP message
+ * that came from signal_src (network order, 0 = unknown). RTCP goes to
+ * port+1 until an RTCP packet is latched. If the address or port changes
+ * (e.g. a re-INVITE), the latch on that side is dropped and learnt again.
+ * Each call is a signalling event: latching is allowed again on both sides
+ * for the latch window (kmod-free-fallback/latch.h says from where). */
 void media_stream_set_peer(struct media_stream *s, enum media_side side,
-                           const struct sockaddr_in *sdp_addr);
+                           const struct sockaddr_in *sdp_addr, struct in_addr signal_src);
+
+/* media_stream_signal: a signalling event of s's call without new SDP for
+ * it (e.g. a 200 OK without SDP after a reliable 183 answer, an ACK):
+ * reopens latching on both sides like media_stream_set_peer. s may be NULL. */
+void media_stream_signal(struct media_stream *s);
+
+/* Default of rtp_latch_window, seconds. */
+#define MEDIA_LATCH_WINDOW_DEFAULT_S 10u
+
+/* media_set_latch_window: how long after a signalling event (stream open,
+ * media_stream_set_peer) a leg may latch its peer, in seconds. */
+void media_set_latch_window(unsigned seconds);
+
+/* media_foreign_drops: datagrams dropped for their source since start, all
+ * streams (closed ones too). */
+uint64_t media_foreign_drops(void);
 
 /* media_stream_close: release the ports and free s. s may be NULL. */
 void media_stream_close(struct media_stream *s);
@@ -88,6 +111,11 @@ void media_set_hook(media_hook_fn fn);
  * Returns 0 with *out set, -EBUSY when a port is taken, -EINVAL when it is
  * outside the range, or -errno from bind(). */
 int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out);
+
+/* media_generation: a number that changes whenever a stream opens or
+ * closes, gets a new SDP address or latches a peer (what a saved call
+ * state must follow). Compare for equality only. */
+unsigned media_generation(void);
 
 /* media_ports_free: number of free relay port pairs (for logs and tests). */
 unsigned media_ports_free(void);

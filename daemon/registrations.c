@@ -1,11 +1,12 @@
 /* Binding table and its registration_file. A list, with hash indexes for
- * the lookups every REGISTER and every response makes (by token and by
- * contact): with a linear scan, thousands of bindings capped registrations
- * at ~2000/s (docs/benchmarks.md). The rarer lookups (AOR, user, source)
- * still walk the list. */
+ * the lookups every REGISTER and every response makes (by token, contact
+ * and AOR): with linear scans, thousands of bindings capped registrations
+ * at ~2000/s (docs/benchmarks.md). The rarer lookups (user, source) still
+ * walk the list. */
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,34 +27,56 @@
 static struct binding *bindings;
 static char reg_path[256];
 static unsigned live_registered;
+static unsigned limit_total = ~0u, limit_per_aor = ~0u;   /* reg_set_limits */
 
 #define REG_HASH_BUCKETS 16384u   /* power of two */
 static struct binding *by_token[REG_HASH_BUCKETS];
 static struct binding *by_contact[REG_HASH_BUCKETS];
+static struct binding *by_aor[REG_HASH_BUCKETS];   /* case-insensitive */
+static unsigned nbindings;
 
-/* FNV-1a, reduced to a bucket index. */
-static unsigned str_bucket(const char *s)
+/* FNV-1a, reduced to a bucket index; fold: lower-case first (AORs compare
+ * with strcasecmp). */
+static unsigned str_bucket_fold(const char *s, bool fold)
 {
 	uint32_t h = 2166136261u;
 
 	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
+		h = (h ^ (unsigned char)(fold ? tolower((unsigned char)*s) : *s)) * 16777619u;
 	return h & (REG_HASH_BUCKETS - 1);
+}
+
+static unsigned str_bucket(const char *s)
+{
+	return str_bucket_fold(s, false);
 }
 
 static void index_add(struct binding *b)
 {
 	unsigned t = str_bucket(b->token), c = str_bucket(b->contact);
+	unsigned a = str_bucket_fold(b->aor, true);
 
 	b->next_token = by_token[t];
 	by_token[t] = b;
 	b->next_contact = by_contact[c];
 	by_contact[c] = b;
+	if (b->aor[0]) {   /* dialog bindings have none: one long chain else */
+		b->next_aor = by_aor[a];
+		by_aor[a] = b;
+	}
+	nbindings++;
 }
 
 static void index_del(struct binding *b)
 {
 	struct binding **pp;
+
+	nbindings--;
+	for (pp = &by_aor[str_bucket_fold(b->aor, true)]; b->aor[0] && *pp; pp = &(*pp)->next_aor)
+		if (*pp == b) {
+			*pp = b->next_aor;
+			break;
+		}
 
 	for (pp = &by_token[str_bucket(b->token)]; *pp; pp = &(*pp)->next_token)
 		if (*pp == b) {
@@ -148,7 +171,7 @@ struct binding *reg_find_aor(const char *aor)
 {
 	time_t now = time(NULL);
 
-	for (struct binding *b = bindings; b; b = b->next)
+	for (struct binding *b = by_aor[str_bucket_fold(aor, true)]; b; b = b->next_aor)
 		if (b->registered && live(b, now) && !strcasecmp(b->aor, aor))
 			return b;
 	return NULL;
@@ -162,6 +185,27 @@ bool reg_known_source(struct in_addr ip)
 		if (b->registered && live(b, now) && b->src.sin_addr.s_addr == ip.s_addr)
 			return true;
 	return false;
+}
+
+void reg_set_limits(unsigned total, unsigned per_aor)
+{
+	limit_total = total;
+	limit_per_aor = per_aor;
+}
+
+/* 0 when one more binding (of `aor` when registered) passes
+ * reg_set_limits, else -ENOSPC (total) or -EDQUOT (per AOR). Bindings in
+ * their grace period count in the total: they still hold memory. */
+static int room_for(const char *aor, bool registered, time_t now)
+{
+	unsigned of_aor = 0;
+
+	if (nbindings >= limit_total)
+		return -ENOSPC;
+	for (const struct binding *b = by_aor[str_bucket_fold(aor, true)]; registered && b;
+	     b = b->next_aor)
+		of_aor += b->registered && live(b, now) && !strcasecmp(b->aor, aor);
+	return of_aor >= limit_per_aor ? -EDQUOT : 0;
 }
 
 struct binding *reg_bind(const char *aor, const char *contact, const char *user,
@@ -182,9 +226,17 @@ struct binding *reg_bind(const char *aor, const char *contact, const char *user,
 	}
 	b = found;
 	if (!b) {
-		b = binding_new(NULL, aor, contact, user);
-		if (!b)
+		int rc = room_for(aor ? aor : "", registered && aor, now);
+
+		if (rc) {
+			errno = -rc;
 			return NULL;
+		}
+		b = binding_new(NULL, aor, contact, user);
+		if (!b) {
+			errno = ENOMEM;
+			return NULL;
+		}
 		log_debug(DBCLASS_REG, "binding %s: new for %s -> %s", b->token,
 			  aor ? aor : "(dialog)", contact);
 	}

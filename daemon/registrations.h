@@ -26,7 +26,8 @@ struct binding {
 	bool registered;               /* from REGISTER (saved) vs dialog-only */
 	struct binding *next;
 	struct binding *next_token;    /* registrations.c's hash chains: by token, */
-	struct binding *next_contact;  /* by contact */
+	struct binding *next_contact;  /* by contact, */
+	struct binding *next_aor;      /* by AOR */
 };
 
 /* reg_init: set the registration_file path ("" = no persistence) and load it.
@@ -41,10 +42,18 @@ void reg_fini(void);
 /* reg_bind: find the binding for (aor, contact) or make one, and record the
  * source address. aor may be NULL for a dialog binding (then the lookup is by
  * contact alone, preferring a registered binding). Strings are copied.
- * expires_s: seconds from now. Returns the binding or NULL (out of memory). */
+ * expires_s: seconds from now. Returns the binding, or NULL with errno
+ * ENOSPC (max_registrations) or EDQUOT (max_registrations_per_aor) when a
+ * new binding would pass reg_set_limits, ENOMEM when out of memory. */
 struct binding *reg_bind(const char *aor, const char *contact, const char *user,
                          const struct sockaddr_in *src, unsigned expires_s,
                          bool registered);
+
+/* reg_set_limits: max_registrations (bindings in total, registered and
+ * dialog, including those in their grace period) and
+ * max_registrations_per_aor (live registered bindings of one AOR). Only
+ * new bindings are refused; reg_init loads a file whatever its size. */
+void reg_set_limits(unsigned total, unsigned per_aor);
 
 /* reg_find_token: the binding with this smqid token, or NULL. */
 struct binding *reg_find_token(const char *token);

@@ -91,7 +91,7 @@ static int media_rewrite(struct call *call, int idx, enum media_side from,
 	memset(&peer, 0, sizeof(peer));
 	if (addr_is_numeric(conn->c_addr, &peer.sin_addr) && peer.sin_addr.s_addr) {
 		peer = addr_make(peer.sin_addr, port);
-		media_stream_set_peer(s, from, &peer);
+		media_stream_set_peer(s, from, &peer, a->signal_src);
 	}
 	snprintf(pbuf, sizeof(pbuf), "%u", ntohs(s->leg[to].local.sin_port));
 	str_replace(&m->m_port, pbuf);

@@ -11,6 +11,7 @@
 struct sdp_addrs {
 	struct in_addr bind[2];      /* where relay sockets are bound */
 	struct in_addr announce[2];  /* what SDP toward that side says (host_outbound) */
+	struct in_addr signal_src;   /* source of the SIP message carrying the SDP (0 = unknown) */
 };
 
 /* sdp_rewrite: rewrite an SDP body sent by the party on side `from` so that

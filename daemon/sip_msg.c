@@ -22,7 +22,15 @@ int sipmsg_parse(const char *buf, size_t len, osip_message_t **out)
 	if (osip_message_init(&msg) != 0)
 		return -ENOMEM;
 	if (osip_message_parse(msg, buf, len) != 0) {
-		osip_message_free(msg);
+		/* libosip2 stops at the body when the datagram is shorter than
+		 * Content-Length: a request whose headers were all read still
+		 * gets its 400 (RFC 3261 18.3). */
+		if (MSG_IS_REQUEST(msg) && msg->sip_method && msg->req_uri &&
+		    osip_list_size(&msg->vias) > 0 && msg->from && msg->to && msg->call_id &&
+		    msg->cseq)
+			*out = msg;
+		else
+			osip_message_free(msg);
 		return -EBADMSG;
 	}
 	*out = msg;
@@ -109,19 +117,19 @@ void sipmsg_via_mark_received(osip_message_t *msg, const struct sockaddr_in *src
 	}
 }
 
-int sipmsg_via_response_dest(const osip_via_t *via, struct sockaddr_in *dst)
+int sipmsg_via_response_hop(const osip_via_t *via, struct sip_hop *hop)
 {
 	const char *host = sipmsg_via_param(via, "received");
 	const char *rport = sipmsg_via_param(via, "rport");
-	uint16_t port = addr_parse_port(via->port, 5060);
+	uint16_t port = addr_parse_port(via->port, 0);
 
 	if (!host || !*host)
 		host = via->host;
 	if (rport && *rport)
 		port = addr_parse_port(rport, port);
-	if (!port)
+	if ((via->port && *via->port && !port) || (rport && *rport && !port) || !host || !*host)
 		return -EINVAL;
-	return addr_resolve(host, port, dst);
+	return sip_hop_set(hop, host, port);
 }
 
 /* FNV-1a, 64 bit: a stable, cheap hash for branch derivation (not a
@@ -168,7 +176,7 @@ void sipmsg_branch(const osip_message_t *msg, char dir, char *out)
 }
 
 int sipmsg_via_push(osip_message_t *msg, struct in_addr host, unsigned short port,
-                    const char *branch)
+                    enum sip_proto proto, const char *branch)
 {
 	osip_via_t *via;
 	char ip[INET_ADDRSTRLEN], p[8];
@@ -178,13 +186,47 @@ int sipmsg_via_push(osip_message_t *msg, struct in_addr host, unsigned short por
 	inet_ntop(AF_INET, &host, ip, sizeof(ip));
 	snprintf(p, sizeof(p), "%u", port);
 	via_set_version(via, osip_strdup("2.0"));
-	via_set_protocol(via, osip_strdup("UDP"));
+	via_set_protocol(via, osip_strdup(sip_hop_proto_name(proto)));
 	via_set_host(via, osip_strdup(ip));
 	via_set_port(via, osip_strdup(p));
 	osip_via_set_branch(via, osip_strdup(branch));
 	osip_via_param_add(via, osip_strdup("rport"), NULL);
 	osip_list_add(&msg->vias, via, 0);
 	return 0;
+}
+
+enum sip_proto sipmsg_via_proto(const osip_via_t *via)
+{
+	return via && via->protocol && !strcasecmp(via->protocol, "TCP") ? SIP_PROTO_TCP :
+	       SIP_PROTO_UDP;
+}
+
+void sipmsg_via_set_proto(osip_message_t *msg, enum sip_proto proto)
+{
+	osip_via_t *via = osip_list_get(&msg->vias, 0);
+
+	if (!via)
+		return;
+	osip_free(via->protocol);
+	via_set_protocol(via, osip_strdup(sip_hop_proto_name(proto)));
+}
+
+void sipmsg_via_mark_connection(osip_message_t *msg, const struct sockaddr_in *src)
+{
+	osip_via_t *via = osip_list_get(&msg->vias, 0);
+	char ip[INET_ADDRSTRLEN], port[8];
+
+	if (!via)
+		return;
+	inet_ntop(AF_INET, &src->sin_addr, ip, sizeof(ip));
+	snprintf(port, sizeof(port), "%u", ntohs(src->sin_port));
+	param_set(&via->via_params, "rport", osip_strdup(port));
+	param_set(&via->via_params, "received", osip_strdup(ip));
+}
+
+void sipmsg_uri_set_param(osip_uri_t *uri, const char *name, const char *value)
+{
+	param_set(&uri->url_params, name, osip_strdup(value));
 }
 
 void sipmsg_via_pop(osip_message_t *msg)

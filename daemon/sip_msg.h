@@ -10,6 +10,8 @@
 
 #include <osipparser2/osip_parser.h>
 
+#include "daemon/sip_hop.h"
+
 /* Prefix of every Via branch sipmasq generates: RFC 3261 magic cookie plus
  * "smq" and a direction letter ('O' = request sent to the public side,
  * 'I' = sent to the private side), so a response tells where it must go. */
@@ -18,7 +20,9 @@
 
 /* sipmsg_parse: parse one datagram (len bytes, not NUL-terminated).
  * Returns 0 with *out set (free with osip_message_free); -EBADMSG when
- * libosip2 rejects it (*out NULL); -EPROTO when it parsed but a mandatory
+ * libosip2 rejects it (*out NULL, or the partly parsed request when its
+ * Via, From, To, Call-ID and CSeq were read, e.g. a body shorter than
+ * Content-Length, so that it can be answered 400); -EPROTO when it parsed but a mandatory
  * header (Via, From, To, Call-ID, CSeq) is missing or the CSeq method differs
  * from the request method, and -EPROTONOSUPPORT for a SIP version other than
  * 2.0: in both cases *out is set so the caller can answer 400 or 505. */
@@ -44,10 +48,11 @@ const char *sipmsg_via_param(const osip_via_t *via, const char *name);
  * port (when the client asked with an empty rport) on the topmost Via. */
 void sipmsg_via_mark_received(osip_message_t *msg, const struct sockaddr_in *src);
 
-/* sipmsg_via_response_dest: where a response for this Via goes (RFC 3261
- * 18.2.2, RFC 3581 section 4): received/rport when present, else sent-by.
- * Returns 0 or -EHOSTUNREACH when the sent-by name does not resolve. */
-int sipmsg_via_response_dest(const osip_via_t *via, struct sockaddr_in *dst);
+/* sipmsg_via_response_hop: where a response for this Via goes (RFC 3261
+ * 18.2.2, RFC 3581 section 4): received/rport when present, else sent-by
+ * (a name without port is looked up as RFC 3263 section 5 says, by
+ * sip_send). Returns 0, or -EINVAL for a bad port or no host. */
+int sipmsg_via_response_hop(const osip_via_t *via, struct sip_hop *hop);
 
 /* sipmsg_branch: the branch sipmasq puts in its Via for request msg, sent
  * toward direction `dir` ('O' or 'I'). Stateless-proxy rule of RFC 3261
@@ -57,9 +62,26 @@ int sipmsg_via_response_dest(const osip_via_t *via, struct sockaddr_in *dst);
  * SIPMSG_BRANCH_LEN + 1 bytes. */
 void sipmsg_branch(const osip_message_t *msg, char dir, char *out);
 
-/* sipmsg_via_push: insert Via "SIP/2.0/UDP host:port;branch=..;rport" on top. */
+/* sipmsg_via_push: insert Via "SIP/2.0/<proto> host:port;branch=..;rport" on
+ * top; proto is the transport the request leaves on (RFC 3261 18.1.1). */
 int sipmsg_via_push(osip_message_t *msg, struct in_addr host, unsigned short port,
-                    const char *branch);
+                    enum sip_proto proto, const char *branch);
+
+/* sipmsg_via_proto: the transport of a Via's sent-protocol: TCP for "TCP"
+ * (any case), UDP for anything else. */
+enum sip_proto sipmsg_via_proto(const osip_via_t *via);
+
+/* sipmsg_via_set_proto: change the sent-protocol of the topmost Via. */
+void sipmsg_via_set_proto(osip_message_t *msg, enum sip_proto proto);
+
+/* sipmsg_via_mark_connection: for a request received over a connection:
+ * rport= and received= of the topmost Via name the connection's peer src
+ * whether or not the client asked (RFC 3261 18.2.2: the response goes back
+ * over that connection, which is found by its peer address). */
+void sipmsg_via_mark_connection(osip_message_t *msg, const struct sockaddr_in *src);
+
+/* sipmsg_uri_set_param: set (or add) URI parameter name=value (copied). */
+void sipmsg_uri_set_param(osip_uri_t *uri, const char *name, const char *value);
 
 /* sipmsg_via_pop: remove and free the topmost Via. */
 void sipmsg_via_pop(osip_message_t *msg);

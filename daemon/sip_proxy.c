@@ -17,20 +17,31 @@
 
 #include "daemon/acl.h"
 #include "daemon/addr.h"
+#include "daemon/auth.h"
+#include "daemon/callid_mark.h"
 #include "daemon/calls.h"
 #include "daemon/evloop.h"
+#include "daemon/host_mask.h"
 #include "daemon/iface.h"
 #include "daemon/log.h"
 #include "daemon/registrations.h"
+#include "daemon/resolver.h"
 #include "daemon/sdp_rewrite.h"
+#include "daemon/sip_hop.h"
+#include "daemon/sip_flood.h"
 #include "daemon/sip_msg.h"
 #include "daemon/sip_proxy.h"
+#include "daemon/sip_send.h"
+#include "daemon/sip_tcp.h"
 #include "daemon/sip_transport.h"
+#include "daemon/sip_validate.h"
 #include "daemon/via_stash.h"
 
 /* How long a dialog binding (Contact of an unregistered caller) lives. */
 #define DIALOG_BINDING_S 7200
 #define RETRY_AFTER_S 10
+/* RFC 3261 18.1.1: a larger request goes over TCP (path MTU unknown). */
+#define UDP_REQUEST_MAX 1300
 
 static struct {
 	const struct sipmasq_config *cfg;
@@ -38,6 +49,8 @@ static struct {
 	struct in_addr announce_pub;    /* host_outbound, else if_outbound's address */
 	unsigned short port;
 	uint64_t last_iface_ms;
+	struct in_addr host_outbound_ip; /* last address of host_outbound, 0 = none yet */
+	uint64_t last_dns_ms;           /* last lookup of host_outbound */
 	bool offline;                   /* proxy_init_offline: interfaces are fixed */
 } px;
 
@@ -86,18 +99,80 @@ static enum media_side request_side(const struct sockaddr_in *src, int ifindex)
 	return MEDIA_PUBLIC;
 }
 
-static void send_msg(osip_message_t *msg, const struct sockaddr_in *dst)
+/* The transport toward a peer: the connection it has with sipmasq when
+ * there is one (RFC 3261 18.2.2), else UDP. */
+static enum sip_proto proto_to(const struct sockaddr_in *peer)
 {
-	char *buf = NULL, a[ADDR_STRLEN];
-	size_t len;
+	return sip_tcp_connected(peer) ? SIP_PROTO_TCP : SIP_PROTO_UDP;
+}
 
-	if (sipmsg_serialize(msg, &buf, &len) != 0) {
+/* sipmasq's own Record-Route entries and masqueraded Contacts in a message
+ * that leaves over TCP say ;transport=tcp, so that the peer's requests in
+ * the dialog (and to the binding) come back over TCP (RFC 3263 4.1). */
+static void transport_mark(osip_message_t *msg, enum sip_proto proto)
+{
+	if (proto != SIP_PROTO_TCP)
+		return;
+	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
+		osip_contact_t *c = osip_list_get(&msg->contacts, i);
+
+		if (c->url && sipmsg_uri_param(c->url, "smqid"))
+			sipmsg_uri_set_param(c->url, "transport", "tcp");
+	}
+	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
+		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
+
+		if (rr->url && uri_is_ours(rr->url))
+			sipmsg_uri_set_param(rr->url, "transport", "tcp");
+	}
+}
+
+/* Serialise msg and hand it to the send step (sip_send: at once when the
+ * hop's address is known, else once its DNS lookup answers) over the
+ * hop's transport. upgrade: a request that RFC 3261 18.1.1 moves from UDP
+ * to TCP when larger than UDP_REQUEST_MAX (its Via, pushed by sipmasq,
+ * then says TCP). */
+static void send_msg(osip_message_t *msg, const struct sip_hop *hop_in, bool upgrade)
+{
+	struct sip_hop hop = *hop_in;
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	transport_mark(msg, hop.proto);
+	rc = sipmsg_serialize(msg, &buf, &len);
+	if (rc == 0 && upgrade && hop.proto == SIP_PROTO_UDP && len > UDP_REQUEST_MAX) {
+		log_debug(DBCLASS_PROXY, "%zu-byte request to %s: TCP instead of UDP", len,
+			  hop.host);
+		osip_free(buf);
+		buf = NULL;
+		hop.proto = SIP_PROTO_TCP;
+		sipmsg_via_set_proto(msg, hop.proto);
+		transport_mark(msg, hop.proto);
+		rc = sipmsg_serialize(msg, &buf, &len);
+	}
+	if (rc != 0) {
 		log_ratelimited("serialize", 10, LOG_ERR, "cannot serialise a SIP message, dropped");
 		return;
 	}
-	log_debug(DBCLASS_NETTRAF, "to %s:\n%.*s", addr_str(dst, a), (int)len, buf);
-	sip_transport_send(dst, buf, len);
+	sip_send(&hop, buf, len);
 	osip_free(buf);
+}
+
+/* Send msg to dst over the connection dst has with sipmasq, else UDP. */
+static void send_msg_to(osip_message_t *msg, const struct sockaddr_in *dst)
+{
+	struct sip_hop hop;
+
+	sip_hop_from_addr(&hop, dst);
+	hop.proto = proto_to(dst);
+	send_msg(msg, &hop, false);
+}
+
+/* sipmasq's own SIP address: sending there would loop. */
+static bool addr_is_self(const struct sockaddr_in *dst)
+{
+	return ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port);
 }
 
 /* ua_string (siproxd): what the public side sees of the private UAs'
@@ -120,9 +195,10 @@ static void ua_masquerade(osip_message_t *msg)
 	}
 }
 
-/* Answer req ourselves, to where it came from (RFC 3581 symmetric response). */
-static void reply(const osip_message_t *req, const struct sockaddr_in *src, int code,
-		  unsigned retry_after)
+/* Answer req ourselves, to where it came from (RFC 3581 symmetric
+ * response), with header hname: hvalue when hname is not NULL. */
+static void reply_with(const osip_message_t *req, const struct sockaddr_in *src, int code,
+		       unsigned retry_after, const char *hname, const char *hvalue)
 {
 	osip_message_t *resp;
 
@@ -130,8 +206,16 @@ static void reply(const osip_message_t *req, const struct sockaddr_in *src, int 
 		return;   /* ACK is never answered */
 	if (sipmsg_make_response(req, code, retry_after, &resp) != 0)
 		return;
-	send_msg(resp, src);
+	if (hname)
+		osip_message_set_header(resp, hname, hvalue);
+	send_msg_to(resp, src);
 	osip_message_free(resp);
+}
+
+static void reply(const osip_message_t *req, const struct sockaddr_in *src, int code,
+		  unsigned retry_after)
+{
+	reply_with(req, src, code, retry_after, NULL, NULL);
 }
 
 /* "scheme:user@host[:port]": the AOR of a To/From URI without parameters. */
@@ -140,6 +224,18 @@ static void aor_of(const osip_uri_t *uri, char *buf, size_t n)
 	snprintf(buf, n, "%s:%s%s%s%s%s", uri->scheme ? uri->scheme : "sip",
 		 uri->username ? uri->username : "", uri->username ? "@" : "",
 		 uri->host ? uri->host : "", uri->port ? ":" : "", uri->port ? uri->port : "");
+}
+
+/* The AOR a REGISTER binds: its To URI, with the host replaced by the
+ * masked_host of a matching mask_host (siproxd's mask feature). */
+static void registered_aor(const osip_uri_t *to, char *buf, size_t n)
+{
+	osip_uri_t masked = *to;   /* shallow: only the host pointer differs */
+	const char *host = host_mask_of(px.cfg, to->host);
+
+	if (host)
+		masked.host = (char *)host;
+	aor_of(&masked, buf, n);
 }
 
 /* Replace a URI in place by a parsed copy of `text`. */
@@ -158,19 +254,38 @@ static int uri_replace(osip_uri_t **uri, const char *text)
 	return 0;
 }
 
-/* The masqueraded form of a binding: sip:user@public:port;smqid=token. */
+/* The masqueraded form of a binding: sip:user@public:port;smqid=token,
+ * with masked_host for the public address when the binding's AOR was
+ * masked (mask_host). */
 static int contact_masquerade_uri(osip_contact_t *c, const struct binding *b)
 {
 	char text[320], ip[INET_ADDRSTRLEN];
+	const char *host = host_mask_masked_aor(px.cfg, b->aor);
 
 	inet_ntop(AF_INET, &px.announce_pub, ip, sizeof(ip));
 	snprintf(text, sizeof(text), "sip:%s%s%s:%u;smqid=%s", b->user, b->user[0] ? "@" : "",
-		 ip, px.port, b->token);
+		 host ? host : ip, px.port, b->token);
 	return uri_replace(&c->url, text);
 }
 
-/* Masquerade every Contact of a message from the private side (dialogs). */
-static void contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src)
+/* reg_bind failed (errno says why): log the limit hit and pick the answer. */
+static int binding_refused(const osip_message_t *msg, const struct sockaddr_in *src)
+{
+	if (errno == EDQUOT)
+		sipval_limit_hit("max_registrations_per_aor", px.cfg->max_registrations_per_aor,
+				 msg->sip_method, src);
+	else if (errno == ENOSPC)
+		sipval_limit_hit("max_registrations", px.cfg->max_registrations, msg->sip_method,
+				 src);
+	else
+		return 500;
+	return 503;
+}
+
+/* Masquerade every Contact of a message from the private side (dialogs).
+ * Returns 0, or 503 when max_registrations leaves no room for a binding
+ * (the Contact would leak unmasqueraded). */
+static int contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src)
 {
 	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
 		osip_contact_t *c = osip_list_get(&msg->contacts, i);
@@ -181,21 +296,23 @@ static void contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *s
 			continue;
 		sipmsg_uri_str(c->url, real, sizeof(real));
 		b = reg_bind(NULL, real, c->url->username, src, DIALOG_BINDING_S, false);
-		if (b)
-			contact_masquerade_uri(c, b);
+		if (!b)
+			return binding_refused(msg, src);
+		contact_masquerade_uri(c, b);
 	}
+	return 0;
 }
 
-/* REGISTER from a private UA (RFC 3261 10.2): bind and masquerade contacts. */
 /* Bind the Contacts of a REGISTER from a private UA (RFC 3261 10.3 steps
  * 6-7). masquerade: the REGISTER goes on to a registrar, with each Contact
- * replaced by its masqueraded form; otherwise sipmasq is the registrar. */
-static void register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool masquerade)
+ * replaced by its masqueraded form; otherwise sipmasq is the registrar.
+ * Returns 0, or 503 (max_registrations*) or 500 (out of memory). */
+static int register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool masquerade)
 {
 	int hdr_expires = sipmsg_expires(msg);
 	char aor[256];
 
-	aor_of(msg->to->url, aor, sizeof(aor));
+	registered_aor(msg->to->url, aor, sizeof(aor));
 	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
 		osip_contact_t *c = osip_list_get(&msg->contacts, i);
 		int expires = sipmsg_contact_expires(c);
@@ -218,8 +335,10 @@ static void register_bind(osip_message_t *msg, const struct sockaddr_in *src, bo
 		}
 		sipmsg_uri_str(c->url, real, sizeof(real));
 		b = reg_bind(aor, real, c->url->username, src, (unsigned)expires, expires > 0);
-		if (!b)
-			continue;
+		if (!b) {
+			reg_save();   /* the Contacts bound before this one */
+			return binding_refused(msg, src);
+		}
 		if (expires == 0)
 			reg_unbind(b);
 		else
@@ -229,6 +348,7 @@ static void register_bind(osip_message_t *msg, const struct sockaddr_in *src, bo
 			contact_masquerade_uri(c, b);
 	}
 	reg_save();
+	return 0;
 }
 
 /* Registrar mode: a REGISTER addressed to sipmasq itself is answered here
@@ -239,10 +359,15 @@ static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
 	osip_message_t *resp;
 	char aor[256], value[320];
 
-	register_bind(msg, src, false);
+	int status = register_bind(msg, src, false);
+
+	if (status) {
+		reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
+		return;
+	}
 	if (sipmsg_make_response(msg, 200, 0, &resp) != 0)
 		return;
-	aor_of(msg->to->url, aor, sizeof(aor));
+	registered_aor(msg->to->url, aor, sizeof(aor));
 	for (const struct binding *b = reg_head(); b; b = b->next) {
 		if (!b->registered || b->expires <= now || strcasecmp(b->aor, aor))
 			continue;
@@ -250,7 +375,7 @@ static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
 			 (long long)(b->expires - now));
 		osip_message_set_contact(resp, value);
 	}
-	send_msg(resp, src);
+	send_msg_to(resp, src);
 	osip_message_free(resp);
 }
 
@@ -281,9 +406,10 @@ static void register_response(osip_message_t *msg)
 }
 
 /* Rewrite the SDP and follow the call state. Returns 0, or a SIP status to
- * answer a request with (503 range exhausted, 488 bad SDP), or -1 to drop a
- * response. */
-static int media_handle(osip_message_t *msg, enum media_side from)
+ * answer a request with (503 range exhausted or max_calls /
+ * max_streams_per_call reached, 488 bad SDP), or -1 to drop a response. */
+static int media_handle(osip_message_t *msg, enum media_side from,
+			const struct sockaddr_in *src)
 {
 	bool request = MSG_IS_REQUEST(msg);
 	const char *method = request ? msg->sip_method : msg->cseq->method;
@@ -307,7 +433,16 @@ static int media_handle(osip_message_t *msg, enum media_side from)
 		return 0;
 	}
 	body = sipmsg_sdp_body(msg);
+	if (body && px.cfg->rtp_proxy_enable &&
+	    sipval_sdp_streams(body->body, body->length) > px.cfg->max_streams_per_call) {
+		sipval_limit_hit("max_streams_per_call", px.cfg->max_streams_per_call, method, src);
+		return request ? 503 : -1;
+	}
 	if (!c && ((request && !strcmp(method, "INVITE")) || (body && px.cfg->rtp_proxy_enable))) {
+		if (calls_count() >= px.cfg->max_calls) {
+			sipval_limit_hit("max_calls", px.cfg->max_calls, method, src);
+			return request ? 503 : -1;
+		}
 		c = calls_create(cid, sipmsg_uri_str(msg->from->url, from_uri, sizeof(from_uri)),
 				 sipmsg_uri_str(msg->to->url, to_uri, sizeof(to_uri)),
 				 request ? from : (enum media_side)!from);
@@ -317,6 +452,11 @@ static int media_handle(osip_message_t *msg, enum media_side from)
 	if (!c)
 		return 0;
 	c->last_sip_ms = evloop_now_ms();
+	/* Offer/answer traffic reopens media latching, also without SDP. */
+	if (!strcmp(method, "INVITE") || !strcmp(method, "ACK") || !strcmp(method, "PRACK") ||
+	    !strcmp(method, "UPDATE"))
+		for (int i = 0; i < CALL_MAX_STREAMS; i++)
+			media_stream_signal(c->stream[i]);
 	if (!request && !strcmp(method, "INVITE")) {
 		if (MSG_IS_STATUS_2XX(msg))
 			c->established = true;
@@ -331,6 +471,7 @@ static int media_handle(osip_message_t *msg, enum media_side from)
 		addrs.bind[s] = px.side[s].addr;
 		addrs.announce[s] = face((enum media_side)s);
 	}
+	addrs.signal_src = src->sin_addr;
 	rc = sdp_rewrite(c, from, &addrs, body->body, body->length, &out, &out_len);
 	if (rc == -ENOSPC) {
 		log_ratelimited("rtp-exhausted", 10, LOG_WARNING,
@@ -363,19 +504,11 @@ static void routes_pop_ours(osip_message_t *msg)
 }
 
 /* Next hop of a request: the topmost Route, else the Request-URI. */
-static int next_hop(const osip_message_t *msg, struct sockaddr_in *dst)
+static int next_hop(const osip_message_t *msg, struct sip_hop *hop)
 {
 	const osip_route_t *r = osip_list_get(&msg->routes, 0);
-	const osip_uri_t *uri = r ? r->url : msg->req_uri;
-	const char *maddr = sipmsg_uri_param(uri, "maddr");
-	unsigned short port;
-	const char *host = sipmsg_uri_host_port(uri, &port);
 
-	if (maddr && *maddr)
-		host = maddr;
-	if (!host || !port)
-		return -EINVAL;
-	return addr_resolve(host, port, dst);
+	return sip_hop_from_uri(r ? r->url : msg->req_uri, hop);
 }
 
 /* Where a request from the private side goes when it carries no Route of
@@ -407,7 +540,7 @@ static bool outbound_proxy_for(const osip_message_t *msg, const char **host,
 /* Next hop of a request from the private side: a Route that is not ours
  * (ours were popped), the outbound proxies, then the Request-URI. A
  * Request-URI naming sipmasq itself is kept, to be answered here. */
-static int next_hop_outgoing(const osip_message_t *msg, struct sockaddr_in *dst)
+static int next_hop_outgoing(const osip_message_t *msg, struct sip_hop *hop)
 {
 	const char *host;
 	unsigned short port;
@@ -416,9 +549,13 @@ static int next_hop_outgoing(const osip_message_t *msg, struct sockaddr_in *dst)
 	    outbound_proxy_for(msg, &host, &port)) {
 		log_debug(DBCLASS_PROXY, "%s to outbound proxy %s:%u", msg->sip_method, host,
 			  port);
-		return addr_resolve(host, port, dst);
+		if (sip_hop_set(hop, host, port) != 0)
+			return -ENAMETOOLONG;
+		if (host == px.cfg->outbound_proxy_host)
+			hop->proto = (enum sip_proto)px.cfg->outbound_proxy_transport;
+		return 0;
 	}
-	return next_hop(msg, dst);
+	return next_hop(msg, hop);
 }
 
 static bool has_to_tag(const osip_message_t *msg)
@@ -428,8 +565,26 @@ static bool has_to_tag(const osip_message_t *msg)
 	return osip_to_get_tag(msg->to, &tag) == 0 && tag;
 }
 
+/* Was binding b registered at sipmasq itself (registrar mode: its AOR
+ * names one of sipmasq's addresses)? */
+static bool registered_here(const struct binding *b)
+{
+	osip_uri_t *aor;
+	bool here;
+
+	if (osip_uri_init(&aor) != 0)
+		return false;
+	here = osip_uri_parse(aor, b->aor) == 0 && aor->host && uri_is_ours(aor);
+	osip_uri_free(aor);
+	return here;
+}
+
 /* The binding an incoming request is for: the smqid of a masqueraded
- * Contact, else a registered user at our address, else a registered AOR. */
+ * Contact, else (registrar mode) an AOR registered at sipmasq itself or at
+ * one of its masked_host names. A user registered at a provider is reached
+ * only through the Contact that sipmasq gave the provider: a stranger
+ * probing user names at sipmasq's address gets the same answer for every
+ * name (no enumeration). */
 static struct binding *incoming_target(const osip_message_t *msg)
 {
 	const char *token = sipmsg_uri_param(msg->req_uri, "smqid");
@@ -438,13 +593,13 @@ static struct binding *incoming_target(const osip_message_t *msg)
 
 	if (token)
 		return reg_find_token(token);
-	if (uri_is_ours(msg->req_uri) && (b = reg_find_user(msg->req_uri->username)))
-		return b;
-	aor_of(msg->req_uri, aor, sizeof(aor));
-	if ((b = reg_find_aor(aor)))
-		return b;
-	aor_of(msg->to->url, aor, sizeof(aor));
-	return reg_find_aor(aor);
+	if (!uri_is_ours(msg->req_uri)) {
+		/* user@masked_host is sipmasq's own name for a masked phone. */
+		aor_of(msg->req_uri, aor, sizeof(aor));
+		return host_mask_masked_aor(px.cfg, aor) ? reg_find_aor(aor) : NULL;
+	}
+	b = reg_find_user(msg->req_uri->username);
+	return b && registered_here(b) ? b : NULL;
 }
 
 static bool dialog_creating(const osip_message_t *msg)
@@ -459,65 +614,96 @@ static bool dialog_creating(const osip_message_t *msg)
  * can reach. Responses going the other way get that entry rewritten to the
  * address facing their side (record_route_face), so each party routes its
  * in-dialog requests to the sipmasq address it can reach, and the public
- * side never sees the private one. `to` is the side the request goes to. */
+ * side never sees the private one. `to` is the side the request goes to.
+ * The entry's smqrr parameter names its leg ('O' when the request went to
+ * the public side, 'I' when it went to the private side, as in the Via
+ * branch): a call hair-pinned through the provider passes sipmasq twice
+ * and holds two entries of ours, each rewritten only at its own hop. */
 static void record_route(osip_message_t *msg, enum media_side to)
 {
-	sipmsg_record_route_push(msg, face(to), px.port);
+	osip_record_route_t *rr;
+
+	if (sipmsg_record_route_push(msg, face(to), px.port) != 0)
+		return;
+	rr = osip_list_get(&msg->record_routes, 0);
+	osip_uri_uparam_add(rr->url, osip_strdup("smqrr"),
+			    osip_strdup(to == MEDIA_PUBLIC ? "O" : "I"));
 }
 
-/* Rewrite sipmasq's own Record-Route entries of a response going to `to`. */
-static void record_route_face(osip_message_t *msg, enum media_side to)
+/* Rewrite sipmasq's own Record-Route entries of this hop (leg: the branch
+ * letter of the response's Via) for a response going to `to`. */
+static void record_route_face(osip_message_t *msg, enum media_side to, char leg)
 {
-	char text[64], ip[INET_ADDRSTRLEN];
+	char text[80], ip[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, (struct in_addr[]){ face(to) }, ip, sizeof(ip));
-	snprintf(text, sizeof(text), "sip:%s:%u;lr", ip, px.port);
+	snprintf(text, sizeof(text), "sip:%s:%u;lr;smqrr=%c", ip, px.port, leg);
 	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
 		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
+		const char *entry_leg = rr->url ? sipmsg_uri_param(rr->url, "smqrr") : NULL;
 
-		if (rr->url && uri_is_ours(rr->url))
+		if (rr->url && uri_is_ours(rr->url) && (!entry_leg || entry_leg[0] == leg))
 			uri_replace(&rr->url, text);
 	}
 }
 
-/* Returns 0 with *dst set, a SIP status to answer with, or -1 when sipmasq
+/* Returns 0 with *hop set, a SIP status to answer with, or -1 when sipmasq
  * answered itself. */
 static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
-			  struct sockaddr_in *dst)
+			  struct sip_hop *hop)
 {
+	struct sockaddr_in dst;
+	osip_message_t *challenge;
+	int rc;
+
+	/* proxy_auth_realm: REGISTER from the private side, in both modes. */
+	if (!strcmp(msg->sip_method, "REGISTER") &&
+	    (rc = auth_check_request(msg, src, evloop_now_ms(), &challenge)) != 0) {
+		if (rc < 0)
+			return 500;
+		send_msg_to(challenge, src);
+		osip_message_free(challenge);
+		return -1;   /* answered: 407 */
+	}
 	if (!strcmp(msg->sip_method, "REGISTER") && uri_is_ours(msg->req_uri)) {
 		register_local(msg, src);
 		return -1;   /* answered */
 	}
-	if (!strcmp(msg->sip_method, "REGISTER"))
-		register_bind(msg, src, true);
-	else
-		contacts_masquerade(msg, src);
+	int status = !strcmp(msg->sip_method, "REGISTER") ? register_bind(msg, src, true) :
+		     contacts_masquerade(msg, src);
+
+	if (status)
+		return status;
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PUBLIC);
-	if (next_hop_outgoing(msg, dst) != 0)
+	if (next_hop_outgoing(msg, hop) != 0)
 		return 404;
-	if (ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port))
-		return !strcmp(msg->sip_method, "OPTIONS") ? 200 : 404;
+	/* A next hop naming sipmasq: known here when numeric (or cached); a
+	 * name is checked when it resolves (send_failed, SIP_SEND_SELF). */
+	if (sip_hop_resolve(hop, &dst) == 0 && addr_is_self(&dst))
+		return sipval_local_status(msg);
 	return 0;
 }
 
-static int route_incoming(osip_message_t *msg, struct sockaddr_in *dst)
+static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 {
 	struct binding *b;
+	struct sip_hop uri_hop;
 
 	if (!strcmp(msg->sip_method, "REGISTER"))
 		return 403;   /* sipmasq is no registrar for the public side */
 	b = incoming_target(msg);
 	if (!b) {
 		/* Not for a masqueraded contact: refuse, never relay (no open relay). */
-		if (uri_is_ours(msg->req_uri) && !strcmp(msg->sip_method, "OPTIONS"))
-			return 200;
-		return 404;
+		return uri_is_ours(msg->req_uri) ? sipval_local_status(msg) : 404;
 	}
 	if (uri_replace(&msg->req_uri, b->contact) != 0)
 		return 500;
-	*dst = b->src;
+	sip_hop_from_addr(hop, &b->src);
+	/* The phone's connection, else what its Contact asks for. */
+	hop->proto = proto_to(&b->src);
+	if (hop->proto == SIP_PROTO_UDP && sip_hop_from_uri(msg->req_uri, &uri_hop) == 0)
+		hop->proto = uri_hop.proto;
 	if (dialog_creating(msg))
 		record_route(msg, MEDIA_PRIVATE);
 	return 0;
@@ -533,6 +719,27 @@ static bool via_loop(const osip_message_t *msg, const char *branch)
 			return true;
 	}
 	return false;
+}
+
+/* use_rport (siproxd's bit mask): sipmasq's Via asks for rport (RFC 3581)
+ * toward the private side when bit 0 is set, toward the public side when
+ * bit 1 is; otherwise the rport parameter sipmsg_via_push added goes. */
+static void via_apply_use_rport(osip_message_t *msg, enum media_side to)
+{
+	osip_via_t *via = osip_list_get(&msg->vias, 0);
+	unsigned bit = to == MEDIA_PUBLIC ? 2u : 1u;
+
+	if (!via || (px.cfg->use_rport & bit))
+		return;
+	for (int i = 0; i < osip_list_size(&via->via_params); i++) {
+		osip_generic_param_t *p = osip_list_get(&via->via_params, i);
+
+		if (p->gname && !strcasecmp(p->gname, "rport")) {
+			osip_list_remove(&via->via_params, i);
+			osip_generic_param_free(p);
+			return;
+		}
+	}
 }
 
 /* hosts_allow_reg / hosts_allow_sip / hosts_deny_sip on the source of a
@@ -557,15 +764,40 @@ static bool access_permitted(const osip_message_t *msg, const struct sockaddr_in
 	return false;
 }
 
-static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex)
+/* Via parameter of sipmasq's own Via toward the private side: the Call-ID
+ * mark taken off the request (obscure_loops), put back on the answer. */
+#define VIA_LOOP_TAG "smqcid"
+
+/* obscure_loops on a request from `from`: a request from the public side
+ * loses a mark that belongs to the other leg (its tag goes to tag[n]);
+ * returns true when a request from the private side is to be marked: not
+ * a REGISTER, and not in a call that started on the public side. */
+static bool loops_request(osip_message_t *msg, enum media_side from, char *tag, size_t n)
+{
+	const struct call *c;
+	char cid[256];
+
+	tag[0] = '\0';
+	if (!px.cfg->obscure_loops || !strcmp(msg->sip_method, "REGISTER"))
+		return false;
+	if (from == MEDIA_PUBLIC) {
+		callid_unmark_foreign(msg, tag, n);
+		return false;
+	}
+	c = calls_find(sipmsg_call_id(msg, cid, sizeof(cid)));
+	return !c || c->caller != MEDIA_PUBLIC;
+}
+
+static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex,
+			   enum sip_proto rx_proto)
 {
 	enum media_side from = request_side(src, ifindex), to = (enum media_side)!from;
 	char branch[SIPMSG_BRANCH_LEN + 1], a[ADDR_STRLEN];
-	struct sockaddr_in dst;
+	struct sip_hop hop;
 	int mf = sipmsg_max_forwards(msg), status;
+	char loop_tag[CALLID_TAG_MAX];
+	bool mark;
 
-	if (!access_permitted(msg, src))
-		return;
 	log_debug(DBCLASS_PROXY, "%s from %s (%s side)", msg->sip_method, addr_str(src, a),
 		  side_name(from));
 	if (mf == 0) {
@@ -580,27 +812,52 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	}
 	routes_pop_ours(msg);
 	sipmsg_via_mark_received(msg, src);
-	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &dst) : route_incoming(msg, &dst);
+	if (rx_proto == SIP_PROTO_TCP)
+		sipmsg_via_mark_connection(msg, src);
+	mark = loops_request(msg, from, loop_tag, sizeof(loop_tag));
+	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &hop) : route_incoming(msg, &hop);
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
 	if (!status)
-		status = media_handle(msg, from);
+		status = media_handle(msg, from, src);
 	if (status) {
 		log_debug(DBCLASS_PROXY, "%s from %s answered %d", msg->sip_method,
 			  addr_str(src, a), status);
+		if (loop_tag[0])   /* the answer goes back with the Call-ID it came with */
+			callid_mark_with(msg, loop_tag);
 		reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
 		return;
 	}
 	/* Topology hiding: the public side sees only sipmasq's Via. */
-	if (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0) {
+	if ((mark && callid_mark(msg) != 0) ||
+	    (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0)) {
 		reply(msg, src, 500, 0);
 		return;
 	}
-	if (sipmsg_via_push(msg, face(to), px.port, branch) != 0)
+	if (sipmsg_via_push(msg, face(to), px.port, hop.proto, branch) != 0)
 		return;
+	via_apply_use_rport(msg, to);
+	if (loop_tag[0]) {
+		osip_via_t *ours = osip_list_get(&msg->vias, 0);
+		osip_via_param_add(ours, osip_strdup(VIA_LOOP_TAG), osip_strdup(loop_tag));
+	}
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &dst);
+	send_msg(msg, &hop, to == MEDIA_PUBLIC);
+}
+
+/* A response goes back over the transport its request came on (the Via's
+ * sent-protocol); over TCP on the request's connection, or, when that is
+ * gone, on a new one to the sent-by port (rport named the closed
+ * connection's port) (RFC 3261 18.2.2). */
+static void response_transport(const osip_via_t *via, struct sip_hop *hop)
+{
+	struct sockaddr_in dst;
+
+	hop->proto = sipmsg_via_proto(via);
+	if (hop->proto == SIP_PROTO_TCP && sip_hop_resolve(hop, &dst) == 0 &&
+	    !sip_tcp_connected(&dst))
+		hop->port = addr_parse_port(via->port, 5060);
 }
 
 static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
@@ -609,8 +866,9 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	const char *branch = sipmsg_via_param(via, "branch");
 	size_t plen = strlen(SIPMSG_BRANCH_PREFIX);
 	enum media_side to, from;
-	struct sockaddr_in dst;
-	char a[ADDR_STRLEN], our_branch[SIPMSG_BRANCH_LEN + 1];
+	struct sip_hop hop;
+	char a[ADDR_STRLEN], our_branch[SIPMSG_BRANCH_LEN + 1], loop_tag[CALLID_TAG_MAX];
+	const char *tag = sipmsg_via_param(via, VIA_LOOP_TAG);
 
 	if (!branch || strncmp(branch, SIPMSG_BRANCH_PREFIX, plen) ||
 	    (branch[plen] != 'O' && branch[plen] != 'I')) {
@@ -622,34 +880,148 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	to = branch[plen] == 'O' ? MEDIA_PRIVATE : MEDIA_PUBLIC;
 	from = (enum media_side)!to;
 	snprintf(our_branch, sizeof(our_branch), "%s", branch);   /* the pop frees it */
+	snprintf(loop_tag, sizeof(loop_tag), "%s", tag ? tag : "");
 	sipmsg_via_pop(msg);
-	if (to == MEDIA_PRIVATE && osip_list_size(&msg->vias) == 0 &&
-	    via_stash_restore(our_branch, msg) != 0) {
+	/* Requests to the public side leave with sipmasq's Via alone (the rest
+	 * is stashed): Vias below ours there are forged, as is a branch that is
+	 * not in the stash. */
+	if (to == MEDIA_PRIVATE && (osip_list_size(&msg->vias) != 0 ||
+				    via_stash_restore(our_branch, msg) != 0)) {
 		log_ratelimited("response-stash", 10, LOG_INFO,
 				"response from %s for an unknown or expired transaction, dropped",
 				addr_str(src, a));
 		return;
 	}
 	via = osip_list_get(&msg->vias, 0);
-	if (!via || sipmsg_via_response_dest(via, &dst) != 0) {
+	if (!via || sipmsg_via_response_hop(via, &hop) != 0) {
 		log_ratelimited("response-via", 10, LOG_INFO,
 				"response from %s has no usable Via below ours, dropped",
 				addr_str(src, a));
 		return;
 	}
+	response_transport(via, &hop);
+	if (to == MEDIA_PRIVATE && px.cfg->obscure_loops)
+		callid_unmark_own(msg);
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
 		register_response(msg);
 	else if (to == MEDIA_PUBLIC)
 		contacts_masquerade(msg, src);   /* the UA answered from src */
-	record_route_face(msg, to);
-	if (media_handle(msg, from) != 0)
+	record_route_face(msg, to, to == MEDIA_PRIVATE ? 'O' : 'I');
+	if (media_handle(msg, from, src) != 0)
+		return;
+	if (to == MEDIA_PUBLIC && loop_tag[0] && callid_mark_with(msg, loop_tag) != 0)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &dst);
+	send_msg(msg, &hop, false);
 }
 
-static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
+/* A message sip_send could not deliver. A request is answered as if its
+ * next hop had (RFC 3261 16.9: a failed target counts as 503; a name that
+ * does not exist as 404; a name of sipmasq itself as in route_outgoing),
+ * through handle_response, so the Via stash, the call state and the
+ * sender's Via all work as for a real answer. Responses are dropped
+ * (sip_send logged it). */
+static void send_failed(const char *buf, size_t len, enum sip_send_error why)
+{
+	struct sockaddr_in self = addr_make(px.announce_pub, px.port);
+	osip_message_t *req = NULL, *resp;
+	int code = why == SIP_SEND_NO_SUCH_HOST ? 404 : 503;
+
+	if (sipmsg_parse(buf, len, &req) == 0 && MSG_IS_REQUEST(req) &&
+	    strcmp(req->sip_method, "ACK")) {
+		if (why == SIP_SEND_SELF)
+			code = sipval_local_status(req);
+		if (sipmsg_make_response(req, code, code == 503 ? RETRY_AFTER_S : 0, &resp) == 0) {
+			handle_response(resp, &self);
+			osip_message_free(resp);
+		}
+	}
+	if (req)
+		osip_message_free(req);
+}
+
+/* Per-source token bucket (sip_flood.c) on what looks like a request,
+ * before it costs a parse: the private side and registered UAs have the
+ * larger budget. Returns false to drop the datagram. */
+static bool flood_permitted(const char *buf, const struct sockaddr_in *src, int ifindex)
+{
+	const struct sipmasq_config *cfg = px.cfg;
+	bool trusted;
+	char a[ADDR_STRLEN];
+
+	if (!strncmp(buf, "SIP/", 4))
+		return true;   /* a response: no request to limit */
+	trusted = request_side(src, ifindex) == MEDIA_PRIVATE;
+	if (flood_allow(src->sin_addr, trusted ? cfg->sip_rate_limit_registered : cfg->sip_rate_limit,
+			trusted ? cfg->sip_rate_burst_registered : cfg->sip_rate_burst,
+			evloop_now_ms()))
+		return true;
+	log_ratelimited("sip-flood", 10, LOG_WARNING,
+			"SIP flood: requests from %s over %s = %u/s, dropped (%llu so far)",
+			addr_str(src, a), trusted ? "sip_rate_limit_registered" : "sip_rate_limit",
+			trusted ? cfg->sip_rate_limit_registered : cfg->sip_rate_limit,
+			(unsigned long long)flood_dropped());
+	return false;
+}
+
+/* The checks of sip_validate.c on a parsed message (parse_rc: what
+ * sipmsg_parse returned): a request that fails one is answered (416, 420,
+ * 513) here, a response is dropped. Returns true when msg goes no
+ * further. */
+static bool message_refused(const osip_message_t *msg, const char *buf, size_t len,
+			    int parse_rc, const struct sockaddr_in *src)
+{
+	struct sipval_verdict v;
+	bool request = MSG_IS_REQUEST(msg) && msg->sip_method;
+	char a[ADDR_STRLEN];
+
+	if (sipval_limits(px.cfg, buf, len, msg, &v)) {
+		sipval_limit_hit(v.limit, v.value, request ? msg->sip_method : "response", src);
+		if (request && osip_list_size(&msg->vias) > 0)
+			reply(msg, src, v.status, 0);
+		return true;
+	}
+	if (!request && !sipval_content_length_ok(msg)) {
+		log_ratelimited("bad-sip", 10, LOG_INFO, "response from %s: bad Content-Length, "
+				"dropped", addr_str(src, a));
+		return true;
+	}
+	if (!request || osip_list_size(&msg->vias) == 0)
+		return false;
+	if (sipval_request(msg, &v) == 416 || (v.status && !parse_rc)) {
+		log_ratelimited("sip-validate", 10, LOG_INFO, "%s from %s: %s, answered %d",
+				msg->sip_method, addr_str(src, a), v.status == 416 ?
+				"Request-URI scheme not supported" : v.status == 420 ?
+				"Proxy-Require not supported" : "bad Content-Length", v.status);
+		reply_with(msg, src, v.status, 0, v.status == 420 ? "Unsupported" : NULL,
+			   v.unsupported);
+		return true;
+	}
+	return false;
+}
+
+/* A request libosip2 rejected for its Request-URI's unknown scheme gets
+ * its 416 all the same (RFC 3261 16.3 step 2). Returns true if answered. */
+static bool foreign_scheme_answered(const char *buf, size_t len, const struct sockaddr_in *src)
+{
+	osip_message_t *msg;
+	char a[ADDR_STRLEN];
+
+	if (sipval_parse_foreign_scheme(buf, len, &msg) != 0)
+		return false;
+	if (access_permitted(msg, src)) {
+		log_ratelimited("sip-validate", 10, LOG_INFO,
+				"%s from %s: Request-URI scheme not supported, answered 416",
+				msg->sip_method, addr_str(src, a));
+		reply(msg, src, 416, 0);
+	}
+	osip_message_free(msg);
+	return true;
+}
+
+static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex,
+		     enum sip_proto proto)
 {
 	osip_message_t *msg;
 	char a[ADDR_STRLEN];
@@ -658,7 +1030,16 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 	log_debug(DBCLASS_NETTRAF, "from %s:\n%.*s", addr_str(src, a), (int)len, buf);
 	if (len < 4 || !strncmp(buf, "\r\n", 2))
 		return;   /* keep-alive */
+	if (!flood_permitted(buf, src, ifindex))
+		return;
 	rc = sipmsg_parse(buf, len, &msg);
+	if (rc == -EBADMSG && !msg && foreign_scheme_answered(buf, len, src))
+		return;
+	if (msg && ((MSG_IS_REQUEST(msg) && msg->sip_method && !access_permitted(msg, src)) ||
+		    message_refused(msg, buf, len, rc, src))) {
+		osip_message_free(msg);
+		return;
+	}
 	if (rc) {
 		log_ratelimited("bad-sip", 10, LOG_INFO,
 				"malformed SIP message from %s (%zu bytes): %s, dropped",
@@ -673,7 +1054,7 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 		return;
 	}
 	if (MSG_IS_REQUEST(msg))
-		handle_request(msg, src, ifindex);
+		handle_request(msg, src, ifindex, proto);
 	else
 		handle_response(msg, src);
 	osip_message_free(msg);
@@ -704,17 +1085,63 @@ static int refresh_interfaces(void)
 		}
 		px.side[s] = now;
 	}
-	px.announce_pub = px.side[MEDIA_PUBLIC].addr;
-	if (px.cfg->host_outbound[0]) {
-		struct sockaddr_in sa;
-		if (addr_resolve(px.cfg->host_outbound, 0, &sa) == 0)
-			px.announce_pub = sa.sin_addr;
-		else
-			log_ratelimited("host_outbound", 300, LOG_WARNING,
-					"host_outbound %s does not resolve", px.cfg->host_outbound);
-	}
+	px.announce_pub = px.host_outbound_ip.s_addr ? px.host_outbound_ip :
+			  px.side[MEDIA_PUBLIC].addr;
 	px.last_iface_ms = evloop_now_ms();
 	return rc;
+}
+
+/* The limit directives of the tables the proxy fills. */
+static int limits_apply(const struct sipmasq_config *cfg)
+{
+	reg_set_limits(cfg->max_registrations, cfg->max_registrations_per_aor);
+	via_stash_set_max(cfg->via_stash_size);
+	return flood_init(cfg->sip_rate_sources);
+}
+
+static void on_host_outbound(void *arg, const struct sip_hop *hop, int err,
+			     const struct sockaddr_in *addr)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	(void)arg;
+	if (err) {
+		if (err != -ECANCELED)
+			log_ratelimited("host_outbound", 300, LOG_WARNING,
+					"host_outbound %s does not resolve (%s)%s", hop->host,
+					strerror(-err), px.host_outbound_ip.s_addr ?
+					": keeping the last address" : "");
+		return;
+	}
+	if (addr->sin_addr.s_addr != px.host_outbound_ip.s_addr) {
+		inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof(ip));
+		log_notice("host_outbound %s: address %s", hop->host, ip);
+	}
+	px.host_outbound_ip = addr->sin_addr;
+	px.announce_pub = addr->sin_addr;
+}
+
+/* host_outbound may be a name (dynamic DNS): looked up at start (waiting
+ * for the answer: the loop is not running yet), then every
+ * host_outbound_refresh s without blocking; the cache keeps an answer for
+ * its TTL. Until a new answer arrives the last address stays in use. */
+static void host_outbound_lookup(bool at_start)
+{
+	struct sip_hop hop;
+	struct sockaddr_in sa;
+	int rc;
+
+	px.last_dns_ms = evloop_now_ms();
+	if (!px.cfg->host_outbound[0] || sip_hop_set(&hop, px.cfg->host_outbound, 5060) != 0)
+		return;   /* a port: A only, no SRV */
+	rc = at_start ? resolver_resolve_sync(&hop, &sa, 5000) : resolver_cached(&hop, &sa);
+	if (rc == -EAGAIN)
+		rc = resolver_start(&hop, on_host_outbound, NULL);
+	else
+		on_host_outbound(NULL, &hop, rc, &sa);
+	if (rc == -EBUSY)
+		log_ratelimited("host_outbound", 300, LOG_WARNING,
+				"host_outbound %s: resolver busy, retrying later", hop.host);
 }
 
 int proxy_init(const struct sipmasq_config *cfg)
@@ -724,16 +1151,32 @@ int proxy_init(const struct sipmasq_config *cfg)
 	memset(&px, 0, sizeof(px));
 	px.cfg = cfg;
 	px.port = cfg->sip_listen_port;
+	rc = resolver_init(cfg->dns_server);
+	if (rc)
+		return rc;
+	sip_send_init(send_failed, addr_is_self);
 	rc = refresh_interfaces();
 	if (rc == -ENODEV) {
 		log_err("%s: no such interface '%s'", cfg->config_file,
 			px.side[MEDIA_PRIVATE].ifindex ? cfg->if_outbound : cfg->if_inbound);
 		return rc;
 	}
+	host_outbound_lookup(true);
 	calls_set_logging(cfg->log_calls);
-	rc = sip_transport_open(px.port, proxy_rx);
+	rc = limits_apply(cfg);
 	if (rc)
+		return rc;
+	rc = sip_transport_open(px.port, proxy_rx);
+	if (rc) {
 		log_err("cannot listen on UDP port %u: %s", px.port, strerror(-rc));
+		return rc;
+	}
+	rc = sip_tcp_open(px.port, proxy_rx, &(struct sip_tcp_params){
+		.connect_timeout_ms = cfg->tcp_connect_timeout,
+		.idle_timeout_s = cfg->tcp_timeout,
+		.keepalive_s = cfg->tcp_keepalive });
+	if (rc)
+		log_err("cannot listen on TCP port %u: %s", px.port, strerror(-rc));
 	return rc;
 }
 
@@ -745,6 +1188,7 @@ int proxy_init_offline(const struct sipmasq_config *cfg, const struct iface_side
 	px.cfg = cfg;
 	px.port = cfg->sip_listen_port;
 	px.offline = true;
+	sip_send_init(send_failed, addr_is_self);
 	px.side[MEDIA_PRIVATE] = side[MEDIA_PRIVATE];
 	px.side[MEDIA_PUBLIC] = side[MEDIA_PUBLIC];
 	px.announce_pub = side[MEDIA_PUBLIC].addr;
@@ -753,12 +1197,12 @@ int proxy_init_offline(const struct sipmasq_config *cfg, const struct iface_side
 		px.announce_pub = ip;
 	px.last_iface_ms = evloop_now_ms();
 	calls_set_logging(cfg->log_calls);
-	return 0;
+	return limits_apply(cfg);
 }
 
 void proxy_input(const char *buf, size_t len, const struct sockaddr_in *src, int ifindex)
 {
-	proxy_rx(buf, len, src, ifindex);
+	proxy_rx(buf, len, src, ifindex, SIP_PROTO_UDP);
 }
 
 void proxy_tick(void)
@@ -767,8 +1211,13 @@ void proxy_tick(void)
 
 	if (!px.offline && now - px.last_iface_ms >= 5000)
 		refresh_interfaces();
+	if (!px.offline && now - px.last_dns_ms >= px.cfg->host_outbound_refresh * 1000ull)
+		host_outbound_lookup(false);
+	resolver_tick();
+	sip_send_expire(now);
 	calls_expire(now, px.cfg->rtp_timeout);
 	via_stash_expire(now);
+	sip_tcp_tick(now);
 	reg_expire(time(NULL));
 }
 
@@ -776,5 +1225,9 @@ void proxy_fini(bool handover)
 {
 	calls_fini(handover);
 	via_stash_fini();
+	flood_fini();
+	sip_send_fini();
+	resolver_fini();
+	sip_tcp_close();
 	sip_transport_close();
 }

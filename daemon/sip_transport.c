@@ -12,6 +12,7 @@
 #include "daemon/addr.h"
 #include "daemon/evloop.h"
 #include "daemon/log.h"
+#include "daemon/sip_tcp.h"
 #include "daemon/sip_transport.h"
 
 static int sip_fd = -1;
@@ -55,7 +56,7 @@ static void sip_transport_readable(int fd, uint32_t events, void *arg)
 			continue;
 		}
 		rx_buf[len] = '\0';
-		rx_cb(rx_buf, (size_t)len, &src, ifindex);
+		rx_cb(rx_buf, (size_t)len, &src, ifindex, SIP_PROTO_UDP);
 	}
 }
 
@@ -99,6 +100,12 @@ int sip_transport_send(const struct sockaddr_in *dst, const char *buf, size_t le
 	}
 	log_debug(DBCLASS_NETTRAF, "sent %zu bytes to %s", len, addr_str(dst, a));
 	return 0;
+}
+
+int sip_transport_deliver(enum sip_proto proto, const struct sockaddr_in *dst, const char *buf, size_t len)
+{
+	return proto == SIP_PROTO_TCP ? sip_tcp_send(dst, buf, len) :
+	       sip_transport_send(dst, buf, len);
 }
 
 void sip_transport_close(void)

@@ -10,6 +10,26 @@
 #include "daemon/log.h"
 #include "daemon/statefile.h"
 
+/* Make the rename itself durable (a power cut right after it could
+ * otherwise bring the old file back). Best effort: some filesystems refuse
+ * fsync on a directory, and the file's content is safe either way. */
+static void dir_sync(const char *path)
+{
+	char dir[512];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	(void)fsync(fd);
+	close(fd);
+}
+
 int statefile_write(const char *path, statefile_emit_fn emit, void *arg)
 {
 	char tmp[512];
@@ -32,6 +52,8 @@ int statefile_write(const char *path, statefile_emit_fn emit, void *arg)
 		rc = -errno;
 	if (!rc && rename(tmp, path) != 0)
 		rc = -errno;
+	if (!rc)
+		dir_sync(path);
 	if (rc) {
 		log_err("%s: %s", path, strerror(-rc));
 		unlink(tmp);

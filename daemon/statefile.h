@@ -9,7 +9,7 @@
 typedef int (*statefile_emit_fn)(FILE *f, void *arg);
 
 /* statefile_write: atomically replace `path` with what emit writes
- * (path.tmp, fsync, rename). Errors are logged naming the file. Returns 0 or
+ * (path.tmp, fsync, rename, fsync of the directory). Errors are logged naming the file. Returns 0 or
  * -errno. */
 int statefile_write(const char *path, statefile_emit_fn emit, void *arg);
 

@@ -21,6 +21,7 @@ struct stash_entry {
 static struct stash_entry *buckets[BUCKETS];
 static struct stash_entry *oldest, *newest;
 static unsigned count;
+static unsigned max_entries = VIA_STASH_MAX;
 
 static unsigned bucket_of(const char *s)
 {
@@ -66,7 +67,7 @@ int via_stash_save(const char *branch, osip_message_t *msg, uint64_t now_ms)
 
 	if (*pp)
 		entry_drop(*pp);
-	if (count >= VIA_STASH_MAX)
+	while (count >= max_entries && oldest)
 		entry_drop(oldest);
 	e = calloc(1, sizeof(*e));
 	if (!e || !(e->branch = strdup(branch))) {
@@ -115,6 +116,11 @@ void via_stash_fini(void)
 {
 	while (oldest)
 		entry_drop(oldest);
+}
+
+void via_stash_set_max(unsigned max)
+{
+	max_entries = max ? max : 1;
 }
 
 unsigned via_stash_count(void)

@@ -17,7 +17,8 @@
 
 /* How long an entry is kept, ms: an INVITE transaction can ring this long. */
 #define VIA_STASH_TTL_MS (300u * 1000u)
-/* Entries at most: the oldest goes first when full. */
+/* Entries at most by default (via_stash_size): the oldest goes first when
+ * full. */
 #define VIA_STASH_MAX 65536u
 
 /* via_stash_save: move every Via of msg into the stash under `branch`
@@ -36,6 +37,10 @@ void via_stash_expire(uint64_t now_ms);
 
 /* via_stash_fini: drop everything. */
 void via_stash_fini(void);
+
+/* via_stash_set_max: the via_stash_size directive (entries, >= 1); a
+ * smaller value than the entries held takes effect at the next save. */
+void via_stash_set_max(unsigned max);
 
 /* via_stash_count: entries held. */
 unsigned via_stash_count(void);

@@ -6,9 +6,10 @@
  * socket on side 1-i to that side's peer. Peers are learnt by symmetric RTP
  * latching: the first datagram received on a socket fixes its source as the
  * peer of that side, and from then on datagrams from any other source are
- * dropped (strict source, as rtpengine does) until a new SDP address for the
- * side (re-INVITE) resets the latch. Until a destination is known nothing is
- * sent. Everything runs in the daemon's event loop thread; datagrams move in
+ * dropped and counted as foreign (strict source, as rtpengine does) until a
+ * new SDP address for the side (re-INVITE) resets the latch. Which source
+ * may latch, and when, is latch.c's policy: shortly after signalling, and
+ * only what the SDP allows. Until a destination is known nothing is sent. Everything runs in the daemon's event loop thread; datagrams move in
  * batches through static buffers (recvmmsg/sendmmsg), with no per-packet
  * allocation or logging. */
 #include "autoconfig.h"   /* autoconf; <> so that daemon/config.h is never picked */
@@ -28,6 +29,7 @@
 #include "daemon/evloop.h"
 #include "daemon/log.h"
 #include "daemon/media.h"
+#include "kmod-free-fallback/latch.h"
 #include "kmod-free-fallback/portpool.h"
 
 #define RELAY_BATCH     32    /* datagrams per recvmmsg/sendmmsg */
@@ -56,6 +58,7 @@ struct relay_sock {
 struct relay_stream {
 	struct media_stream pub;
 	struct relay_sock sock[2][2];    /* [side][rtcp] */
+	struct latch latch[2];           /* [side]: who may latch, until when */
 	struct relay_stream *prev, *next;/* list of open streams, for media_fini() */
 };
 
@@ -65,6 +68,33 @@ struct relay_stream {
 static struct portpool pool;
 static bool pool_ready;
 static media_hook_fn hook;
+static uint64_t latch_window_ms = MEDIA_LATCH_WINDOW_DEFAULT_S * 1000u;
+static uint64_t foreign_total;   /* foreign datagrams of all streams, also closed ones */
+static unsigned generation;      /* see media_generation() */
+
+unsigned media_generation(void)
+{
+	return generation;
+}
+
+void media_set_latch_window(unsigned seconds)
+{
+	latch_window_ms = (uint64_t)seconds * 1000u;
+}
+
+uint64_t media_foreign_drops(void)
+{
+	return foreign_total;
+}
+
+/* Every signalling event of a stream reopens latching on both sides: the
+ * offer opens the stream, but the caller usually starts sending only once
+ * the answer is there. */
+static void latch_window_open(struct relay_stream *rs)
+{
+	for (int side = 0; side < 2; side++)
+		latch_open(&rs->latch[side], evloop_now_ms(), latch_window_ms);
+}
 
 void media_set_hook(media_hook_fn fn)
 {
@@ -167,6 +197,52 @@ static unsigned relay_recv(int fd)
 	return (unsigned)n;
 }
 
+/* Whether a datagram from src may go on to the other side: from the latched
+ * peer, or latching it now (*latched_now set). Others are counted as drops,
+ * and as foreign when the policy rejects their source. */
+static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
+		      const unsigned char *pkt, unsigned len, bool *latched_now)
+{
+	struct media_leg *in = &sk->rs->pub.leg[sk->side];
+	struct latch *l = &sk->rs->latch[sk->side];
+	struct sockaddr_in *src_peer = sk->rtcp ? &in->peer_rtcp : &in->peer;
+	bool *latched = sk->rtcp ? &in->rtcp_latched : &in->latched;
+	enum latch_verdict v = LATCH_REJECT;
+
+	if (*latched)
+		v = same_ep(src, src_peer) ? LATCH_ACCEPT : LATCH_REJECT;
+	else if (sk->rtcp)
+		v = latch_rtcp(l, in->latched ? &in->peer : NULL, src, evloop_now_ms());
+	else
+		v = latch_rtp(l, src, pkt, len, evloop_now_ms());
+	if (v != LATCH_ACCEPT) {
+		in->drops++;
+		if (v == LATCH_REJECT) {
+			in->foreign++;
+			foreign_total++;
+		}
+		return false;
+	}
+	if (*latched)
+		return true;
+	/* Symmetric RTP: the party receives where it sends from, whatever its
+	 * SDP said (NAT in front of it). */
+	*src_peer = *src;
+	src_peer->sin_family = AF_INET;
+	memset(src_peer->sin_zero, 0, sizeof(src_peer->sin_zero));
+	*latched = true;
+	*latched_now = true;
+	generation++;
+	if (log_debug_mask & DBCLASS_RTP) {
+		char ep[ADDR_STRLEN];
+		log_debug(DBCLASS_RTP, "rtp relay: %s %s side latched to %s (%s)",
+			  sk->rtcp ? "rtcp" : "rtp",
+			  sk->side == MEDIA_PRIVATE ? "private" : "public",
+			  addr_str(src, ep), l->strict ? "SDP address" : "NAT");
+	}
+	return true;
+}
+
 /* Readiness callback of every relay socket. */
 static void relay_rx(int fd, uint32_t events, void *arg)
 {
@@ -174,8 +250,6 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 	struct media_stream *s = &sk->rs->pub;
 	struct media_leg *in = &s->leg[sk->side];
 	struct media_leg *out = &s->leg[1 - sk->side];
-	struct sockaddr_in *src_peer = sk->rtcp ? &in->peer_rtcp : &in->peer;
-	bool *latched = sk->rtcp ? &in->rtcp_latched : &in->latched;
 	const struct sockaddr_in *dst = sk->rtcp ? &out->peer_rtcp : &out->peer;
 	int out_fd = sk->rtcp ? out->fd_rtcp : out->fd_rtp;
 
@@ -187,6 +261,7 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 			return;
 
 		unsigned ntx = 0;
+		bool from_party = false;
 		io.dst = *dst;
 		bool can_send = ep_usable(dst);
 		for (unsigned k = 0; k < n; k++) {
@@ -201,25 +276,9 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 				in->drops++;
 				continue;
 			}
-			if (!*latched) {
-				/* Symmetric RTP: the party receives where it sends from,
-				 * whatever its SDP said (NAT in front of it). */
-				*src_peer = *src;
-				src_peer->sin_family = AF_INET;
-				memset(src_peer->sin_zero, 0, sizeof(src_peer->sin_zero));
-				*latched = true;
-				latched_now = true;
-				if (log_debug_mask & DBCLASS_RTP) {
-					char ep[ADDR_STRLEN];
-					log_debug(DBCLASS_RTP, "rtp relay: %s %s side latched to %s",
-						  sk->rtcp ? "rtcp" : "rtp",
-						  sk->side == MEDIA_PRIVATE ? "private" : "public",
-						  addr_str(src, ep));
-				}
-			} else if (!same_ep(src, src_peer)) {
-				in->drops++;   /* strict source: not the latched party */
+			if (!source_ok(sk, src, io.buf[k], len, &latched_now))
 				continue;
-			}
+			from_party = true;
 			if (!can_send) {
 				in->drops++;   /* other side's receive address not known yet */
 				continue;
@@ -228,7 +287,10 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 			io.tx_iov[ntx].iov_len = len;
 			ntx++;
 		}
-		in->last_rx_ms = evloop_now_ms();
+		/* Only the party keeps the stream alive (rtp_timeout): a sprayer
+		 * must not hold relay ports forever. */
+		if (from_party)
+			in->last_rx_ms = evloop_now_ms();
 		if (ntx)
 			relay_send(out_fd, ntx, in);
 		if (latched_now) {
@@ -409,6 +471,8 @@ static int stream_start(struct relay_stream *rs, struct media_stream **out)
 		return rc;
 	}
 	rs->pub.opened_ms = evloop_now_ms();
+	latch_window_open(rs);
+	generation++;
 	rs->next = streams;
 	if (streams)
 		streams->prev = rs;
@@ -453,8 +517,12 @@ int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out
 		rc = portpool_take(&pool, port);
 		if (rc)
 			break;
-		/* Ports, peers, latches and counters as saved; fresh sockets. */
+		/* Ports, peers, latches and counters as saved; fresh sockets.
+		 * Where the signalling came from is not saved: NAT rules. */
 		*leg = legs[side];
+		if (leg->sdp.sin_port)
+			latch_set_sdp(&rs->latch[side], (enum media_side)side,
+				      leg->sdp.sin_addr, (struct in_addr){ 0 });
 		leg->fd_rtp = leg->fd_rtcp = -1;
 		leg->local.sin_port = htons(port);   /* owned: stream_release returns it */
 		rc = leg_bind(leg, legs[side].local.sin_addr, port);
@@ -487,10 +555,11 @@ static bool is_own_socket(const struct media_stream *s, const struct sockaddr_in
 }
 
 void media_stream_set_peer(struct media_stream *s, enum media_side side,
-			   const struct sockaddr_in *sdp_addr)
+			   const struct sockaddr_in *sdp_addr, struct in_addr signal_src)
 {
 	if (!s || !sdp_addr || (side != MEDIA_PRIVATE && side != MEDIA_PUBLIC))
 		return;
+	struct relay_stream *rs = relay_of(s);
 	struct media_leg *leg = &s->leg[side];
 	struct sockaddr_in a = {
 		.sin_family = AF_INET,
@@ -499,11 +568,14 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	};
 	char ep[ADDR_STRLEN];
 
+	latch_window_open(rs);
 	/* The same SDP again (e.g. a session refresh) keeps the latch: the
 	 * learnt source is better than the announced address behind NAT. */
 	if (same_ep(&leg->sdp, &a))
 		return;
 	leg->sdp = a;
+	latch_set_sdp(&rs->latch[side], side, a.sin_addr, signal_src);
+	generation++;
 	if (is_own_socket(s, &a)) {
 		log_warn("rtp relay: SDP points %s side at the relay itself (%s), ignored",
 			 side == MEDIA_PRIVATE ? "private" : "public",
@@ -522,6 +594,12 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	notify(s, MEDIA_EV_PEERS);
 }
 
+void media_stream_signal(struct media_stream *s)
+{
+	if (s)
+		latch_window_open(relay_of(s));
+}
+
 void media_stream_close(struct media_stream *s)
 {
 	if (!s)
@@ -529,6 +607,7 @@ void media_stream_close(struct media_stream *s)
 	struct relay_stream *rs = relay_of(s);
 
 	notify(s, MEDIA_EV_CLOSING);
+	generation++;
 	if (rs->prev)
 		rs->prev->next = rs->next;
 	else

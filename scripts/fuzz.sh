@@ -4,7 +4,8 @@
 # (tests/fuzz/corpus/<target>; the repository is never written to).
 #
 #   FUZZ_SECONDS  seconds per target (default 60)
-#   FUZZ_TARGETS  targets to run (default: fuzz_sip fuzz_sdp fuzz_config)
+#   FUZZ_TARGETS  targets to run (default: fuzz_sip fuzz_sdp fuzz_config
+#                 fuzz_tcp_framing)
 #   FUZZ_KEEP=1   keep the work directory (build, corpora, logs)
 #   FUZZ_CRASH_DIR where crash inputs are kept (default /tmp/sipmasq-fuzz-crashes)
 #
@@ -16,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 src=$(pwd)
 secs=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-fuzz_sip fuzz_sdp fuzz_config}
+targets=${FUZZ_TARGETS:-fuzz_sip fuzz_sdp fuzz_config fuzz_tcp_framing}
 crashdir=${FUZZ_CRASH_DIR:-/tmp/sipmasq-fuzz-crashes}
 
 work=$(mktemp -d /tmp/sipmasq-fuzz.XXXXXX)
@@ -29,7 +30,7 @@ mkdir -p "$tree"
 if [ -d .git ]; then
 	# Untracked files too (new, not yet committed), but no in-tree fuzz binary.
 	git ls-files -z --cached --others --exclude-standard |
-		grep -zv '^tests/fuzz/fuzz_[a-z]*$' | xargs -0 tar cf - | tar xf - -C "$tree"
+		grep -zv '^tests/fuzz/fuzz_[a-z_]*$' | xargs -0 tar cf - | tar xf - -C "$tree"
 else
 	tar cf - --exclude=.deps --exclude='*.o' --exclude='*.a' . | tar xf - -C "$tree"
 fi

@@ -6,9 +6,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-dev
+PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-dev libssl-dev
+	libc-ares-dev
 	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
-	iproute2 iptables procps python3-pytest sip-tester kamailio tshark gnuplot-nox"
+	iproute2 iptables procps python3-pytest sip-tester kamailio tshark dnsmasq-base valgrind
+	gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do

@@ -191,3 +191,29 @@ def test_unknown_directive_is_only_a_warning(tmp_path):
     user = line_of(lines, "user")
     assert f"{path}:{user}" in proc.stderr, proc.stderr
     assert "not supported" in proc.stderr, proc.stderr
+
+
+def test_proxy_auth_errors(tmp_path):
+    pwfile = tmp_path / "passwd"
+    pwfile.write_text("# users\nalice s3cret\nbob\n")
+    lines = valid_lines() + ["proxy_auth_realm = gw", f"proxy_auth_pwfile = {pwfile}"]
+    _, proc = run_bad_config(tmp_path, lines)
+    assert_config_error(proc, pwfile, 3, "expected 'user password'")
+
+    lines = valid_lines() + ["proxy_auth_realm = gw"]
+    path, proc = run_bad_config(tmp_path, lines)
+    assert_config_error(proc, path, len(lines), "proxy_auth_passwd or proxy_auth_pwfile")
+
+    lines = valid_lines() + ["proxy_auth_realm = gw",
+                             f"proxy_auth_pwfile = {tmp_path / 'missing'}"]
+    path, proc = run_bad_config(tmp_path, lines)
+    assert_config_error(proc, path, len(lines), "missing")
+
+
+def test_mask_host_without_masked_host(tmp_path):
+    """mask_host/masked_host are parallel lists: a mask_host without its
+    partner is a configuration error at its line."""
+    lines = valid_lines() + ["mask_host = 10.0.0.1", "masked_host = voip.example.test",
+                             "mask_host = 10.0.0.9"]
+    path, proc = run_bad_config(tmp_path, lines)
+    assert_config_error(proc, path, len(lines), "mask_host '10.0.0.9' (entry 2) has no partner")

@@ -205,7 +205,7 @@ class Gateway:
         with open(conf, "w") as f:
             f.write("if_inbound = gwlan\nif_outbound = gwwan\nrtp_port_low = 20000\n"
                     "rtp_port_high = %d\nrtp_engine = %s\nbpf_pin_dir = %s\n"
-                    "control_socket = %s\nrtp_timeout = 300\n"
+                    "control_socket = %s\nrtp_timeout = 300\nmax_registrations = 1000000\n"
                     % (high, engine, self.pin, self.sock))
         self.logf = open(self.log_path, "w")
         # The userspace relay holds 4 sockets per call.

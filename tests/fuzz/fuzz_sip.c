@@ -23,6 +23,7 @@
 
 #include "daemon/acl.h"
 #include "daemon/calls.h"
+#include "daemon/auth.h"
 #include "daemon/config.h"
 #include "daemon/evloop.h"
 #include "daemon/iface.h"
@@ -48,7 +49,9 @@ static struct iface_side sides[2];
 static char dgram[SIP_MAX_DATAGRAM + 1];
 
 /* cfg[0]: defaults with the relay. cfg[1]: host_outbound, an outbound
- * proxy and an outbound_domain entry (other next-hop paths), access lists. */
+ * proxy and an outbound_domain entry (other next-hop paths), access lists,
+ * proxy authentication, a mask_host pair, obscure_loops and no rport
+ * toward the public side. */
 static void configs_setup(void)
 {
 	char why[128];
@@ -71,6 +74,14 @@ static void configs_setup(void)
 	strcpy(cfg[1].outbound_domain_name.item[0], "example.com");
 	strcpy(cfg[1].outbound_domain_host.item[0], "192.0.2.60");
 	strcpy(cfg[1].outbound_domain_port.item[0], "5080");
+	/* Digest authentication of REGISTER: the Proxy-Authorization parsing. */
+	strcpy(cfg[1].proxy_auth_realm, "fuzz realm");
+	strcpy(cfg[1].proxy_auth_passwd, "fuzz");
+	cfg[1].mask_host.n = cfg[1].masked_host.n = 1;
+	strcpy(cfg[1].mask_host.item[0], "192.168.1.1");
+	strcpy(cfg[1].masked_host.item[0], "voip.example.com");
+	cfg[1].obscure_loops = true;
+	cfg[1].use_rport = 1;
 	/* Access lists: 198.51.100.16/28 (source kind 3, hosts 6-15) denied,
 	 * REGISTER only from the private LAN and loopback. */
 	if (acl_parse("198.51.100.16/28", &cfg[1].hosts_deny_sip, why, sizeof(why)) ||
@@ -163,6 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	proxy_init_offline(&cfg[data[0] >> 7], sides);
+	auth_init(&cfg[data[0] >> 7]);   /* no pwfile: cannot fail */
 	for (int r = 0; r < MAX_RECORDS && off < size; r++) {
 		const uint8_t *p = data + off;
 		const uint8_t *sep = memmem(p, size - off, RECORD_SEP, seplen);

@@ -7,6 +7,7 @@ SIP messages are recognised by their start line, whatever the port.
 
 import ipaddress
 import re
+import os
 import signal
 import struct
 import time
@@ -16,21 +17,29 @@ from .sipmsg import SipMessage, looks_like_sip
 
 
 class Packet:
-    """One captured IPv4/UDP datagram (addresses as dotted strings)."""
+    """One captured IPv4/UDP datagram or TCP segment (addresses as dotted
+    strings; proto "UDP" or "TCP")."""
 
-    __slots__ = ("ts", "src", "sport", "dst", "dport", "payload")
+    __slots__ = ("ts", "src", "sport", "dst", "dport", "payload", "proto")
 
-    def __init__(self, ts, src, sport, dst, dport, payload):
+    def __init__(self, ts, src, sport, dst, dport, payload, proto="UDP"):
         self.ts, self.src, self.sport = ts, src, sport
         self.dst, self.dport, self.payload = dst, dport, payload
+        self.proto = proto
 
     def __repr__(self):
-        return "<UDP %s:%d -> %s:%d %dB>" % (self.src, self.sport, self.dst,
-                                             self.dport, len(self.payload))
+        return "<%s %s:%d -> %s:%d %dB>" % (self.proto, self.src, self.sport, self.dst,
+                                            self.dport, len(self.payload))
 
 
 def read_pcap_udp(path):
     """Return the IPv4/UDP packets of a pcap file (Ethernet link type)."""
+    return read_pcap(path, tcp=False)
+
+
+def read_pcap(path, tcp=True):
+    """Return the IPv4/UDP packets and, when tcp, the TCP segments (with
+    their payload, possibly empty) of a pcap file (Ethernet link type)."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
@@ -56,13 +65,22 @@ def read_pcap_udp(path):
         ts = sec + frac / (1e9 if nano else 1e6)
         eth_type = struct.unpack("!H", frame[12:14])[0] if len(frame) >= 14 else 0
         ip = frame[14:]
-        if eth_type != 0x0800 or len(ip) < 20 or ip[9] != 17:
+        if eth_type != 0x0800 or len(ip) < 20 or ip[9] not in ((17, 6) if tcp else (17,)):
             continue
         ihl = (ip[0] & 0x0F) * 4
         total = struct.unpack("!H", ip[2:4])[0]
         frag = struct.unpack("!H", ip[6:8])[0]
         if frag & 0x1FFF:
-            continue  # non-first fragment: no UDP header
+            continue  # non-first fragment: no UDP/TCP header
+        if ip[9] == 6:
+            seg = ip[ihl:total]
+            if len(seg) < 20:
+                continue
+            sport, dport = struct.unpack("!HH", seg[:4])
+            out.append(Packet(ts, str(ipaddress.IPv4Address(ip[12:16])), sport,
+                              str(ipaddress.IPv4Address(ip[16:20])), dport,
+                              bytes(seg[(seg[12] >> 4) * 4:]), "TCP"))
+            continue
         udp = ip[ihl:total]
         if len(udp) < 8:
             continue
@@ -85,6 +103,12 @@ class Capture:
                        or not self.proc.alive(), 15, what="tshark to start")
         if not self.proc.alive():
             raise AssertionError("tshark died:\n" + self.proc.output())
+        # dumpcap may say so a moment before packets reach the file (seen
+        # on a loaded machine: the first REGISTER missing): wait for the
+        # pcap header, then a little longer.
+        netns.wait_for(lambda: os.path.exists(path) and os.path.getsize(path) >= 24, 10,
+                       what="tshark's pcap header")
+        time.sleep(0.5)
         self._stopped = False
 
     def stop(self):
@@ -103,6 +127,18 @@ class Capture:
         """[(Packet, SipMessage)] for every UDP payload that is SIP."""
         return [(p, SipMessage(p.payload)) for p in self.packets()
                 if looks_like_sip(p.payload)]
+
+    def tcp_streams(self):
+        """{(src, sport, dst, dport): bytes}: the payload of each direction
+        of each TCP connection, in capture order (the test links lose and
+        reorder nothing, so no reassembly is needed)."""
+        self.stop()
+        streams = {}
+        for p in read_pcap(self.path):
+            if p.proto == "TCP" and p.payload:
+                key = (p.src, p.sport, p.dst, p.dport)
+                streams[key] = streams.get(key, b"") + p.payload
+        return streams
 
     def rtp_packets(self):
         """UDP packets that look like RTP version 2 and are not SIP."""

@@ -64,16 +64,18 @@ def start_callee(sipp, topo, ua, scenario="uas_echo", duration_ms=None, timeout=
 
 
 def start_caller(sipp, topo, ua, to, scenario="uac_call", duration_ms=CALL_MS,
-                 timeout=20, via_sipmasq=True):
+                 timeout=20, via_sipmasq=True, extra=()):
     """Start a UAC calling Request-URI `to`.  Phones send through sipmasq;
     far-end callers send to Kamailio (which routes by its location table)
-    unless `to` names another port, in which case they send there."""
+    unless `to` names another port, in which case they send there.  extra:
+    more sipp arguments."""
     m = re.match(r"^sips?:[^@]+@([^:;>]+):(\d+)", to)
     remote = "%s:%s" % (m.group(1), m.group(2)) if m else REGISTRAR
     rsa = OUTBOUND_PROXY if (via_sipmasq and ua.side == "lan") else None
     return sipp.start(ua.ns(topo), scenario, ua.ip, ua.port, remote, rsa=rsa,
                       keys={"to": to, "from_user": ua.user, "domain": DOMAIN},
-                      media_port=ua.media, duration_ms=duration_ms, timeout=timeout)
+                      media_port=ua.media, duration_ms=duration_ms, timeout=timeout,
+                      extra=extra)
 
 
 def finished_ok(uac, uas):

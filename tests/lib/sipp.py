@@ -130,7 +130,7 @@ class Sipp:
 
     def start(self, ns, scenario, local_ip, local_port, remote, rsa=None,
               keys=None, media_ip=None, media_port=None, rtp_echo=False,
-              duration_ms=None, timeout=20, calls=1, extra=()):
+              duration_ms=None, timeout=20, calls=1, extra=(), transport="u1"):
         """Start sipp in ns with tests/sipp/SCENARIO.xml; return a SippRun.
 
         remote: "host:port" the scenario addresses (UAC) or None (UAS mode:
@@ -138,13 +138,14 @@ class Sipp:
         instead (the outbound proxy).  keys: dict for -key (scenario
         keywords).  duration_ms: -d, the length of <pause/> steps.
         timeout: seconds after which sipp gives up and fails.
+        transport: sipp -t: "u1" UDP, "t1" one TCP connection.
         """
         self.count += 1
         name = "%02d-%s-%s-%s" % (self.count, scenario, local_ip, local_port)
         base = os.path.join(self.tmpdir, name)
         out_path, msg_path, err_path = base + ".out", base + ".msg", base + ".err"
         argv = ["sipp", "-sf", os.path.join(SCENARIOS, scenario + ".xml"),
-                "-i", local_ip, "-p", str(local_port), "-t", "u1",
+                "-i", local_ip, "-p", str(local_port), "-t", transport,
                 "-m", str(calls), "-l", str(calls), "-nostdin",
                 "-timeout", "%ds" % timeout, "-timeout_error",
                 "-recv_timeout", "8000",

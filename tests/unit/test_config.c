@@ -18,8 +18,11 @@
 #include <unistd.h>
 
 #include "daemon/acl.h"
+#include "daemon/calls.h"
 #include "daemon/config.h"
+#include "daemon/host_mask.h"
 #include "daemon/log.h"
+#include "daemon/via_stash.h"
 #include "tests/unit/unit.h"
 
 static char tmpdir[1024];     /* short enough for "%s/name" to fit PATH_MAX */
@@ -417,6 +420,76 @@ static void test_invalid_values(void)
 	expect_invalid("registration_file", longpath, "for registration_file: too long");
 }
 
+/* The limit directives (sip_validate.c, sip_flood.c, registrations.c,
+ * calls): their defaults, a file that sets them all, and their bounds. */
+static void test_limits(void)
+{
+	struct sipmasq_config cfg;
+	struct loaded l;
+
+	config_defaults(&cfg);
+	CHECK_INT(cfg.sip_max_message_size, 16384);
+	CHECK_INT(cfg.sip_max_headers, 100);
+	CHECK_INT(cfg.sip_max_vias, 32);
+	CHECK_INT(cfg.max_registrations, 1024);
+	CHECK_INT(cfg.max_registrations_per_aor, 10);
+	CHECK_INT(cfg.max_calls, 256);
+	CHECK_INT(cfg.max_streams_per_call, CALL_MAX_STREAMS);
+	CHECK_INT(cfg.via_stash_size, VIA_STASH_MAX);
+	CHECK_INT(cfg.sip_rate_limit, 50);
+	CHECK_INT(cfg.sip_rate_burst, 100);
+	CHECK_INT(cfg.sip_rate_limit_registered, 500);
+	CHECK_INT(cfg.sip_rate_burst_registered, 1000);
+	CHECK_INT(cfg.sip_rate_sources, 4096);
+
+	load(&l, "limits.conf",
+	     "sip_max_message_size = 4096\n"
+	     "sip_max_headers = 40\n"
+	     "sip_max_vias = 5\n"
+	     "max_registrations = 7\n"
+	     "max_registrations_per_aor = 2\n"
+	     "max_calls = 3\n"
+	     "max_streams_per_call = 2\n"
+	     "via_stash_size = 1000\n"
+	     "sip_rate_limit = 0\n"
+	     "sip_rate_burst = 9\n"
+	     "sip_rate_limit_registered = 11\n"
+	     "sip_rate_burst_registered = 22\n"
+	     "sip_rate_sources = 64\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(l.cfg.sip_max_message_size, 4096);
+	CHECK_INT(l.cfg.sip_max_headers, 40);
+	CHECK_INT(l.cfg.sip_max_vias, 5);
+	CHECK_INT(l.cfg.max_registrations, 7);
+	CHECK_INT(l.cfg.max_registrations_per_aor, 2);
+	CHECK_INT(l.cfg.max_calls, 3);
+	CHECK_INT(l.cfg.max_streams_per_call, 2);
+	CHECK_INT(l.cfg.via_stash_size, 1000);
+	CHECK_INT(l.cfg.sip_rate_limit, 0);
+	CHECK_INT(l.cfg.sip_rate_burst, 9);
+	CHECK_INT(l.cfg.sip_rate_limit_registered, 11);
+	CHECK_INT(l.cfg.sip_rate_burst_registered, 22);
+	CHECK_INT(l.cfg.sip_rate_sources, 64);
+	CHECK(!strstr(l.log, "WARNING") && !strstr(l.log, "ERROR"));
+
+	/* A datagram cannot exceed 65535 bytes; the fixed stream array bounds
+	 * max_streams_per_call; zero would refuse everything. */
+	expect_invalid("sip_max_message_size", "65536", NULL);
+	expect_invalid("sip_max_message_size", "100", NULL);
+	expect_invalid("sip_max_headers", "0", NULL);
+	expect_invalid("sip_max_vias", "1", NULL);
+	expect_invalid("max_registrations", "0", NULL);
+	expect_invalid("max_registrations_per_aor", "0", NULL);
+	expect_invalid("max_calls", "0", NULL);
+	expect_invalid("max_calls", "-1", NULL);
+	expect_invalid("max_streams_per_call", "0", NULL);
+	expect_invalid("max_streams_per_call", "9", NULL);
+	expect_invalid("via_stash_size", "0", NULL);
+	expect_invalid("sip_rate_burst", "0", NULL);
+	expect_invalid("sip_rate_limit", "fast", NULL);
+	expect_invalid("sip_rate_sources", "1", NULL);
+}
+
 /* Syntax errors, and that a bad line does not stop the rest of the file. */
 static void test_syntax_errors(void)
 {
@@ -455,28 +528,28 @@ static void test_unknown_and_unsupported(void)
 	     "if_outbound = ppp0\n"                  /* 2 */
 	     "no_such_thing = 1\n"                   /* 3 */
 	     "user = nobody\n"                       /* 4 */
-	     "tcp_timeout = 600\n"                   /* 5 */
+	     "rtp_dscp = 46\n"                       /* 5 */
 	     "load_plugin = plugin_logcall.la\n"     /* 6 */
 	     "load_plugin = plugin_stun.la\n"        /* 7: no second warning */
 	     "plugin_stun_server = stun.example.test\n" /* 8 */
 	     "plugin_stun_port = 3478\n"             /* 9 */
 	     "plugin_stun_server = other.example.test\n" /* 10: no second warning */
-	     "proxy_auth_realm = Some Realm\n"       /* 11 */
-	     "use_rport = 1\n"                       /* 12 */
-	     "mask_host = 10.0.0.1\n"                /* 13 */
+	     "sip_dscp = 46\n"                       /* 11 */
+	     "debug_port = 1\n"                      /* 12 */
+	     "thread_stack_size = 1\n"               /* 13 */
 	     "sip_listen_port = 5062\n");            /* 14 */
 	CHECK_INT(l.ret, 0);
 	CHECK(logged_at(l.log, l.path, 3, "unknown directive 'no_such_thing', ignored"));
 	CHECK(logged_at(l.log, l.path, 4, "siproxd directive 'user' is not supported yet, ignored"));
-	CHECK(logged_at(l.log, l.path, 5, "siproxd directive 'tcp_timeout' is not supported yet"));
+	CHECK(logged_at(l.log, l.path, 5, "siproxd directive 'rtp_dscp' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 6, "siproxd directive 'load_plugin' is not supported yet"));
 	CHECK_INT(count(l.log, "'load_plugin'"), 1);
 	CHECK(logged_at(l.log, l.path, 8, "siproxd directive 'plugin_stun_server' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 9, "siproxd directive 'plugin_stun_port' is not supported yet"));
 	CHECK_INT(count(l.log, "'plugin_stun_server'"), 1);
-	CHECK(logged_at(l.log, l.path, 11, "'proxy_auth_realm'"));
-	CHECK(logged_at(l.log, l.path, 12, "'use_rport'"));
-	CHECK(logged_at(l.log, l.path, 13, "'mask_host'"));
+	CHECK(logged_at(l.log, l.path, 11, "'sip_dscp'"));
+	CHECK(logged_at(l.log, l.path, 12, "'debug_port'"));
+	CHECK(logged_at(l.log, l.path, 13, "'thread_stack_size'"));
 	CHECK(!strstr(l.log, "ERROR"));
 	CHECK_INT(count(l.log, "WARNING"), 9);
 	CHECK_INT(l.cfg.sip_listen_port, 5062);
@@ -486,10 +559,7 @@ static void test_unknown_and_unsupported(void)
 	static const char *const others[] = {
 		"chrootjail", "rtp_dscp",
 		"sip_dscp", "rtp_input_dejitter", "rtp_output_dejitter",
-		"tcp_connect_timeout", "tcp_keepalive",
-		"proxy_auth_passwd", "proxy_auth_pwfile", "masked_host",
-		"debug_port",
-		"use_rport", "obscure_loops", "plugindir",
+		"debug_port", "plugindir",
 		"thread_stack_size",
 	};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
@@ -509,6 +579,34 @@ static void test_unknown_and_unsupported(void)
 	CHECK_INT(l.ret, 0);
 	CHECK(logged_at(l.log, l.path, 1, "unknown directive 'IF_INBOUND'"));
 	CHECK_STR(l.cfg.if_inbound, "");
+}
+
+/* SIP over TCP: siproxd's timers and sipmasq's outbound_proxy_transport. */
+static void test_tcp_directives(void)
+{
+	struct loaded l;
+
+	load(&l, "tcp.conf", "");
+	CHECK_INT(l.cfg.tcp_timeout, 600);
+	CHECK_INT(l.cfg.tcp_connect_timeout, 500);
+	CHECK_INT(l.cfg.tcp_keepalive, 0);
+	CHECK_INT(l.cfg.outbound_proxy_transport, 0);
+
+	load(&l, "tcp.conf", "tcp_timeout = 120\ntcp_connect_timeout = 2000\n"
+	     "tcp_keepalive = 20\noutbound_proxy_transport = TCP\n");
+	CHECK_INT(l.ret, 0);
+	CHECK(!strstr(l.log, "WARNING"));
+	CHECK_INT(l.cfg.tcp_timeout, 120);
+	CHECK_INT(l.cfg.tcp_connect_timeout, 2000);
+	CHECK_INT(l.cfg.tcp_keepalive, 20);
+	CHECK_INT(l.cfg.outbound_proxy_transport, 1);
+
+	load(&l, "tcp.conf", "tcp_connect_timeout = 0\ntcp_keepalive = -1\n"
+	     "outbound_proxy_transport = tls\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, 1, "invalid value '0' for tcp_connect_timeout"));
+	CHECK(logged_at(l.log, l.path, 2, "invalid value '-1' for tcp_keepalive"));
+	CHECK(logged_at(l.log, l.path, 3, "invalid value 'tls' for outbound_proxy_transport"));
 }
 
 static void test_repeated_directive(void)
@@ -722,8 +820,8 @@ static void test_shipped_example(void)
 static void test_siproxd_conf(void)
 {
 	static const unsigned unsupported_lines[] = {
-		21, 22, 32, 33, 34, 35, 37, 38, 39, 48,
-		61, 62, 64, 65, 67, 68,
+		21, 22, 32, 33, 34, 35, 48,
+		64, 65, 67, 68,
 	};
 	const char *path = src_path("tests/unit/data/siproxd.conf");
 	struct sipmasq_config cfg;
@@ -737,6 +835,9 @@ static void test_siproxd_conf(void)
 	CHECK_INT(count(log, "WARNING"),
 		  sizeof(unsupported_lines) / sizeof(unsupported_lines[0]));
 	CHECK_STR(cfg.ua_string, "Siproxd-UA");
+	CHECK_INT(cfg.tcp_timeout, 600);
+	CHECK_INT(cfg.tcp_connect_timeout, 500);
+	CHECK_INT(cfg.tcp_keepalive, 20);
 	CHECK_STR(cfg.if_inbound, "eth0");
 	CHECK_STR(cfg.if_outbound, "ppp0");
 	CHECK_STR(cfg.host_outbound, "gw.example.test");
@@ -753,6 +854,8 @@ static void test_siproxd_conf(void)
 	CHECK_INT(cfg.outbound_domain_name.n, 1);
 	CHECK_STR(cfg.outbound_domain_host.item[0], "proxy.provider.example.test");
 	CHECK_INT(cfg.outbound_domain_port.line[0], 58);
+	CHECK_INT(cfg.use_rport, 0);
+	CHECK(cfg.obscure_loops);
 	CHECK_INT(check(&cfg, &log), 0);
 }
 
@@ -936,7 +1039,103 @@ static void test_outbound_proxies(void)
 	CHECK_INT(l.cfg.outbound_domain_name.n, CONFIG_LIST_MAX);
 }
 
+/* dns_server (c-ares servers) and host_outbound_refresh. */
+static void test_dns_directives(void)
+{
+	struct loaded l;
+
+	load(&l, "dnsdef.conf", "if_inbound = eth0\nif_outbound = ppp0\n");
+	CHECK_STR(l.cfg.dns_server, "");
+	CHECK_INT(l.cfg.host_outbound_refresh, 60);
+
+	load(&l, "dns.conf", "dns_server = 198.51.100.2:5353,192.0.2.53\n"
+	     "host_outbound_refresh = 5\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_STR(l.cfg.dns_server, "198.51.100.2:5353,192.0.2.53");
+	CHECK_INT(l.cfg.host_outbound_refresh, 5);
+
+	load(&l, "dnsbad.conf", "dns_server = ns.example.test\n"   /* 1: a name */
+	     "dns_server = 192.0.2.1:0\n"                          /* 2: port 0 */
+	     "dns_server = 192.0.2.1,,192.0.2.2\n"                 /* 3: empty item */
+	     "dns_server = 192.0.2.1, 192.0.2.2\n"                 /* 4: blank */
+	     "host_outbound_refresh = 0\n");                       /* 5 */
+	CHECK_INT(l.ret, -EINVAL);
+	for (unsigned line = 1; line <= 4; line++)
+		CHECK(logged_at(l.log, l.path, line, "dns_server"));
+	CHECK(logged_at(l.log, l.path, 5, "host_outbound_refresh"));
+}
+
+/* mask_host / masked_host pairs, use_rport, obscure_loops. */
+static void test_masks_and_tweaks(void)
+{
+	struct loaded l;
+	const char *log;
+
+	load(&l, "mask.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "mask_host = 10.0.0.1\n"                    /* 3 */
+	     "masked_host = voip.example.test\n"         /* 4 */
+	     "mask_host = GW.lan\n"                      /* 5 */
+	     "masked_host = 203.0.113.7\n");             /* 6 */
+	CHECK_INT(l.ret, 0);
+	CHECK(!strstr(l.log, "WARNING") && !strstr(l.log, "ERROR"));
+	CHECK_INT(l.cfg.mask_host.n, 2);
+	CHECK_INT(l.cfg.masked_host.line[1], 6);
+	CHECK_INT(check(&l.cfg, &log), 0);
+	CHECK_STR(host_mask_of(&l.cfg, "10.0.0.1"), "voip.example.test");
+	CHECK_STR(host_mask_of(&l.cfg, "gw.LAN"), "203.0.113.7");
+	CHECK(host_mask_of(&l.cfg, "10.0.0.2") == NULL);
+	CHECK(host_mask_of(&l.cfg, NULL) == NULL);
+	CHECK_STR(host_mask_masked_aor(&l.cfg, "sip:alice@VOIP.example.test"), "voip.example.test");
+	CHECK_STR(host_mask_masked_aor(&l.cfg, "sip:bob@203.0.113.7:5060"), "203.0.113.7");
+	CHECK(host_mask_masked_aor(&l.cfg, "sip:alice@voip.example.test.evil") == NULL);
+	CHECK(host_mask_masked_aor(&l.cfg, "sip:alice@10.0.0.1") == NULL);
+	CHECK(host_mask_masked_aor(&l.cfg, "") == NULL);
+
+	/* A mask_host without its masked_host: config error at its line. */
+	load(&l, "maskshort.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "mask_host = 10.0.0.1\n"                    /* 3 */
+	     "masked_host = voip.example.test\n"         /* 4 */
+	     "mask_host = 10.0.0.9\n");                  /* 5 */
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 5, "mask_host '10.0.0.9' (entry 2) has no partner"));
+	load(&l, "maskedonly.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "masked_host = voip.example.test\n");       /* 3 */
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 3, "masked_host 'voip.example.test' (entry 1)"));
+
+	/* use_rport: siproxd's bit mask 0..3; sipmasq's default is 3. */
+	load(&l, "rport.conf", "use_rport = 2\nobscure_loops = 1\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(l.cfg.use_rport, 2);
+	CHECK(l.cfg.obscure_loops);
+	load(&l, "rportbad.conf", "use_rport = 4\nobscure_loops = maybe\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, 1, "invalid value '4' for use_rport"));
+	CHECK(logged_at(l.log, l.path, 2, "invalid value 'maybe' for obscure_loops"));
+	load(&l, "rportdef.conf", "if_inbound = eth0\n");
+	CHECK_INT(l.cfg.use_rport, 3);
+	CHECK(!l.cfg.obscure_loops);
+}
+
 /* config_find returns the first readable of its two candidates. */
+/* rtp_latch_window: default, a value, and 0 refused (latching would never
+ * be allowed). */
+static void test_latch_window(void)
+{
+	struct sipmasq_config cfg;
+	struct loaded l;
+
+	config_defaults(&cfg);
+	CHECK_INT(cfg.rtp_latch_window, 10);
+	load(&l, "latch.conf", "rtp_latch_window = 4\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(l.cfg.rtp_latch_window, 4);
+	load(&l, "latch0.conf", "rtp_latch_window = 0\n");
+	CHECK(l.ret != 0);
+	CHECK(strstr(l.log, "latch0.conf:1") != NULL);
+}
+
 static void test_find(void)
 {
 	const char *own = SYSCONFDIR "/sipmasq.conf";
@@ -969,6 +1168,61 @@ static void remove_tmpdir(void)
 		fprintf(stderr, "could not remove %s: %s\n", tmpdir, strerror(errno));
 }
 
+/* proxy_auth_*: a realm needs a password source; a password without a
+ * realm warns; an unreadable proxy_auth_pwfile names its line. */
+static void test_proxy_auth(void)
+{
+	struct loaded l;
+	const char *log;
+	char text[PATH_MAX + 128];
+
+	load(&l, "auth.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "proxy_auth_realm = Home Gateway\n"     /* 3 */
+	     "proxy_auth_passwd = \"s3cret #1\"\n");  /* 4 */
+	CHECK_INT(l.ret, 0);
+	CHECK_STR(l.cfg.proxy_auth_realm, "Home Gateway");
+	CHECK_STR(l.cfg.proxy_auth_passwd, "s3cret #1");
+	CHECK_INT(check(&l.cfg, &log), 0);
+
+	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);   /* default: SHA-256, MD5 */
+	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_SHA256);
+	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_MD5);
+	CHECK_INT(l.cfg.proxy_auth_nonce_lifetime, 300);
+
+	load(&l, "authalg.conf", "proxy_auth_algorithms = md5, SHA-256\n"
+	     "proxy_auth_algorithms = MD5,MD5\nproxy_auth_algorithms = SHA-1\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);
+	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_MD5);
+	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_SHA256);
+	CHECK(logged_at(l.log, l.path, 2, "expected SHA-256 and/or MD5, each once"));
+	CHECK(logged_at(l.log, l.path, 3, "invalid value 'SHA-1' for proxy_auth_algorithms"));
+
+	load(&l, "authnopw.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "proxy_auth_realm = gw\n");
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 3,
+			"proxy_auth_realm needs proxy_auth_passwd or proxy_auth_pwfile"));
+
+	load(&l, "authquote.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "proxy_auth_passwd = x\nproxy_auth_realm = a\"b\n");
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 4, "for proxy_auth_realm"));
+
+	load(&l, "authnorealm.conf", "if_inbound = eth0\nif_outbound = ppp0\n"
+	     "proxy_auth_passwd = x\n");
+	CHECK_INT(check(&l.cfg, &log), 0);
+	CHECK(logged_at(log, l.path, 3, "proxy_auth_passwd without proxy_auth_realm"));
+
+	snprintf(text, sizeof(text), "if_inbound = eth0\nif_outbound = ppp0\n"
+		 "proxy_auth_realm = gw\nproxy_auth_pwfile = %s\n",
+		 tmp_path("no-such-pwfile"));
+	load(&l, "authpwfile.conf", text);
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(check(&l.cfg, &log), -EINVAL);
+	CHECK(logged_at(log, l.path, 4, "for proxy_auth_pwfile"));
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -989,17 +1243,23 @@ int main(void)
 	test_booleans();
 	test_debug_level();
 	test_invalid_values();
+	test_limits();
 	test_syntax_errors();
 	test_unknown_and_unsupported();
 	test_repeated_directive();
+	test_tcp_directives();
 	test_unreadable();
 	test_check_interfaces();
 	test_check_rtp_range();
 	test_shipped_example();
 	test_siproxd_conf();
 	test_find();
+	test_dns_directives();
+	test_latch_window();
 	test_access_lists();
 	test_outbound_proxies();
+	test_proxy_auth();
+	test_masks_and_tweaks();
 
 	remove_tmpdir();
 

@@ -17,6 +17,7 @@
 #include "daemon/evloop.h"
 #include "daemon/log.h"
 #include "daemon/media.h"
+#include "kmod-free-fallback/latch.h"
 #include "tests/unit/unit.h"
 
 #define RANGE_LOW  41000
@@ -32,11 +33,13 @@ static struct sockaddr_in lo_ep(uint16_t port)
 	return a;
 }
 
-/* A blocking UDP socket on 127.0.0.1:port (0 = any port); -1 on failure. */
-static int udp_sock(uint16_t port)
+/* A blocking UDP socket on ip:port (host order, port 0 = any); -1 on failure. */
+static int udp_sock_at(uint32_t ip, uint16_t port)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = lo_ep(port);
+
+	a.sin_addr.s_addr = htonl(ip);
 
 	if (fd < 0)
 		return -1;
@@ -45,6 +48,12 @@ static int udp_sock(uint16_t port)
 		return -1;
 	}
 	return fd;
+}
+
+/* A blocking UDP socket on 127.0.0.1:port (0 = any port); -1 on failure. */
+static int udp_sock(uint16_t port)
+{
+	return udp_sock_at(INADDR_LOOPBACK, port);
 }
 
 static uint16_t sock_port(int fd)
@@ -150,8 +159,8 @@ static void test_forwarding(void)
 
 	struct sockaddr_in sdp_phone = lo_ep(sock_port(phone[0]));
 	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov[0]));
-	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone);
-	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov);
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, lo);
 	CHECK_INT(ntohs(s->leg[MEDIA_PRIVATE].peer_rtcp.sin_port), sock_port(phone[1]));
 
 	/* Provider -> phone: sent to the phone's SDP address from the private
@@ -225,11 +234,11 @@ static void test_forwarding(void)
 	CHECK_INT(got, 100);
 
 	/* Same SDP again (refresh) keeps the latch; a new one resets it. */
-	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone);
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
 	CHECK(s->leg[0].latched && s->leg[0].rtcp_latched);
 	CHECK_INT(ntohs(s->leg[0].peer.sin_port), sock_port(phone_nat));
 	struct sockaddr_in sdp_new = lo_ep(sock_port(attacker));
-	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_new);
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_new, lo);
 	CHECK(!s->leg[0].latched);
 	CHECK_INT(ntohs(s->leg[0].peer.sin_port), sock_port(attacker));
 	send_to(prov[0], lport(s, 1), 0xa5, 50);
@@ -243,7 +252,7 @@ static void test_forwarding(void)
 
 	/* An SDP pointing at the relay itself must not create a loop. */
 	struct sockaddr_in self = s->leg[1].local;
-	media_stream_set_peer(s, MEDIA_PRIVATE, &self);
+	media_stream_set_peer(s, MEDIA_PRIVATE, &self, lo);
 	CHECK_INT(s->leg[0].peer.sin_port, 0);
 
 	media_stream_close(s);
@@ -253,7 +262,32 @@ static void test_forwarding(void)
 	close(phone_nat); close(attacker);
 }
 
-/* Packets toward a side whose address is unknown are dropped and counted. */
+/* An RTP datagram of len bytes (>= 12) with the given SSRC, sent from fd to
+ * 127.0.0.1:port. */
+static void send_rtp(int fd, uint16_t port, uint32_t ssrc, size_t len)
+{
+	unsigned char buf[512] = { 0x80, 0 };
+	struct sockaddr_in a = lo_ep(port);
+	uint32_t n = htonl(ssrc);
+
+	memcpy(buf + 8, &n, 4);
+	CHECK_INT(sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof(a)), (long long)len);
+}
+
+/* Length of one datagram queued on fd within 200 ms, or -1. */
+static int recv_len(int fd)
+{
+	unsigned char buf[4096];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 200) != 1)
+		return -1;
+	return (int)recv(fd, buf, sizeof(buf), 0);
+}
+
+/* A side without SDP yet latches nobody: what it gets is foreign. (An
+ * INVITE opens the stream and announces the answerer's relay port before
+ * the answerer has said anything: the first prey of RTP Bleed.) */
 static void test_no_peer(void)
 {
 	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
@@ -262,16 +296,187 @@ static void test_no_peer(void)
 
 	if (!CHECK_INT(media_stream_open(lo, lo, &s), 0))
 		return;
-	send_to(prov, lport(s, 1), 0x11, 40);
+	for (int i = 0; i < LATCH_SSRC_PACKETS; i++)
+		send_rtp(prov, lport(s, 1), 0x1234, 40);
 	send_to(prov, lport(s, 1) + 1, 0x12, 40);
 	pump();
-	CHECK_INT(s->leg[1].rx_packets, 2);
-	CHECK_INT(s->leg[1].drops, 2);
+	CHECK_INT(s->leg[1].rx_packets, LATCH_SSRC_PACKETS + 1);
+	CHECK_INT(s->leg[1].drops, LATCH_SSRC_PACKETS + 1);
+	CHECK_INT(s->leg[1].foreign, LATCH_SSRC_PACKETS + 1);
 	CHECK_INT(s->leg[1].fwd_packets, 0);
-	CHECK(s->leg[1].latched && s->leg[1].rtcp_latched);
+	CHECK(!s->leg[1].latched && !s->leg[1].rtcp_latched);
 	media_stream_close(s);
 	media_stream_close(NULL);
 	close(prov);
+}
+
+/* Strict mode (SDP address = signalling source): before and after
+ * latching, a third host never gets through and is counted as foreign. */
+static void test_strict_latch(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int phone = udp_sock(0), prov = udp_sock(0);
+	int attacker = udp_sock_at(INADDR_LOOPBACK + 1, 0);   /* 127.0.0.2 */
+	uint64_t foreign0 = media_foreign_drops();
+
+	if (!CHECK(phone >= 0 && prov >= 0 && attacker >= 0) ||
+	    !CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	struct sockaddr_in sdp_phone = lo_ep(sock_port(phone));
+	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, lo);
+	/* Spray before latching, on both sides and both ports. */
+	for (int side = 0; side < 2; side++) {
+		send_rtp(attacker, lport(s, side), 0xbad, 50);
+		send_rtp(attacker, lport(s, side) + 1, 0xbad, 50);
+	}
+	pump();
+	CHECK(quiet(phone) && quiet(prov));
+	CHECK(!s->leg[0].latched && !s->leg[1].latched);
+	CHECK(!s->leg[0].rtcp_latched && !s->leg[1].rtcp_latched);
+	CHECK_INT(s->leg[0].foreign, 2);
+	CHECK_INT(s->leg[1].foreign, 2);
+	/* Foreign packets are no sign of life (rtp_timeout). */
+	CHECK(s->leg[0].last_rx_ms == 0 && s->leg[1].last_rx_ms == 0);
+	/* The phone latches at its first packet (no SSRC wait in strict mode). */
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK_INT(recv_len(prov), 60);
+	CHECK(s->leg[0].latched);
+	/* After latching: still nothing through, more foreign drops. */
+	send_rtp(attacker, lport(s, 0), 1, 50);
+	pump();
+	CHECK(quiet(prov));
+	CHECK_INT(s->leg[0].foreign, 3);
+	CHECK_INT(media_foreign_drops(), foreign0 + 5);
+	media_stream_close(s);
+	close(phone); close(prov); close(attacker);
+}
+
+/* NAT mode (SDP address differs from the signalling source): the first
+ * source with a consistent SSRC latches; a sprayer changing its SSRC, or
+ * coming second, does not. */
+static void test_nat_latch(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int phone = udp_sock(0), prov = udp_sock(0);
+	int attacker = udp_sock_at(INADDR_LOOPBACK + 1, 0);
+
+	if (!CHECK(phone >= 0 && prov >= 0 && attacker >= 0) ||
+	    !CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	struct sockaddr_in sdp_phone = lo_ep(4000);
+	sdp_phone.sin_addr.s_addr = htonl(0x0a000009);   /* 10.0.0.9, via a NAT */
+	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov));
+	/* SIP came from 192.0.2.1: media from elsewhere (another NAT pool). */
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, (struct in_addr){ htonl(0xc0000201) });
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, lo);
+	for (uint32_t i = 0; i < 2 * LATCH_SSRC_PACKETS; i++)
+		send_rtp(attacker, lport(s, 0), 100 + i, 50);
+	send_to(attacker, lport(s, 0), 0x00, 8);   /* not RTP */
+	pump();
+	CHECK(!s->leg[0].latched && quiet(prov));
+	for (int i = 0; i < LATCH_SSRC_PACKETS; i++)
+		send_rtp(phone, lport(s, 0), 7, 60);
+	pump();
+	CHECK(s->leg[0].latched);
+	CHECK_INT(ntohs(s->leg[0].peer.sin_port), sock_port(phone));
+	CHECK_INT(recv_len(prov), 60);   /* the proving packet goes through */
+	CHECK(quiet(prov));
+	CHECK_INT(s->leg[0].foreign, 0);   /* unproven sources only wait */
+	for (int i = 0; i < LATCH_SSRC_PACKETS; i++)
+		send_rtp(attacker, lport(s, 0), 9, 50);
+	/* RTCP latches only from the IP address RTP latched to. */
+	send_to(attacker, lport(s, 0) + 1, 0x81, 40);
+	pump();
+	CHECK(quiet(prov) && !s->leg[0].rtcp_latched);
+	CHECK_INT(s->leg[0].foreign, LATCH_SSRC_PACKETS + 1);
+	media_stream_close(s);
+	close(phone); close(prov); close(attacker);
+}
+
+/* After the window a party that never sent is not latched any more; any
+ * signalling of the call (here without new SDP) reopens it. */
+static void test_window(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int phone = udp_sock(0), prov = udp_sock(0);
+
+	media_set_latch_window(1);
+	if (!CHECK(phone >= 0 && prov >= 0) || !CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	struct sockaddr_in sdp_phone = lo_ep(sock_port(phone));
+	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, lo);
+	usleep(1100 * 1000);   /* the window is 1 s: no tight timing either way */
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK(!s->leg[0].latched && quiet(prov));
+	CHECK_INT(s->leg[0].foreign, 1);
+	media_stream_signal(s);
+	media_stream_signal(NULL);
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK(s->leg[0].latched);
+	CHECK_INT(recv_len(prov), 60);
+	media_stream_close(s);
+	media_set_latch_window(MEDIA_LATCH_WINDOW_DEFAULT_S);
+	close(phone); close(prov);
+}
+
+/* The policy alone, on a fake clock: window, modes, candidates. */
+static void test_latch_policy(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) }, none = { 0 };
+	struct in_addr priv = { htonl(0xc0a80105) }, cgn = { htonl(0x64400001) };
+	struct in_addr pub = { htonl(0xc6336402) };   /* 198.51.100.2 */
+	struct sockaddr_in a = lo_ep(5000), b = lo_ep(5002);
+	unsigned char rtp[12] = { 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	struct latch l;
+
+	CHECK(!latch_behind_nat(MEDIA_PUBLIC, pub, pub));
+	CHECK(latch_behind_nat(MEDIA_PUBLIC, pub, lo));
+	CHECK(latch_behind_nat(MEDIA_PUBLIC, pub, none));
+	CHECK(latch_behind_nat(MEDIA_PUBLIC, priv, priv));
+	CHECK(latch_behind_nat(MEDIA_PUBLIC, cgn, cgn));
+	CHECK(!latch_behind_nat(MEDIA_PRIVATE, priv, priv));
+	CHECK(latch_behind_nat(MEDIA_PRIVATE, priv, lo));
+
+	memset(&l, 0, sizeof(l));   /* window closed */
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 1), LATCH_REJECT);
+	CHECK_INT(latch_rtcp(&l, NULL, &a, 1), LATCH_REJECT);
+	latch_open(&l, 1000, 10000);   /* open, but no SDP */
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 1000), LATCH_REJECT);
+	CHECK_INT(latch_rtcp(&l, NULL, &a, 1000), LATCH_REJECT);
+	latch_set_sdp(&l, MEDIA_PRIVATE, lo, lo);
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 11000), LATCH_ACCEPT);
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 11001), LATCH_REJECT);
+	CHECK_INT(latch_rtcp(&l, NULL, &b, 11000), LATCH_ACCEPT);
+	CHECK_INT(latch_rtcp(&l, &a, &b, 99999), LATCH_ACCEPT);   /* RTP proved it */
+
+	latch_set_sdp(&l, MEDIA_PUBLIC, priv, priv);   /* NAT */
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_WAIT);
+	CHECK_INT(latch_rtcp(&l, NULL, &a, 2000), LATCH_WAIT);
+	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 2000), LATCH_WAIT);
+	rtp[11] = 2;   /* a changes SSRC: starts over */
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_WAIT);
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_WAIT);
+	CHECK_INT(latch_rtp(&l, &a, rtp, 11, 2000), LATCH_WAIT);   /* too short */
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_ACCEPT);
+	latch_open(&l, 20000, 10000);
+	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 30001), LATCH_REJECT);
+
+	/* NAT, but from the signalling source's address: at once. */
+	struct sockaddr_in nat = lo_ep(40000);
+	latch_set_sdp(&l, MEDIA_PRIVATE, priv, lo);
+	CHECK_INT(latch_rtp(&l, &nat, rtp, 4, 25000), LATCH_ACCEPT);
+	nat.sin_addr = pub;
+	CHECK_INT(latch_rtp(&l, &nat, rtp, sizeof(rtp), 25000), LATCH_WAIT);
 }
 
 /* Exhaustion, ports held by someone else, and release on close. */
@@ -329,6 +534,10 @@ int main(void)
 
 	test_forwarding();
 	test_no_peer();
+	test_strict_latch();
+	test_nat_latch();
+	test_latch_policy();
+	test_window();
 	test_exhaustion();
 
 	media_fini();
