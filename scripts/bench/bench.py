@@ -354,6 +354,18 @@ class Load:
             f.write("".join("%d\n" % p for p in ports))
         return "@" + path
 
+    def settle(self, limit_s=20.0):
+        """The sink's figures once nothing arrives any more: an overloaded
+        userspace relay has up to a socket buffer per port queued, which
+        would otherwise arrive (late) in the next step."""
+        last, end = None, time.time() + limit_s
+        while True:
+            time.sleep(0.3)
+            got = self.sink.ask("snap")
+            if (last is not None and got["received"] == last) or time.time() > end:
+                return got
+            last = got["received"]
+
     def run(self, streams, rate, secs, burst=BURST):
         """rate (pps) spread over all streams, both directions: private
         ones out of lan0 (XDP_TX), public ones out of wan0 (redirect)."""
@@ -366,8 +378,7 @@ class Load:
         self.sink.ask("reset")
         out = self.topo.run("lan", argv, cpu=GEN_CPU, timeout=secs + 30, nice=True)
         sent = json.loads(out)
-        time.sleep(0.3)   # the last frames in flight
-        got = self.sink.ask("snap")
+        got = self.settle()
         loss = 1.0 - got["received"] / sent["sent"] if sent["sent"] else 1.0
         return {"offered_pps": int(rate), "sent_pps": int(sent["rate"]),
                 "forwarded_pps": int(got["received"] / sent["seconds"]) if sent["seconds"] else 0,
