@@ -3,19 +3,21 @@
 
 Per media engine (xdp, tc, userspace) on the test topology (scripts/topology.sh):
 calls set up through sipmasq with sipp (scripts/bench/sipp/uac_hold.xml,
-uas_hold.xml), then RTP-shaped load (172-byte UDP payloads) from the phone
-(10.0.0.2) to the calls' private relay ports, generated in XDP
-(scripts/bench/xdpgen: BPF_PROG_RUN with live frames out of lan0) and counted
-by an XDP sink on the far end (wan0) that also histograms one-way delay.
-The gateway's input veth (gwlan) runs threaded NAPI pinned to CPU 1 with
-sipmasq; the generator spins on CPU 0.
+uas_hold.xml), then RTP-shaped load (172-byte UDP payloads) both ways: from
+the phone (10.0.0.2) to the calls' private relay ports and from the far end
+(198.51.100.2) to their public ones, generated in XDP (scripts/bench/xdpgen:
+BPF_PROG_RUN with live frames out of lan0 and wan0) and counted by XDP sinks
+on the far ends (wan0, lan0) that also histogram one-way delay. The
+gateway's veths run threaded NAPI pinned to CPU 1 with sipmasq; the
+generator spins on CPU 0.
 
 Figures per engine: max forwarded pps with < 0.1% loss (stepped paced rate),
-one-way delay p50/p99 at 50% of it, CPU of the gateway (NAPI thread + sipmasq)
-per 1000 streams at 50 pps, concurrent calls held with < 0.1% loss, sipmasq
-RSS and kernel map memory per 1000 calls. SIP (userspace engine): call
-setups/s at increasing rates until a call fails, registrations/s. Every figure
-is printed with its ratio to the userspace engine of the same run.
+one-way delay p50/p99 at 50% of it, CPU of the gateway (NAPI threads +
+sipmasq) per 1000 streams at 50 pps, concurrent calls held with < 0.1% loss,
+the delay from a stream's first packet to kernel forwarding, sipmasq RSS and
+kernel map memory per 1000 calls. SIP (userspace engine): call setups/s at
+increasing rates until a call fails, registrations/s. Every figure is printed
+with its ratio to the userspace engine of the same run.
 
 Writes OUT/result.json, OUT/result.md, OUT/load.dat and OUT/throughput.png.
 Root only; only namespaces of its own receive traffic; removes them on exit.
