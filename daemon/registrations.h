@@ -25,6 +25,9 @@ struct binding {
 	time_t expires;                /* wall clock (s) when the binding ends */
 	bool registered;               /* from REGISTER (saved) vs dialog-only */
 	struct binding *next;
+	struct binding *next_token;    /* registrations.c's hash chains: by token, */
+	struct binding *next_contact;  /* by contact, */
+	struct binding *next_aor;      /* by AOR */
 };
 
 /* reg_init: set the registration_file path ("" = no persistence) and load it.

@@ -10,7 +10,7 @@ PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-d
 	libc-ares-dev
 	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
 	iproute2 iptables procps python3-pytest sip-tester kamailio tshark dnsmasq-base valgrind
-	sipvicious"
+	sipvicious gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do

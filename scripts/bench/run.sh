@@ -1,0 +1,10 @@
+#!/bin/sh
+# The whole benchmark set in one command (docs/benchmarks.md): relay
+# throughput, delay, CPU, concurrent calls and memory per media engine, SIP
+# call and registration rates. Root, built tree (scripts/setup.sh;
+# ./configure; make). Writes OUT (default bench-result/) result.json,
+# result.md and throughput.png. Under 10 minutes; --smoke: a few seconds.
+#
+# Usage: scripts/bench/run.sh [--smoke] [-e "userspace tc xdp"] [-o OUT]
+#        [--calls N] [--rates "PPS ..."] [--no-sip]
+exec python3 "$(dirname "$0")/bench.py" "$@"

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Benchmark load generator and sink (scripts/bench/xdpgen.c drives them).
+ *
+ * xdpgen_tx: run by BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on a
+ * template RTP frame (Ethernet/IPv4/UDP, UDP checksum 0 = none); each run
+ * picks the next stream round robin, writes its UDP destination port, the
+ * RTP sequence number and timestamp, and the payload's bench header, and
+ * transmits the frame with XDP_TX (out of the interface the run is bound to),
+ * or for the streams of the second direction, if any, redirects it to the
+ * interface in xg_tx.
+ * Paced to xg_rate_pps by dropping the runs that come before the next frame
+ * is due.
+ *
+ * xdpgen_rx: attached to the far end's interface; counts bench frames
+ * (per CPU), keeps a one-way delay histogram in microseconds and drops them;
+ * everything else passes. Delay = bpf_ktime_get_ns() at the far end minus
+ * the send time the generator wrote: both are CLOCK_MONOTONIC of one host.
+ *
+ * Payload layout after the 12-byte RTP header (host byte order, one host):
+ *   +0  u32 per-stream sequence number   +4  u64 send time, ns
+ *   +12 u32 stream index                 +16 u32 magic XG_MAGIC */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xdpgen.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XG_MAX_STREAMS);
+	__type(key, __u32);
+	__type(value, __u16);   /* destination UDP port, network byte order */
+} xg_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XG_HIST_BUCKETS);
+	__type(key, __u32);
+	__type(value, __u64);
+} xg_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XG_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xg_cnt SEC(".maps");
+
+/* The second direction's egress (a device of another namespace, entered
+ * by the loader when it filled the map). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xg_tx SEC(".maps");
+
+/* Set by the loader before load: streams in all, and how many of them (the
+ * first ones) go out of the run's own interface with XDP_TX; the others are
+ * redirected through xg_tx. */
+const volatile __u32 xg_nstreams = 1;
+const volatile __u32 xg_nstreams0 = 1;
+/* Pacing, set by the loader before the run: frames/s (0 = unpaced) and the
+ * start time (CLOCK_MONOTONIC ns). */
+__u64 xg_rate_pps;
+__u64 xg_start_ns;
+__u64 xg_burst = 1;   /* frames sent back to back when paced */
+__u64 xg_burst_left;
+/* Frames generated so far, and runs that found nothing due (BPF_PROG_RUN
+ * runs on one CPU at a time: no atomics needed). */
+__u64 xg_next;
+__u64 xg_idle;
+
+struct xg_frame {
+	struct xg_hdrs h;
+	struct xg_payload pl;
+} __attribute__((packed));
+
+/* The headers of the template frame, set by the loader before load. Every
+ * run writes them again: live frames are recycled with whatever the stack
+ * left in them (a forwarded frame comes back with the gateway's MACs and
+ * the masqueraded source address), only the frame pointers are reset. */
+struct xg_hdrs xg_tmpl[2];   /* per direction; not const: clang would fold the copy to zeros */
+
+SEC("xdp")
+int xdpgen_tx(struct xdp_md *ctx)
+{
+	struct xg_frame *f = (void *)(long)ctx->data;
+	__u32 n = xg_nstreams ? xg_nstreams : 1;
+	__u64 now = bpf_ktime_get_ns(), i = xg_next;
+	__u32 stream = (__u32)(i % n);
+	__u32 seq = (__u32)(i / n);
+	__u16 *port;
+
+	if ((void *)(f + 1) > (void *)(long)ctx->data_end)
+		return XDP_DROP;
+	/* Paced: BPF_PROG_RUN cannot sleep and one run per syscall costs
+	 * milliseconds (page pool setup), so one long run spins here, dropping
+	 * template frames (recycled at once) until the next one is due. */
+	if (xg_rate_pps) {
+		__u64 due = (now - xg_start_ns) * xg_rate_pps / 1000000000u;
+
+		/* Frames leave in bursts of xg_burst, as a NIC's interrupt
+		 * moderation would hand them to the gateway: one wakeup of its
+		 * NAPI thread per burst rather than per frame. */
+		if (xg_burst_left) {
+			xg_burst_left--;
+		} else if (due < i + xg_burst) {
+			xg_idle++;
+			return XDP_DROP;
+		} else {
+			xg_burst_left = xg_burst - 1;
+		}
+		/* Back from being preempted: catch up by at most XG_LAG_MAX
+		 * frames rather than bursting past the veth ring (256); the
+		 * frames skipped show as a shortfall of the sent rate. */
+		if (due - i > XG_LAG_MAX)
+			xg_start_ns += (due - i - XG_LAG_MAX) * 1000000000u / xg_rate_pps;
+	}
+	xg_next = i + 1;
+	port = bpf_map_lookup_elem(&xg_ports, &stream);
+	if (!port)
+		return XDP_DROP;
+	if (stream < xg_nstreams0)
+		__builtin_memcpy(&f->h, &xg_tmpl[0], sizeof(f->h));
+	else
+		__builtin_memcpy(&f->h, &xg_tmpl[1], sizeof(f->h));
+	f->h.udp.dest = *port;
+	*(__u16 *)&f->h.rtp[2] = bpf_htons((__u16)seq);
+	*(__u32 *)&f->h.rtp[4] = bpf_htonl(seq * 160u);
+	f->pl.seq = seq;
+	f->pl.sent_ns = now;
+	f->pl.stream = stream;
+	f->pl.magic = XG_MAGIC;
+	return stream < xg_nstreams0 ? XDP_TX : bpf_redirect_map(&xg_tx, 0, 0);
+}
+
+static __always_inline void xg_count(__u32 key, __u64 add)
+{
+	__u64 *v = bpf_map_lookup_elem(&xg_cnt, &key);
+
+	if (v)
+		*v += add;
+}
+
+SEC("xdp")
+int xdpgen_rx(struct xdp_md *ctx)
+{
+	struct xg_frame *f = (void *)(long)ctx->data;
+	__u64 now = bpf_ktime_get_ns(), us;
+	__u32 b;
+	__u64 *h;
+
+	if ((void *)(f + 1) > (void *)(long)ctx->data_end)
+		return XDP_PASS;
+	if (f->h.eth.h_proto != bpf_htons(ETH_P_IP) || f->h.ip.protocol != IPPROTO_UDP ||
+	    f->h.ip.ihl != 5 || f->pl.magic != XG_MAGIC)
+		return XDP_PASS;
+	xg_count(XG_CNT_FRAMES, 1);
+	us = now > f->pl.sent_ns ? (now - f->pl.sent_ns) / 1000 : 0;
+	b = us < XG_HIST_BUCKETS - 1 ? (__u32)us : XG_HIST_BUCKETS - 1;
+	h = bpf_map_lookup_elem(&xg_hist, &b);
+	if (h)
+		*h += 1;
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "GPL";
