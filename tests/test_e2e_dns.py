@@ -116,7 +116,10 @@ def test_slow_dns_does_not_block_other_calls(topology, kamailio, sipp, sipmasq, 
     slow = sipp.start(CAROL.ns(topology), "register", CAROL.ip, CAROL.port, REGISTRAR,
                       rsa=OUTBOUND_PROXY,
                       keys={"user": CAROL.user, "domain": "slow.test", "expires": 600},
-                      timeout=25)
+                      timeout=25,
+                      # c-ares gives up after 1 + 2 + 4 s, more on a loaded
+                      # machine: wait well past sipp's default 8 s.
+                      extra=("-recv_timeout", "20000"))
     netns.wait_for(lambda: dns.silent.queries() > 0, 10,
                          what="the SRV query of slow.test to reach the silent server")
 
