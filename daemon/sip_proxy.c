@@ -24,6 +24,7 @@
 #include "daemon/host_mask.h"
 #include "daemon/iface.h"
 #include "daemon/log.h"
+#include "daemon/proxy_core.h"
 #include "daemon/registrations.h"
 #include "daemon/resolver.h"
 #include "daemon/sdp_rewrite.h"
@@ -37,47 +38,32 @@
 #include "daemon/sip_validate.h"
 #include "daemon/via_stash.h"
 
-/* How long a dialog binding (Contact of an unregistered caller) lives. */
-#define DIALOG_BINDING_S 7200
-#define RETRY_AFTER_S 10
-/* RFC 3261 18.1.1: a larger request goes over TCP (path MTU unknown). */
-#define UDP_REQUEST_MAX 1300
+struct proxy_state px;
 
-static struct {
-	const struct sipmasq_config *cfg;
-	struct iface_side side[2];      /* by enum media_side */
-	struct in_addr announce_pub;    /* host_outbound, else if_outbound's address */
-	unsigned short port;
-	uint64_t last_iface_ms;
-	struct in_addr host_outbound_ip; /* last address of host_outbound, 0 = none yet */
-	uint64_t last_dns_ms;           /* last lookup of host_outbound */
-	bool offline;                   /* proxy_init_offline: interfaces are fixed */
-} px;
-
-static const char *side_name(enum media_side s)
+const char *proxy_side_name(enum media_side s)
 {
 	return s == MEDIA_PRIVATE ? "private" : "public";
 }
 
 /* The address sipmasq shows toward a side (Via, Record-Route, Contact, SDP). */
-static struct in_addr face(enum media_side s)
+struct in_addr proxy_face(enum media_side s)
 {
 	return s == MEDIA_PUBLIC ? px.announce_pub : px.side[MEDIA_PRIVATE].addr;
 }
 
-static bool ip_is_ours(struct in_addr ip)
+bool proxy_ip_is_ours(struct in_addr ip)
 {
 	return ip.s_addr == px.side[0].addr.s_addr || ip.s_addr == px.side[1].addr.s_addr ||
 	       ip.s_addr == px.announce_pub.s_addr;
 }
 
-static bool uri_is_ours(const osip_uri_t *uri)
+bool proxy_uri_is_ours(const osip_uri_t *uri)
 {
 	unsigned short port;
 	const char *host = sipmsg_uri_host_port(uri, &port);
 	struct in_addr ip;
 
-	return host && addr_is_numeric(host, &ip) && ip_is_ours(ip) && port == px.port;
+	return host && addr_is_numeric(host, &ip) && proxy_ip_is_ours(ip) && port == px.port;
 }
 
 /* The private side: what arrives on if_inbound (when it is not also
@@ -93,7 +79,7 @@ static enum media_side request_side(const struct sockaddr_in *src, int ifindex)
 		return MEDIA_PRIVATE;
 	if (iface_in_subnet(&px.side[MEDIA_PRIVATE], src->sin_addr))
 		return MEDIA_PRIVATE;
-	if ((ntohl(src->sin_addr.s_addr) >> 24) == 127 || ip_is_ours(src->sin_addr) ||
+	if ((ntohl(src->sin_addr.s_addr) >> 24) == 127 || proxy_ip_is_ours(src->sin_addr) ||
 	    reg_known_source(src->sin_addr))
 		return MEDIA_PRIVATE;
 	return MEDIA_PUBLIC;
@@ -122,7 +108,7 @@ static void transport_mark(osip_message_t *msg, enum sip_proto proto)
 	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
 		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
 
-		if (rr->url && uri_is_ours(rr->url))
+		if (rr->url && proxy_uri_is_ours(rr->url))
 			sipmsg_uri_set_param(rr->url, "transport", "tcp");
 	}
 }
@@ -160,7 +146,7 @@ static void send_msg(osip_message_t *msg, const struct sip_hop *hop_in, bool upg
 }
 
 /* Send msg to dst over the connection dst has with sipmasq, else UDP. */
-static void send_msg_to(osip_message_t *msg, const struct sockaddr_in *dst)
+void proxy_send_to(osip_message_t *msg, const struct sockaddr_in *dst)
 {
 	struct sip_hop hop;
 
@@ -172,7 +158,7 @@ static void send_msg_to(osip_message_t *msg, const struct sockaddr_in *dst)
 /* sipmasq's own SIP address: sending there would loop. */
 static bool addr_is_self(const struct sockaddr_in *dst)
 {
-	return ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port);
+	return proxy_ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port);
 }
 
 /* ua_string (siproxd): what the public side sees of the private UAs'
@@ -208,38 +194,26 @@ static void reply_with(const osip_message_t *req, const struct sockaddr_in *src,
 		return;
 	if (hname)
 		osip_message_set_header(resp, hname, hvalue);
-	send_msg_to(resp, src);
+	proxy_send_to(resp, src);
 	osip_message_free(resp);
 }
 
-static void reply(const osip_message_t *req, const struct sockaddr_in *src, int code,
+void proxy_reply(const osip_message_t *req, const struct sockaddr_in *src, int code,
 		  unsigned retry_after)
 {
 	reply_with(req, src, code, retry_after, NULL, NULL);
 }
 
 /* "scheme:user@host[:port]": the AOR of a To/From URI without parameters. */
-static void aor_of(const osip_uri_t *uri, char *buf, size_t n)
+void proxy_aor_of(const osip_uri_t *uri, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s:%s%s%s%s%s", uri->scheme ? uri->scheme : "sip",
 		 uri->username ? uri->username : "", uri->username ? "@" : "",
 		 uri->host ? uri->host : "", uri->port ? ":" : "", uri->port ? uri->port : "");
 }
 
-/* The AOR a REGISTER binds: its To URI, with the host replaced by the
- * masked_host of a matching mask_host (siproxd's mask feature). */
-static void registered_aor(const osip_uri_t *to, char *buf, size_t n)
-{
-	osip_uri_t masked = *to;   /* shallow: only the host pointer differs */
-	const char *host = host_mask_of(px.cfg, to->host);
-
-	if (host)
-		masked.host = (char *)host;
-	aor_of(&masked, buf, n);
-}
-
 /* Replace a URI in place by a parsed copy of `text`. */
-static int uri_replace(osip_uri_t **uri, const char *text)
+int proxy_uri_replace(osip_uri_t **uri, const char *text)
 {
 	osip_uri_t *u;
 
@@ -252,157 +226,6 @@ static int uri_replace(osip_uri_t **uri, const char *text)
 	osip_uri_free(*uri);
 	*uri = u;
 	return 0;
-}
-
-/* The masqueraded form of a binding: sip:user@public:port;smqid=token,
- * with masked_host for the public address when the binding's AOR was
- * masked (mask_host). */
-static int contact_masquerade_uri(osip_contact_t *c, const struct binding *b)
-{
-	char text[320], ip[INET_ADDRSTRLEN];
-	const char *host = host_mask_masked_aor(px.cfg, b->aor);
-
-	inet_ntop(AF_INET, &px.announce_pub, ip, sizeof(ip));
-	snprintf(text, sizeof(text), "sip:%s%s%s:%u;smqid=%s", b->user, b->user[0] ? "@" : "",
-		 host ? host : ip, px.port, b->token);
-	return uri_replace(&c->url, text);
-}
-
-/* reg_bind failed (errno says why): log the limit hit and pick the answer. */
-static int binding_refused(const osip_message_t *msg, const struct sockaddr_in *src)
-{
-	if (errno == EDQUOT)
-		sipval_limit_hit("max_registrations_per_aor", px.cfg->max_registrations_per_aor,
-				 msg->sip_method, src);
-	else if (errno == ENOSPC)
-		sipval_limit_hit("max_registrations", px.cfg->max_registrations, msg->sip_method,
-				 src);
-	else
-		return 500;
-	return 503;
-}
-
-/* Masquerade every Contact of a message from the private side (dialogs).
- * Returns 0, or 503 when max_registrations leaves no room for a binding
- * (the Contact would leak unmasqueraded). */
-static int contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src)
-{
-	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
-		osip_contact_t *c = osip_list_get(&msg->contacts, i);
-		char real[256];
-		struct binding *b;
-
-		if (!c->url)
-			continue;
-		sipmsg_uri_str(c->url, real, sizeof(real));
-		b = reg_bind(NULL, real, c->url->username, src, DIALOG_BINDING_S, false);
-		if (!b)
-			return binding_refused(msg, src);
-		contact_masquerade_uri(c, b);
-	}
-	return 0;
-}
-
-/* Bind the Contacts of a REGISTER from a private UA (RFC 3261 10.3 steps
- * 6-7). masquerade: the REGISTER goes on to a registrar, with each Contact
- * replaced by its masqueraded form; otherwise sipmasq is the registrar.
- * Returns 0, or 503 (max_registrations*) or 500 (out of memory). */
-static int register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool masquerade)
-{
-	int hdr_expires = sipmsg_expires(msg);
-	char aor[256];
-
-	registered_aor(msg->to->url, aor, sizeof(aor));
-	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
-		osip_contact_t *c = osip_list_get(&msg->contacts, i);
-		int expires = sipmsg_contact_expires(c);
-		char real[256];
-		struct binding *b;
-
-		if (!c->url) {   /* Contact: * (only valid with Expires: 0) */
-			if (hdr_expires == 0) {
-				reg_unbind_aor(aor);
-				log_info("unregister all contacts of %s", aor);
-			}
-			continue;
-		}
-		if (expires < 0)
-			expires = hdr_expires;
-		if (expires < 0) {
-			expires = (int)px.cfg->default_expires;
-			sipmsg_set_expires(msg, (unsigned)expires);
-			hdr_expires = expires;
-		}
-		sipmsg_uri_str(c->url, real, sizeof(real));
-		b = reg_bind(aor, real, c->url->username, src, (unsigned)expires, expires > 0);
-		if (!b) {
-			reg_save();   /* the Contacts bound before this one */
-			return binding_refused(msg, src);
-		}
-		if (expires == 0)
-			reg_unbind(b);
-		else
-			log_info("register %s -> %s (expires %d s) as smqid=%s", aor, real, expires,
-				 b->token);
-		if (masquerade)
-			contact_masquerade_uri(c, b);
-	}
-	reg_save();
-	return 0;
-}
-
-/* Registrar mode: a REGISTER addressed to sipmasq itself is answered here
- * with 200 and every live binding of the AOR (RFC 3261 10.3 step 8). */
-static void register_local(osip_message_t *msg, const struct sockaddr_in *src)
-{
-	time_t now = time(NULL);
-	osip_message_t *resp;
-	char aor[256], value[320];
-
-	int status = register_bind(msg, src, false);
-
-	if (status) {
-		reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
-		return;
-	}
-	if (sipmsg_make_response(msg, 200, 0, &resp) != 0)
-		return;
-	registered_aor(msg->to->url, aor, sizeof(aor));
-	for (const struct binding *b = reg_head(); b; b = b->next) {
-		if (!b->registered || b->expires <= now || strcasecmp(b->aor, aor))
-			continue;
-		snprintf(value, sizeof(value), "<%s>;expires=%lld", b->contact,
-			 (long long)(b->expires - now));
-		osip_message_set_contact(resp, value);
-	}
-	send_msg_to(resp, src);
-	osip_message_free(resp);
-}
-
-/* 2xx to a REGISTER: the registrar's view of our bindings (RFC 3261 10.3
- * step 8) goes back to the UA with its own Contact. */
-static void register_response(osip_message_t *msg)
-{
-	int hdr_expires = sipmsg_expires(msg);
-	bool ok = MSG_IS_STATUS_2XX(msg);
-
-	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
-		osip_contact_t *c = osip_list_get(&msg->contacts, i);
-		const char *token = sipmsg_uri_param(c->url, "smqid");
-		struct binding *b = token ? reg_find_token(token) : NULL;
-		int expires;
-
-		if (!b)
-			continue;
-		expires = sipmsg_contact_expires(c);
-		if (expires < 0)
-			expires = hdr_expires;
-		if (ok && expires > 0 && b->expires > time(NULL))
-			reg_set_expires(b, (unsigned)expires);
-		uri_replace(&c->url, b->contact);
-	}
-	if (ok)
-		reg_save();
 }
 
 /* Rewrite the SDP and follow the call state. Returns 0, or a SIP status to
@@ -469,7 +292,7 @@ static int media_handle(osip_message_t *msg, enum media_side from,
 		return 0;
 	for (int s = 0; s < 2; s++) {
 		addrs.bind[s] = px.side[s].addr;
-		addrs.announce[s] = face((enum media_side)s);
+		addrs.announce[s] = proxy_face((enum media_side)s);
 	}
 	addrs.signal_src = src->sin_addr;
 	rc = sdp_rewrite(c, from, &addrs, body->body, body->length, &out, &out_len);
@@ -483,7 +306,7 @@ static int media_handle(osip_message_t *msg, enum media_side from,
 	}
 	if (rc) {
 		log_ratelimited("bad-sdp", 10, LOG_WARNING, "Call-ID %s: SDP from %s side %s",
-				cid, side_name(from), rc == -EINVAL ? "unparseable" : "not rewritten");
+				cid, proxy_side_name(from), rc == -EINVAL ? "unparseable" : "not rewritten");
 		return request ? 488 : -1;
 	}
 	rc = sipmsg_replace_body(msg, out, out_len);
@@ -497,7 +320,7 @@ static void routes_pop_ours(osip_message_t *msg)
 {
 	osip_route_t *r;
 
-	while ((r = osip_list_get(&msg->routes, 0)) && uri_is_ours(r->url)) {
+	while ((r = osip_list_get(&msg->routes, 0)) && proxy_uri_is_ours(r->url)) {
 		osip_list_remove(&msg->routes, 0);
 		osip_route_free(r);
 	}
@@ -545,7 +368,7 @@ static int next_hop_outgoing(const osip_message_t *msg, struct sip_hop *hop)
 	const char *host;
 	unsigned short port;
 
-	if (osip_list_size(&msg->routes) == 0 && !uri_is_ours(msg->req_uri) &&
+	if (osip_list_size(&msg->routes) == 0 && !proxy_uri_is_ours(msg->req_uri) &&
 	    outbound_proxy_for(msg, &host, &port)) {
 		log_debug(DBCLASS_PROXY, "%s to outbound proxy %s:%u", msg->sip_method, host,
 			  port);
@@ -574,7 +397,7 @@ static bool registered_here(const struct binding *b)
 
 	if (osip_uri_init(&aor) != 0)
 		return false;
-	here = osip_uri_parse(aor, b->aor) == 0 && aor->host && uri_is_ours(aor);
+	here = osip_uri_parse(aor, b->aor) == 0 && aor->host && proxy_uri_is_ours(aor);
 	osip_uri_free(aor);
 	return here;
 }
@@ -593,9 +416,9 @@ static struct binding *incoming_target(const osip_message_t *msg)
 
 	if (token)
 		return reg_find_token(token);
-	if (!uri_is_ours(msg->req_uri)) {
+	if (!proxy_uri_is_ours(msg->req_uri)) {
 		/* user@masked_host is sipmasq's own name for a masked phone. */
-		aor_of(msg->req_uri, aor, sizeof(aor));
+		proxy_aor_of(msg->req_uri, aor, sizeof(aor));
 		return host_mask_masked_aor(px.cfg, aor) ? reg_find_aor(aor) : NULL;
 	}
 	b = reg_find_user(msg->req_uri->username);
@@ -623,7 +446,7 @@ static void record_route(osip_message_t *msg, enum media_side to)
 {
 	osip_record_route_t *rr;
 
-	if (sipmsg_record_route_push(msg, face(to), px.port) != 0)
+	if (sipmsg_record_route_push(msg, proxy_face(to), px.port) != 0)
 		return;
 	rr = osip_list_get(&msg->record_routes, 0);
 	osip_uri_uparam_add(rr->url, osip_strdup("smqrr"),
@@ -636,14 +459,14 @@ static void record_route_face(osip_message_t *msg, enum media_side to, char leg)
 {
 	char text[80], ip[INET_ADDRSTRLEN];
 
-	inet_ntop(AF_INET, (struct in_addr[]){ face(to) }, ip, sizeof(ip));
+	inet_ntop(AF_INET, (struct in_addr[]){ proxy_face(to) }, ip, sizeof(ip));
 	snprintf(text, sizeof(text), "sip:%s:%u;lr;smqrr=%c", ip, px.port, leg);
 	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
 		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
 		const char *entry_leg = rr->url ? sipmsg_uri_param(rr->url, "smqrr") : NULL;
 
-		if (rr->url && uri_is_ours(rr->url) && (!entry_leg || entry_leg[0] == leg))
-			uri_replace(&rr->url, text);
+		if (rr->url && proxy_uri_is_ours(rr->url) && (!entry_leg || entry_leg[0] == leg))
+			proxy_uri_replace(&rr->url, text);
 	}
 }
 
@@ -661,16 +484,16 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 	    (rc = auth_check_request(msg, src, evloop_now_ms(), &challenge)) != 0) {
 		if (rc < 0)
 			return 500;
-		send_msg_to(challenge, src);
+		proxy_send_to(challenge, src);
 		osip_message_free(challenge);
 		return -1;   /* answered: 407 */
 	}
-	if (!strcmp(msg->sip_method, "REGISTER") && uri_is_ours(msg->req_uri)) {
-		register_local(msg, src);
+	if (!strcmp(msg->sip_method, "REGISTER") && proxy_uri_is_ours(msg->req_uri)) {
+		proxy_register_local(msg, src);
 		return -1;   /* answered */
 	}
-	int status = !strcmp(msg->sip_method, "REGISTER") ? register_bind(msg, src, true) :
-		     contacts_masquerade(msg, src);
+	int status = !strcmp(msg->sip_method, "REGISTER") ? proxy_register_bind(msg, src, true) :
+		     proxy_contacts_masquerade(msg, src);
 
 	if (status)
 		return status;
@@ -695,9 +518,9 @@ static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 	b = incoming_target(msg);
 	if (!b) {
 		/* Not for a masqueraded contact: refuse, never relay (no open relay). */
-		return uri_is_ours(msg->req_uri) ? sipval_local_status(msg) : 404;
+		return proxy_uri_is_ours(msg->req_uri) ? sipval_local_status(msg) : 404;
 	}
-	if (uri_replace(&msg->req_uri, b->contact) != 0)
+	if (proxy_uri_replace(&msg->req_uri, b->contact) != 0)
 		return 500;
 	sip_hop_from_addr(hop, &b->src);
 	/* The phone's connection, else what its Contact asks for. */
@@ -799,15 +622,15 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 	bool mark;
 
 	log_debug(DBCLASS_PROXY, "%s from %s (%s side)", msg->sip_method, addr_str(src, a),
-		  side_name(from));
+		  proxy_side_name(from));
 	if (mf == 0) {
-		reply(msg, src, 483, 0);
+		proxy_reply(msg, src, 483, 0);
 		return;
 	}
 	sipmsg_set_max_forwards(msg, mf < 0 ? 70 : mf - 1);
 	sipmsg_branch(msg, to == MEDIA_PUBLIC ? 'O' : 'I', branch);
 	if (via_loop(msg, branch)) {
-		reply(msg, src, 482, 0);
+		proxy_reply(msg, src, 482, 0);
 		return;
 	}
 	routes_pop_ours(msg);
@@ -825,16 +648,16 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, i
 			  addr_str(src, a), status);
 		if (loop_tag[0])   /* the answer goes back with the Call-ID it came with */
 			callid_mark_with(msg, loop_tag);
-		reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
+		proxy_reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
 		return;
 	}
 	/* Topology hiding: the public side sees only sipmasq's Via. */
 	if ((mark && callid_mark(msg) != 0) ||
 	    (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0)) {
-		reply(msg, src, 500, 0);
+		proxy_reply(msg, src, 500, 0);
 		return;
 	}
-	if (sipmsg_via_push(msg, face(to), px.port, hop.proto, branch) != 0)
+	if (sipmsg_via_push(msg, proxy_face(to), px.port, hop.proto, branch) != 0)
 		return;
 	via_apply_use_rport(msg, to);
 	if (loop_tag[0]) {
@@ -905,9 +728,9 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	if (to == MEDIA_PRIVATE && px.cfg->obscure_loops)
 		callid_unmark_own(msg);
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
-		register_response(msg);
+		proxy_register_response(msg);
 	else if (to == MEDIA_PUBLIC)
-		contacts_masquerade(msg, src);   /* the UA answered from src */
+		proxy_contacts_masquerade(msg, src);   /* the UA answered from src */
 	record_route_face(msg, to, to == MEDIA_PRIVATE ? 'O' : 'I');
 	if (media_handle(msg, from, src) != 0)
 		return;
@@ -984,7 +807,7 @@ static bool message_refused(const osip_message_t *msg, const char *buf, size_t l
 	if (sipval_limits(px.cfg, buf, len, msg, &v)) {
 		sipval_limit_hit(v.limit, v.value, request ? msg->sip_method : "response", src);
 		if (request && osip_list_size(&msg->vias) > 0)
-			reply(msg, src, v.status, 0);
+			proxy_reply(msg, src, v.status, 0);
 		return true;
 	}
 	if (!request && !sipval_content_length_ok(msg)) {
@@ -1019,7 +842,7 @@ static bool foreign_scheme_answered(const char *buf, size_t len, const struct so
 		log_ratelimited("sip-validate", 10, LOG_INFO,
 				"%s from %s: Request-URI scheme not supported, answered 416",
 				msg->sip_method, addr_str(src, a));
-		reply(msg, src, 416, 0);
+		proxy_reply(msg, src, 416, 0);
 	}
 	osip_message_free(msg);
 	return true;
@@ -1053,7 +876,7 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 				"missing or inconsistent mandatory header" : "unsupported SIP version");
 		/* A request we can address an answer to gets one (RFC 3261 8.2). */
 		if (msg && MSG_IS_REQUEST(msg) && osip_list_size(&msg->vias) > 0)
-			reply(msg, src, rc == -EPROTONOSUPPORT ? 505 : 400, 0);
+			proxy_reply(msg, src, rc == -EPROTONOSUPPORT ? 505 : 400, 0);
 		if (msg)
 			osip_message_free(msg);
 		return;
@@ -1065,88 +888,12 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 	osip_message_free(msg);
 }
 
-/* Re-read interface addresses; logs changes. Returns iface_lookup's code for
- * the side that failed first. */
-static int refresh_interfaces(void)
-{
-	const char *names[2] = { px.cfg->if_inbound, px.cfg->if_outbound };
-	int rc = 0;
-
-	for (int s = 0; s < 2; s++) {
-		struct iface_side now;
-		int r = iface_lookup(names[s], &now);
-
-		if (r == -ENODEV && !rc)
-			rc = r;
-		if (now.addr.s_addr != px.side[s].addr.s_addr) {
-			char ip[INET_ADDRSTRLEN];
-			inet_ntop(AF_INET, &now.addr, ip, sizeof(ip));
-			if (now.addr.s_addr)
-				log_notice("%s interface %s: address %s", side_name((enum media_side)s),
-					   names[s], ip);
-			else
-				log_warn("%s interface %s has no IPv4 address", side_name((enum media_side)s),
-					 names[s]);
-		}
-		px.side[s] = now;
-	}
-	px.announce_pub = px.host_outbound_ip.s_addr ? px.host_outbound_ip :
-			  px.side[MEDIA_PUBLIC].addr;
-	px.last_iface_ms = evloop_now_ms();
-	return rc;
-}
-
 /* The limit directives of the tables the proxy fills. */
 static int limits_apply(const struct sipmasq_config *cfg)
 {
 	reg_set_limits(cfg->max_registrations, cfg->max_registrations_per_aor);
 	via_stash_set_max(cfg->via_stash_size);
 	return flood_init(cfg->sip_rate_sources);
-}
-
-static void on_host_outbound(void *arg, const struct sip_hop *hop, int err,
-			     const struct sockaddr_in *addr)
-{
-	char ip[INET_ADDRSTRLEN];
-
-	(void)arg;
-	if (err) {
-		if (err != -ECANCELED)
-			log_ratelimited("host_outbound", 300, LOG_WARNING,
-					"host_outbound %s does not resolve (%s)%s", hop->host,
-					strerror(-err), px.host_outbound_ip.s_addr ?
-					": keeping the last address" : "");
-		return;
-	}
-	if (addr->sin_addr.s_addr != px.host_outbound_ip.s_addr) {
-		inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof(ip));
-		log_notice("host_outbound %s: address %s", hop->host, ip);
-	}
-	px.host_outbound_ip = addr->sin_addr;
-	px.announce_pub = addr->sin_addr;
-}
-
-/* host_outbound may be a name (dynamic DNS): looked up at start (waiting
- * for the answer: the loop is not running yet), then every
- * host_outbound_refresh s without blocking; the cache keeps an answer for
- * its TTL. Until a new answer arrives the last address stays in use. */
-static void host_outbound_lookup(bool at_start)
-{
-	struct sip_hop hop;
-	struct sockaddr_in sa;
-	int rc;
-
-	px.last_dns_ms = evloop_now_ms();
-	if (!px.cfg->host_outbound[0] || sip_hop_set(&hop, px.cfg->host_outbound, 5060) != 0)
-		return;   /* a port: A only, no SRV */
-	rc = at_start ? resolver_resolve_sync(&hop, &sa, 5000) : resolver_cached(&hop, &sa);
-	if (rc == -EAGAIN)
-		rc = resolver_start(&hop, on_host_outbound, NULL);
-	else
-		on_host_outbound(NULL, &hop, rc, &sa);
-	if (rc == -EBUSY)
-		log_ratelimited("host_outbound", 300, LOG_WARNING,
-				"host_outbound %s: resolver busy, retrying later", hop.host);
 }
 
 int proxy_init(const struct sipmasq_config *cfg)
@@ -1160,13 +907,13 @@ int proxy_init(const struct sipmasq_config *cfg)
 	if (rc)
 		return rc;
 	sip_send_init(send_failed, addr_is_self);
-	rc = refresh_interfaces();
+	rc = proxy_refresh_interfaces();
 	if (rc == -ENODEV) {
 		log_err("%s: no such interface '%s'", cfg->config_file,
 			px.side[MEDIA_PRIVATE].ifindex ? cfg->if_outbound : cfg->if_inbound);
 		return rc;
 	}
-	host_outbound_lookup(true);
+	proxy_host_outbound_lookup(true);
 	calls_set_logging(cfg->log_calls);
 	rc = limits_apply(cfg);
 	if (rc)
@@ -1215,9 +962,9 @@ void proxy_tick(void)
 	uint64_t now = evloop_now_ms();
 
 	if (!px.offline && now - px.last_iface_ms >= 5000)
-		refresh_interfaces();
+		proxy_refresh_interfaces();
 	if (!px.offline && now - px.last_dns_ms >= px.cfg->host_outbound_refresh * 1000ull)
-		host_outbound_lookup(false);
+		proxy_host_outbound_lookup(false);
 	resolver_tick();
 	sip_send_expire(now);
 	calls_expire(now, px.cfg->rtp_timeout);
