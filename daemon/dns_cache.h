@@ -19,6 +19,7 @@ enum dns_cache_hit {
 	DNS_CACHE_NEGATIVE,     /* a recent lookup failed: *err (negative errno) */
 };
 
+/* One cached answer (positive or negative) for a key of sip_send/resolver. */
 struct dns_cache_entry {
 	char key[DNS_CACHE_KEY_MAX];
 	struct sockaddr_in addr;  /* network byte order */

@@ -16,6 +16,9 @@
 
 #define REG_TOKEN_LEN 8
 
+/* One binding: a private UA's Contact known to sipmasq, from a REGISTER
+ * (registered) or from a dialog; owned by registrations.c (strings
+ * malloc'd, freed with the binding). */
 struct binding {
 	char token[REG_TOKEN_LEN + 1]; /* hex, unique, the smqid= value */
 	char *aor;                     /* To URI of the REGISTER, "" for dialog bindings */

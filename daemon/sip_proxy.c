@@ -611,10 +611,11 @@ static bool loops_request(osip_message_t *msg, enum media_side from, char *tag, 
 	return !c || c->caller != MEDIA_PUBLIC;
 }
 
-static void handle_request(osip_message_t *msg, const struct sockaddr_in *src, int ifindex,
-			   enum sip_proto rx_proto)
+/* from: request_side() of src, worked out once per datagram in proxy_rx. */
+static void handle_request(osip_message_t *msg, const struct sockaddr_in *src,
+			   enum media_side from, enum sip_proto rx_proto)
 {
-	enum media_side from = request_side(src, ifindex), to = (enum media_side)!from;
+	enum media_side to = (enum media_side)!from;
 	char branch[SIPMSG_BRANCH_LEN + 1], a[ADDR_STRLEN];
 	struct sip_hop hop;
 	int mf = sipmsg_max_forwards(msg), status;
@@ -770,17 +771,14 @@ static void send_failed(const char *buf, size_t len, enum sip_send_error why)
  * before it costs a parse: the private side, registered UAs and the public
  * peers that answer sipmasq's requests (the provider, whose requests are
  * those of every incoming call) have the larger budget. Returns false to
- * drop the datagram. */
-static bool flood_permitted(const char *buf, const struct sockaddr_in *src, int ifindex)
+ * drop the datagram. `from`: request_side() of src. */
+static bool flood_permitted(const struct sockaddr_in *src, enum media_side from)
 {
 	const struct sipmasq_config *cfg = px.cfg;
 	bool trusted;
 	char a[ADDR_STRLEN];
 
-	if (!strncmp(buf, "SIP/", 4))
-		return true;   /* a response: no request to limit */
-	trusted = request_side(src, ifindex) == MEDIA_PRIVATE ||
-		  flood_is_peer(src->sin_addr, evloop_now_ms());
+	trusted = from == MEDIA_PRIVATE || flood_is_peer(src->sin_addr, evloop_now_ms());
 	if (flood_allow(src->sin_addr, trusted ? cfg->sip_rate_limit_registered : cfg->sip_rate_limit,
 			trusted ? cfg->sip_rate_burst_registered : cfg->sip_rate_burst,
 			evloop_now_ms()))
@@ -853,12 +851,19 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 {
 	osip_message_t *msg;
 	char a[ADDR_STRLEN];
+	enum media_side from = MEDIA_PUBLIC;
+	bool request;
 	int rc;
 
 	log_debug(DBCLASS_NETTRAF, "from %s:\n%.*s", addr_str(src, a), (int)len, buf);
 	if (len < 4 || !strncmp(buf, "\r\n", 2))
 		return;   /* keep-alive */
-	if (!flood_permitted(buf, src, ifindex))
+	/* request_side() may walk the bindings: once per datagram, and only
+	 * for requests (responses carry their direction in the Via branch). */
+	request = strncmp(buf, "SIP/", 4) != 0;
+	if (request)
+		from = request_side(src, ifindex);
+	if (request && !flood_permitted(src, from))
 		return;
 	rc = sipmsg_parse(buf, len, &msg);
 	if (rc == -EBADMSG && !msg && foreign_scheme_answered(buf, len, src))
@@ -882,7 +887,7 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 		return;
 	}
 	if (MSG_IS_REQUEST(msg))
-		handle_request(msg, src, ifindex, proto);
+		handle_request(msg, src, request ? from : request_side(src, ifindex), proto);
 	else
 		handle_response(msg, src);
 	osip_message_free(msg);

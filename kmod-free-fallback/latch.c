@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "daemon/addr.h"
 #include "kmod-free-fallback/latch.h"
 
 #define RTP_HDR_LEN 12
@@ -47,8 +48,7 @@ static struct latch_cand *cand_of(struct latch *l, const struct sockaddr_in *src
 
 	for (unsigned i = 0; i < LATCH_CANDIDATES; i++) {
 		c = &l->cand[i];
-		if (c->count && c->src.sin_addr.s_addr == src->sin_addr.s_addr &&
-		    c->src.sin_port == src->sin_port) {
+		if (c->count && addr_equal(&c->src, src)) {
 			*fresh = false;
 			return c;
 		}

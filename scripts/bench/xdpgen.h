@@ -17,6 +17,8 @@
 
 enum { XG_CNT_FRAMES, XG_CNT_MAX };
 
+/* What the generator writes after the RTP header of each frame, host byte
+ * order (generator and sinks run on one host). */
 struct xg_payload {
 	__u32 seq;       /* per-stream sequence number */
 	__u64 sent_ns;   /* CLOCK_MONOTONIC at generation */
