@@ -2,7 +2,7 @@
 /* sipmasq RTP fast path: the XDP programs (native and generic mode) and the
  * tc (clsact ingress) program, thin wrappers around smq_fwd() (smq_fwd.h).
  * One of them runs on every relay interface; the loader is
- * daemon/kernel_engine.c.
+ * daemon/kernel/kernel_engine.c.
  * GPL: bpf_fib_lookup() is a GPL-only helper. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>

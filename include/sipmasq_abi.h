@@ -112,7 +112,7 @@ enum smq_reason {
 };
 
 /* Names of the maps, as pinned under the pin directory (bpffs) and as
- * declared in bpf/smq_maps.h. */
+ * declared in bpf/lib/smq_maps.h. */
 #define SMQ_MAP_STREAMS  "smq_streams"   /* HASH smq_flow_key -> smq_flow_action */
 #define SMQ_MAP_STATS    "smq_stats"     /* PERCPU_ARRAY enum smq_reason -> __u64 packets */
 #define SMQ_MAP_TX_PORTS "smq_tx_ports"  /* DEVMAP_HASH ifindex -> ifindex: native XDP redirect targets */

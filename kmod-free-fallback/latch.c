@@ -1,10 +1,10 @@
 /* Latching policy of the relay; see latch.h. */
-#include "autoconfig.h"   /* autoconf; <> so that daemon/config.h is never picked */
+#include "autoconfig.h"   /* autoconf; <> so that daemon/config/config.h is never picked */
 
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "daemon/addr.h"
+#include "daemon/base/addr.h"
 #include "kmod-free-fallback/latch.h"
 
 #define RTP_HDR_LEN 12

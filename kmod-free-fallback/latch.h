@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/media.h"
+#include "kmod-free-fallback/media.h"
 
 #define LATCH_CANDIDATES   4   /* NAT mode: sources followed at once */
 #define LATCH_SSRC_PACKETS 3   /* NAT mode: same-SSRC packets needed to latch */

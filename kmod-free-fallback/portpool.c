@@ -1,5 +1,5 @@
 /* Relay port pool: a bitmap of pairs, searched from a random start. */
-#include "autoconfig.h"   /* autoconf; <> so that daemon/config.h is never picked */
+#include "autoconfig.h"   /* autoconf; <> so that daemon/config/config.h is never picked */
 
 #include <errno.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
  * only what the SDP allows. Until a destination is known nothing is sent. Everything runs in the daemon's event loop thread; datagrams move in
  * batches through static buffers (recvmmsg/sendmmsg), with no per-packet
  * allocation or logging. */
-#include "autoconfig.h"   /* autoconf; <> so that daemon/config.h is never picked */
+#include "autoconfig.h"   /* autoconf; <> so that daemon/config/config.h is never picked */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,10 +25,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/addr.h"
-#include "daemon/evloop.h"
-#include "daemon/log.h"
-#include "daemon/media.h"
+#include "daemon/base/addr.h"
+#include "daemon/base/evloop.h"
+#include "daemon/base/log.h"
+#include "kmod-free-fallback/media.h"
 #include "kmod-free-fallback/latch.h"
 #include "kmod-free-fallback/portpool.h"
 

@@ -9,7 +9,7 @@ Topology (one per test, unique prefix, always removed):
 
 The gateway relays the stream 10.1.0.2:5004 -> 10.1.0.1:40000 as
 10.2.0.1:40002 -> 10.2.0.2:6004 (and back). tests/unit/smq_kern_tool loads
-the programs through the loader API (daemon/kernel_engine.h), attaches them
+the programs through the loader API (daemon/kernel/kernel_engine.h), attaches them
 and installs the entries, one short-lived process per step, the way a
 daemon restart would. A listener bound to the relay ports on the gateway
 stands for the userspace relay: it must receive nothing the fast path

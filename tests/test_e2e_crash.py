@@ -7,7 +7,7 @@ KILLS times at random moments (fixed seed) and starts it again each time.
 It checks that:
 
   - right after each kill the registration file is whole (the atomic
-    temp + fsync + rename of daemon/statefile.c), and after each restart
+    temp + fsync + rename of daemon/base/statefile.c), and after each restart
     sipmasqctl lists every registration of before the first kill and the
     restarted daemon adopted both calls;
   - every REGISTER of the load got its 200 OK (retransmissions bridge the

@@ -22,9 +22,9 @@
 
 #include <osipparser2/osip_parser.h>
 
-#include "daemon/evloop.h"
-#include "daemon/log.h"
-#include "daemon/media.h"
+#include "daemon/base/evloop.h"
+#include "daemon/base/log.h"
+#include "kmod-free-fallback/media.h"
 #include "tests/fuzz/fuzz.h"
 
 /* One allocation holds the addrinfo and its address (freeaddrinfo below). */

@@ -14,10 +14,10 @@
 
 #include <osipparser2/osip_parser.h>
 
-#include "daemon/calls.h"
-#include "daemon/evloop.h"
-#include "daemon/media.h"
-#include "daemon/sdp_rewrite.h"
+#include "daemon/media/calls.h"
+#include "daemon/base/evloop.h"
+#include "kmod-free-fallback/media.h"
+#include "daemon/media/sdp_rewrite.h"
 #include "tests/fuzz/fuzz.h"
 
 #define FUZZ_RTP_LOW 47200

@@ -21,17 +21,17 @@
 
 #include <osipparser2/osip_parser.h>
 
-#include "daemon/acl.h"
-#include "daemon/calls.h"
-#include "daemon/auth.h"
-#include "daemon/config.h"
-#include "daemon/evloop.h"
-#include "daemon/iface.h"
-#include "daemon/media.h"
-#include "daemon/registrations.h"
-#include "daemon/sip_proxy.h"
-#include "daemon/sip_transport.h"
-#include "daemon/via_stash.h"
+#include "daemon/base/acl.h"
+#include "daemon/media/calls.h"
+#include "daemon/proxy/auth.h"
+#include "daemon/config/config.h"
+#include "daemon/base/evloop.h"
+#include "daemon/base/iface.h"
+#include "kmod-free-fallback/media.h"
+#include "daemon/proxy/registrations.h"
+#include "daemon/proxy/sip_proxy.h"
+#include "daemon/transport/sip_transport.h"
+#include "daemon/proxy/via_stash.h"
 #include "tests/fuzz/fuzz.h"
 
 #define RECORD_SEP "@@NEXT@@"

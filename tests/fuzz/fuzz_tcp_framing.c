@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/sip_framing.h"
-#include "daemon/sip_tcp.h"
+#include "daemon/sip/sip_framing.h"
+#include "daemon/transport/sip_tcp.h"
 #include "tests/fuzz/fuzz.h"
 
 #define MAX_FRAMES 4096

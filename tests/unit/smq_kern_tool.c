@@ -37,8 +37,8 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/xdp_pass.skel.h"
-#include "daemon/kernel_engine.h"
-#include "daemon/log.h"
+#include "daemon/kernel/kernel_engine.h"
+#include "daemon/base/log.h"
 
 static const char *pin_dir = KERNEL_ENGINE_PIN_DIR;
 static unsigned long max_entries;

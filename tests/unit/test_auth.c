@@ -1,4 +1,4 @@
-/* Unit tests of Digest authentication (daemon/auth.c, daemon/auth_nonce.c):
+/* Unit tests of Digest authentication (daemon/proxy/auth.c, daemon/proxy/auth_nonce.c):
  * the RFC example response values, nonce expiry and replay with an
  * injected clock, the 407 challenge and the consumed credentials, and the
  * password file reader. */
@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/auth.h"
-#include "daemon/auth_nonce.h"
-#include "daemon/config.h"
-#include "daemon/sip_msg.h"
+#include "daemon/proxy/auth.h"
+#include "daemon/proxy/auth_nonce.h"
+#include "daemon/config/config.h"
+#include "daemon/sip/sip_msg.h"
 #include "tests/unit/unit.h"
 
 #define T0 1000000u   /* ms: an arbitrary start of the injected clock */

@@ -24,9 +24,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "daemon/kernel_engine.h"
-#include "daemon/kernel_engine_priv.h"
-#include "daemon/log.h"
+#include "daemon/kernel/kernel_engine.h"
+#include "daemon/kernel/kernel_engine_priv.h"
+#include "daemon/base/log.h"
 #include "tests/unit/bpf_pkt.h"
 #include "tests/unit/bpf_testenv.h"
 #include "tests/unit/unit.h"

@@ -1,4 +1,4 @@
-/* Unit tests of the obscure_loops Call-ID marks (daemon/callid_mark.c):
+/* Unit tests of the obscure_loops Call-ID marks (daemon/sip/callid_mark.c):
  * the legs of a hair-pinned call, a plain outgoing call and its far-end
  * BYE, and what must be left alone. */
 #include "autoconfig.h"
@@ -8,8 +8,8 @@
 
 #include <osipparser2/osip_parser.h>
 
-#include "daemon/callid_mark.h"
-#include "daemon/sip_msg.h"
+#include "daemon/sip/callid_mark.h"
+#include "daemon/sip/sip_msg.h"
 #include "tests/unit/unit.h"
 
 /* A request (its method starts `start`) with this Call-ID and From-tag. */

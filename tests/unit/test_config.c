@@ -1,4 +1,4 @@
-/* Unit tests of the configuration reader (daemon/config.c).
+/* Unit tests of the configuration reader (daemon/config/config.c).
  *
  * Each case writes a configuration file into a private temporary directory,
  * loads it with stderr captured, and checks the resulting values, the return
@@ -17,12 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/acl.h"
-#include "daemon/calls.h"
-#include "daemon/config.h"
-#include "daemon/host_mask.h"
-#include "daemon/log.h"
-#include "daemon/via_stash.h"
+#include "daemon/base/acl.h"
+#include "daemon/media/calls.h"
+#include "daemon/config/config.h"
+#include "daemon/proxy/host_mask.h"
+#include "daemon/base/log.h"
+#include "daemon/proxy/via_stash.h"
 #include "tests/unit/unit.h"
 
 static char tmpdir[1024];     /* short enough for "%s/name" to fit PATH_MAX */

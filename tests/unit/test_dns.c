@@ -1,5 +1,5 @@
 /* Unit tests of the pure DNS logic: the lookup cache with an injected
- * clock (daemon/dns_cache.c) and SRV answers (daemon/dns_srv.c): parse,
+ * clock (daemon/dns/dns_cache.c) and SRV answers (daemon/dns/dns_srv.c): parse,
  * smallest TTL, RFC 2782 order. */
 #include "autoconfig.h"
 
@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "daemon/addr.h"
-#include "daemon/dns_cache.h"
-#include "daemon/dns_srv.h"
+#include "daemon/base/addr.h"
+#include "daemon/dns/dns_cache.h"
+#include "daemon/dns/dns_srv.h"
 #include "tests/unit/unit.h"
 
 /* A wire-format answer being built. */

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "daemon/sip_framing.h"
+#include "daemon/sip/sip_framing.h"
 #include "tests/unit/unit.h"
 
 #define MAX 65535

@@ -1,4 +1,4 @@
-/* Tests of the kernel engine's loader (daemon/kernel_engine*.c), in a
+/* Tests of the kernel engine's loader (daemon/kernel/kernel_engine*.c), in a
  * private network and mount namespace (bpf_testenv.h): bpffs mounted on
  * demand, pins, entries and counters, map reuse across a restart, in-place
  * program replacement, attach modes and the auto fallback with its reasons,
@@ -21,9 +21,9 @@
 
 #include "bpf/smq_fwd.skel.h"
 #include "bpf/xdp_pass.skel.h"
-#include "daemon/kernel_engine.h"
-#include "daemon/kernel_engine_priv.h"
-#include "daemon/log.h"
+#include "daemon/kernel/kernel_engine.h"
+#include "daemon/kernel/kernel_engine_priv.h"
+#include "daemon/base/log.h"
 #include "tests/unit/bpf_testenv.h"
 #include "tests/unit/unit.h"
 

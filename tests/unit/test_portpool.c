@@ -1,5 +1,5 @@
 /* Unit tests of the relay port pool (kmod-free-fallback/portpool.c). */
-#include "autoconfig.h"   /* autoconf; <> so that daemon/config.h is never picked */
+#include "autoconfig.h"   /* autoconf; <> so that daemon/config/config.h is never picked */
 
 #include <errno.h>
 #include <stdbool.h>

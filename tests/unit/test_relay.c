@@ -2,7 +2,7 @@
  * over loopback only: a "phone" on the private side and a "provider" on the
  * public side are plain UDP sockets of this process; the relay runs in the
  * real event loop, pumped a bounded number of times. */
-#include "autoconfig.h"   /* autoconf; <> so that daemon/config.h is never picked */
+#include "autoconfig.h"   /* autoconf; <> so that daemon/config/config.h is never picked */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,9 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/evloop.h"
-#include "daemon/log.h"
-#include "daemon/media.h"
+#include "daemon/base/evloop.h"
+#include "daemon/base/log.h"
+#include "kmod-free-fallback/media.h"
 #include "kmod-free-fallback/latch.h"
 #include "tests/unit/unit.h"
 

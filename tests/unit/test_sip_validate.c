@@ -1,5 +1,5 @@
-/* Unit tests of the hostile-input checks (daemon/sip_validate.c) and the
- * per-source token buckets (daemon/sip_flood.c). */
+/* Unit tests of the hostile-input checks (daemon/sip/sip_validate.c) and the
+ * per-source token buckets (daemon/transport/sip_flood.c). */
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
@@ -9,11 +9,11 @@
 
 #include <osipparser2/osip_parser.h>
 
-#include "daemon/config.h"
-#include "daemon/log.h"
-#include "daemon/sip_flood.h"
-#include "daemon/sip_msg.h"
-#include "daemon/sip_validate.h"
+#include "daemon/config/config.h"
+#include "daemon/base/log.h"
+#include "daemon/transport/sip_flood.h"
+#include "daemon/sip/sip_msg.h"
+#include "daemon/sip/sip_validate.h"
 #include "tests/unit/unit.h"
 
 #define HEADERS "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n" \

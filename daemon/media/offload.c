@@ -1,0 +1,444 @@
+/* Offload of latched streams to the kernel engine; see offload.h. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/base/addr.h"
+#include "daemon/base/log.h"
+#include "daemon/media/offload.h"
+
+#ifdef HAVE_BPF
+#include <net/if.h>
+
+#include "daemon/base/iface.h"
+#include "daemon/kernel/kernel_engine.h"
+
+/* One kernel entry: a direction (from side) and kind (RTP/RTCP) of a stream.
+ * What was already folded into the leg is in leg->kernel_seen[kind]. */
+struct flow {
+	struct smq_flow_key key;
+	bool on;                         /* installed in smq_streams */
+	unsigned rtcp;                   /* kind: 0 RTP, 1 RTCP */
+};
+
+/* Offload state of one stream, hung on media_stream.engine_priv. */
+struct offloaded {
+	struct media_stream *s;
+	struct flow flow[2][2];          /* [from side][0 = RTP, 1 = RTCP] */
+	struct offloaded *prev, *next;
+};
+
+static struct {
+	struct kernel_engine *ke;
+	enum kernel_engine_mode mode[2]; /* per side: how its ingress is hooked */
+	int ifindex[2];
+	char ifname[2][IF_NAMESIZE];
+	struct offloaded *list;
+} ol;
+
+static bool usable(const struct sockaddr_in *a)
+{
+	return a->sin_port && a->sin_addr.s_addr != htonl(INADDR_ANY);
+}
+
+static struct sockaddr_in port_plus(const struct sockaddr_in *a, unsigned add)
+{
+	struct sockaddr_in r = *a;
+
+	r.sin_port = htons((uint16_t)(ntohs(a->sin_port) + add));
+	return r;
+}
+
+/* Move what the kernel forwarded since the last fold into the leg. */
+static void flow_fold(struct media_leg *in, struct flow *fl)
+{
+	uint64_t *seen = in->kernel_seen[fl->rtcp];
+	struct smq_flow_action act;
+
+	if (!fl->on || kernel_engine_stream_get(ol.ke, &fl->key, &act) != 0)
+		return;
+	if (act.counters.packets >= seen[0] && act.counters.bytes >= seen[1]) {
+		uint64_t dp = act.counters.packets - seen[0];
+		uint64_t db = act.counters.bytes - seen[1];
+
+		in->rx_packets += dp;
+		in->fwd_packets += dp;
+		in->kernel_packets += dp;
+		in->rx_bytes += db;
+		in->fwd_bytes += db;
+		in->kernel_bytes += db;
+	}
+	seen[0] = act.counters.packets;
+	seen[1] = act.counters.bytes;
+	/* bpf_ktime_get_ns() and evloop_now_ms() are both CLOCK_MONOTONIC. */
+	if (act.counters.last_seen_ns / 1000000u > in->last_rx_ms)
+		in->last_rx_ms = act.counters.last_seen_ns / 1000000u;
+}
+
+static void flow_remove(struct media_leg *in, struct flow *fl)
+{
+	if (!fl->on)
+		return;
+	flow_fold(in, fl);
+	kernel_engine_stream_del(ol.ke, &fl->key);
+	in->kernel_seen[fl->rtcp][0] = in->kernel_seen[fl->rtcp][1] = 0;
+	fl->on = false;
+}
+
+/* Install, move or remove the entry of one direction and kind. */
+static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp)
+{
+	struct media_stream *s = o->s;
+	struct media_leg *in = &s->leg[from], *out = &s->leg[!from];
+	struct flow *fl = &o->flow[from][rtcp];
+	const struct sockaddr_in *src = rtcp ? &in->peer_rtcp : &in->peer;
+	const struct sockaddr_in *dst = rtcp ? &out->peer_rtcp : &out->peer;
+	bool latched = rtcp ? in->rtcp_latched : in->latched;
+	struct sockaddr_in relay_in = port_plus(&in->local, rtcp);
+	struct sockaddr_in relay_out = port_plus(&out->local, rtcp);
+	/* Native XDP redirects only to interfaces that take XDP frames: toward
+	 * an egress that is not native XDP too, every packet would be passed
+	 * up anyway (no_tx_port), so leave that direction to userspace. */
+	bool native_dead_end = ol.mode[from] == KE_MODE_XDP_NATIVE &&
+			       ol.mode[!from] != KE_MODE_XDP_NATIVE &&
+			       ol.ifindex[from] != ol.ifindex[!from];
+	bool want = ol.mode[from] != KE_MODE_NONE && !native_dead_end && latched && usable(dst);
+	struct smq_flow_key key;
+	struct smq_flow_action act;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	int rc;
+
+	fl->rtcp = rtcp;
+	kernel_engine_key_ipv4(&key, &relay_in, src);
+	if (fl->on && (!want || memcmp(&key, &fl->key, sizeof(key))))
+		flow_remove(in, fl);
+	if (!want)
+		return;
+	kernel_engine_action_ipv4(&act, &relay_out, dst, ol.ifindex[!from],
+				  rtcp ? SMQ_FLOW_F_RTCP : 0,
+				  ((uint64_t)ntohs(s->leg[0].local.sin_port) << 16) |
+				  ntohs(s->leg[1].local.sin_port));
+	rc = kernel_engine_stream_put(ol.ke, &key, &act);
+	if (rc) {
+		log_ratelimited("offload-put", 10, LOG_WARNING,
+				"kernel engine: cannot offload a stream (%s): it stays in userspace",
+				strerror(-rc));
+		return;
+	}
+	if (!fl->on)
+		log_debug(DBCLASS_RTP, "offloaded %s %s: %s -> relay %u -> %s",
+			  from == MEDIA_PRIVATE ? "private->public" : "public->private",
+			  rtcp ? "RTCP" : "RTP", addr_str(src, a), ntohs(relay_in.sin_port),
+			  addr_str(dst, b));
+	fl->key = key;
+	fl->on = true;
+	fl->rtcp = rtcp;
+}
+
+static struct offloaded *offloaded_of(struct media_stream *s, bool create)
+{
+	struct offloaded *o = s->engine_priv;
+
+	if (o || !create)
+		return o;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->s = s;
+	o->next = ol.list;
+	if (ol.list)
+		ol.list->prev = o;
+	ol.list = o;
+	s->engine_priv = o;
+	return o;
+}
+
+static void offloaded_free(struct offloaded *o)
+{
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		ol.list = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	o->s->engine_priv = NULL;
+	free(o);
+}
+
+static void on_media_event(struct media_stream *s, enum media_event ev)
+{
+	struct offloaded *o = offloaded_of(s, ev == MEDIA_EV_PEERS);
+
+	if (!o)
+		return;
+	for (int from = 0; from < 2; from++) {
+		for (unsigned rtcp = 0; rtcp < 2; rtcp++) {
+			if (ev == MEDIA_EV_CLOSING)
+				flow_remove(&s->leg[from], &o->flow[from][rtcp]);
+			else
+				flow_update(o, (enum media_side)from, rtcp);
+		}
+	}
+	if (ev == MEDIA_EV_CLOSING)
+		offloaded_free(o);
+}
+
+/* IPv4 forwarding on ifname: bpf_fib_lookup() refuses to route packets
+ * that came in on an interface that does not forward (FWD_DISABLED), so the
+ * fast path would pass every packet up. A host in front of a NAT router is
+ * often a plain host with forwarding off. */
+static bool iface_forwards(const char *ifname)
+{
+	char path[96], v = '0';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return true;   /* can't tell: let the stats show it */
+	if (fread(&v, 1, 1, f) != 1)
+		v = '1';
+	fclose(f);
+	return v != '0';
+}
+
+/* The mode to use on ifname for rtp_engine `want`, attached; KE_MODE_NONE
+ * when the kernel can't (then that interface's traffic stays in userspace). */
+static enum kernel_engine_mode attach(const char *ifname, int want)
+{
+	enum kernel_engine_mode chosen = KE_MODE_NONE;
+	char why[512] = "", drv[32] = "";
+	int rc;
+
+	if (!iface_forwards(ifname)) {
+		log_warn("rtp engine on %s: userspace: IPv4 forwarding is off there "
+			 "(net.ipv4.conf.%s.forwarding = 0) and the kernel fast path routes "
+			 "like a router; set it to 1 to relay media in the kernel", ifname, ifname);
+		return KE_MODE_NONE;
+	}
+
+	if (want == RTP_ENGINE_AUTO && iface_driver(ifname, drv, sizeof(drv)) == 0 &&
+	    (!strcmp(drv, "veth") || !strcmp(drv, "tun"))) {
+		/* Packets a local sender hands to a veth/tun carry a partial UDP
+		 * checksum (CHECKSUM_PARTIAL) that XDP cannot see or complete;
+		 * tc can, and is as fast as XDP on an skb anyway. */
+		log_notice("rtp engine on %s: skipping XDP: %s interfaces pass partial "
+			   "checksums XDP cannot complete", ifname, drv);
+		want = RTP_ENGINE_TC;
+	}
+	if (want == RTP_ENGINE_TC) {
+		rc = kernel_engine_attach(ol.ke, ifname, KE_MODE_TC, why, sizeof(why));
+		chosen = rc ? KE_MODE_NONE : KE_MODE_TC;
+	} else if (want == RTP_ENGINE_XDP) {
+		rc = kernel_engine_attach(ol.ke, ifname, KE_MODE_XDP_NATIVE, why, sizeof(why));
+		chosen = KE_MODE_XDP_NATIVE;
+		if (rc) {
+			log_notice("rtp engine on %s: XDP native failed (%s), trying XDP generic",
+				   ifname, why);
+			rc = kernel_engine_attach(ol.ke, ifname, KE_MODE_XDP_GENERIC, why,
+						  sizeof(why));
+			chosen = rc ? KE_MODE_NONE : KE_MODE_XDP_GENERIC;
+		}
+	} else {
+		rc = kernel_engine_attach_auto(ol.ke, ifname, &chosen, why, sizeof(why));
+		if (rc)
+			chosen = KE_MODE_NONE;
+	}
+	if (chosen == KE_MODE_NONE)
+		log_warn("rtp engine on %s: userspace (kernel engine failed: %s)", ifname,
+			 why[0] ? why : strerror(-rc));
+	else
+		log_notice("rtp engine on %s: %s%s%s%s", ifname, kernel_engine_mode_name(chosen),
+			   why[0] ? " (" : "", why, why[0] ? ")" : "");
+	return chosen;
+}
+
+void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
+{
+	struct kernel_engine_opts opts = { 0 };
+	const char *names[2] = { cfg->if_inbound, cfg->if_outbound };
+	unsigned range = (unsigned)cfg->rtp_port_high - cfg->rtp_port_low + 1u;
+	char why[512] = "";
+	int rc;
+
+	memset(&ol, 0, sizeof(ol));
+	ol.ifindex[MEDIA_PRIVATE] = ifindex_priv;
+	ol.ifindex[MEDIA_PUBLIC] = ifindex_pub;
+	if (cfg->rtp_engine == RTP_ENGINE_USERSPACE || !cfg->rtp_proxy_enable) {
+		log_notice("rtp engine: userspace%s",
+			   cfg->rtp_proxy_enable ? " (rtp_engine = userspace)" : "");
+		return;
+	}
+	opts.pin_dir = cfg->bpf_pin_dir;
+	/* A stream takes a port pair per side and has 4 entries (RTP, RTCP,
+	 * both directions): as many entries as ports in the range. */
+	opts.max_entries = range < 64 ? 64 : range;
+	rc = kernel_engine_open(&opts, &ol.ke, why, sizeof(why));
+	if (rc) {
+		log_warn("rtp engine: userspace (kernel engine unavailable: %s)",
+			 why[0] ? why : strerror(-rc));
+		ol.ke = NULL;
+		return;
+	}
+	for (int side = 0; side < 2; side++) {
+		snprintf(ol.ifname[side], sizeof(ol.ifname[side]), "%s", names[side]);
+		if (side == MEDIA_PUBLIC && !strcmp(names[0], names[1]))
+			ol.mode[side] = ol.mode[MEDIA_PRIVATE];
+		else
+			ol.mode[side] = attach(names[side], cfg->rtp_engine);
+	}
+	if (!offload_active()) {
+		kernel_engine_close(ol.ke, false);
+		ol.ke = NULL;
+		return;
+	}
+	media_set_hook(on_media_event);
+}
+
+void offload_stream_adopted(struct media_stream *s)
+{
+	if (ol.ke)
+		on_media_event(s, MEDIA_EV_PEERS);
+}
+
+void offload_stream_sync(struct media_stream *s)
+{
+	struct offloaded *o = s ? s->engine_priv : NULL;
+
+	for (int from = 0; o && from < 2; from++)
+		for (unsigned rtcp = 0; rtcp < 2; rtcp++)
+			flow_fold(&s->leg[from], &o->flow[from][rtcp]);
+}
+
+void offload_sync(void)
+{
+	for (struct offloaded *o = ol.list; o; o = o->next)
+		offload_stream_sync(o->s);
+}
+
+static bool key_owned(const struct smq_flow_key *key)
+{
+	for (struct offloaded *o = ol.list; o; o = o->next)
+		for (int i = 0; i < 4; i++) {
+			const struct flow *fl = &o->flow[i / 2][i % 2];
+			if (fl->on && !memcmp(&fl->key, key, sizeof(*key)))
+				return true;
+		}
+	return false;
+}
+
+struct stale {
+	struct smq_flow_key *keys;
+	size_t n, cap;
+};
+
+static int collect_stale(const struct smq_flow_key *key, const struct smq_flow_action *act,
+			 void *arg)
+{
+	struct stale *st = arg;
+
+	(void)act;
+	if (key_owned(key))
+		return 0;
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? 2 * st->cap : 64;
+		struct smq_flow_key *k = realloc(st->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		st->keys = k;
+		st->cap = cap;
+	}
+	st->keys[st->n++] = *key;
+	return 0;
+}
+
+void offload_purge_stale(void)
+{
+	struct stale st = { 0 };
+
+	if (!ol.ke)
+		return;
+	/* Collect first: deleting while walking a hash map may skip entries. */
+	kernel_engine_stream_foreach(ol.ke, collect_stale, &st);
+	for (size_t i = 0; i < st.n; i++)
+		kernel_engine_stream_del(ol.ke, &st.keys[i]);
+	if (st.n)
+		log_notice("kernel engine: %zu stale entries of a previous daemon removed", st.n);
+	free(st.keys);
+}
+
+void offload_fini(bool handover)
+{
+	if (!ol.ke)
+		return;
+	media_set_hook(NULL);
+	while (ol.list) {
+		struct offloaded *o = ol.list;
+
+		for (int i = 0; i < 4 && !handover; i++)
+			flow_remove(&o->s->leg[i / 2], &o->flow[i / 2][i % 2]);
+		offloaded_free(o);
+	}
+	kernel_engine_close(ol.ke, handover);
+	ol.ke = NULL;
+	if (handover)
+		log_notice("kernel engine left attached for the next sipmasq (hitless restart)");
+}
+
+unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
+{
+	uint64_t all[SMQ_REASON__COUNT];
+	unsigned n = 0;
+
+	if (!ol.ke || kernel_engine_stats(ol.ke, all) != 0)
+		return 0;
+	for (unsigned i = 0; i < SMQ_REASON__COUNT && n < max; i++, n++) {
+		names[n] = kernel_engine_reason_name(i);
+		counts[n] = all[i];
+	}
+	return n;
+}
+
+bool offload_active(void)
+{
+	return ol.ke && (ol.mode[0] != KE_MODE_NONE || ol.mode[1] != KE_MODE_NONE);
+}
+
+const char *offload_engine_name(void)
+{
+	if (!offload_active())
+		return "userspace";
+	if (ol.mode[0] != ol.mode[1])
+		return "mixed";
+	return kernel_engine_mode_name(ol.mode[0]);
+}
+
+#else /* !HAVE_BPF */
+
+void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
+{
+	(void)ifindex_priv;
+	(void)ifindex_pub;
+	if (cfg->rtp_engine != RTP_ENGINE_USERSPACE)
+		log_notice("rtp engine: userspace (sipmasq was built without eBPF support)");
+}
+
+void offload_sync(void) {}
+void offload_stream_adopted(struct media_stream *s) { (void)s; }
+void offload_stream_sync(struct media_stream *s) { (void)s; }
+void offload_purge_stale(void) {}
+void offload_fini(bool handover) { (void)handover; }
+bool offload_active(void) { return false; }
+unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
+{
+	(void)names;
+	(void)counts;
+	(void)max;
+	return 0;
+}
+const char *offload_engine_name(void) { return "userspace"; }
+
+#endif

@@ -1,0 +1,182 @@
+/* REGISTER and Contact handling of the proxy: bindings made from the
+ * private side's Contacts (RFC 3261 10.3), their masqueraded form
+ * (sip:user@public:port;smqid=TOKEN, or masked_host under mask_host),
+ * registrar mode, and the registrar's answers taken back. */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "daemon/proxy/host_mask.h"
+#include "daemon/base/log.h"
+#include "daemon/proxy/proxy_core.h"
+#include "daemon/proxy/registrations.h"
+#include "daemon/sip/sip_msg.h"
+#include "daemon/sip/sip_validate.h"
+
+/* The AOR a REGISTER binds: its To URI, with the host replaced by the
+ * masked_host of a matching mask_host (siproxd's mask feature). */
+static void registered_aor(const osip_uri_t *to, char *buf, size_t n)
+{
+	osip_uri_t masked = *to;   /* shallow: only the host pointer differs */
+	const char *host = host_mask_of(px.cfg, to->host);
+
+	if (host)
+		masked.host = (char *)host;
+	proxy_aor_of(&masked, buf, n);
+}
+
+/* The masqueraded form of a binding: sip:user@public:port;smqid=token,
+ * with masked_host for the public address when the binding's AOR was
+ * masked (mask_host). */
+static int contact_masquerade_uri(osip_contact_t *c, const struct binding *b)
+{
+	char text[320], ip[INET_ADDRSTRLEN];
+	const char *host = host_mask_masked_aor(px.cfg, b->aor);
+
+	inet_ntop(AF_INET, &px.announce_pub, ip, sizeof(ip));
+	snprintf(text, sizeof(text), "sip:%s%s%s:%u;smqid=%s", b->user, b->user[0] ? "@" : "",
+		 host ? host : ip, px.port, b->token);
+	return proxy_uri_replace(&c->url, text);
+}
+
+/* reg_bind failed (errno says why): log the limit hit and pick the answer. */
+static int binding_refused(const osip_message_t *msg, const struct sockaddr_in *src)
+{
+	if (errno == EDQUOT)
+		sipval_limit_hit("max_registrations_per_aor", px.cfg->max_registrations_per_aor,
+				 msg->sip_method, src);
+	else if (errno == ENOSPC)
+		sipval_limit_hit("max_registrations", px.cfg->max_registrations, msg->sip_method,
+				 src);
+	else
+		return 500;
+	return 503;
+}
+
+/* Masquerade every Contact of a message from the private side (dialogs).
+ * Returns 0, or 503 when max_registrations leaves no room for a binding
+ * (the Contact would leak unmasqueraded). */
+int proxy_contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src)
+{
+	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
+		osip_contact_t *c = osip_list_get(&msg->contacts, i);
+		char real[256];
+		struct binding *b;
+
+		if (!c->url)
+			continue;
+		sipmsg_uri_str(c->url, real, sizeof(real));
+		b = reg_bind(NULL, real, c->url->username, src, DIALOG_BINDING_S, false);
+		if (!b)
+			return binding_refused(msg, src);
+		contact_masquerade_uri(c, b);
+	}
+	return 0;
+}
+
+/* Bind the Contacts of a REGISTER from a private UA (RFC 3261 10.3 steps
+ * 6-7). masquerade: the REGISTER goes on to a registrar, with each Contact
+ * replaced by its masqueraded form; otherwise sipmasq is the registrar.
+ * Returns 0, or 503 (max_registrations*) or 500 (out of memory). */
+int proxy_register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool masquerade)
+{
+	int hdr_expires = sipmsg_expires(msg);
+	char aor[256];
+
+	registered_aor(msg->to->url, aor, sizeof(aor));
+	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
+		osip_contact_t *c = osip_list_get(&msg->contacts, i);
+		int expires = sipmsg_contact_expires(c);
+		char real[256];
+		struct binding *b;
+
+		if (!c->url) {   /* Contact: * (only valid with Expires: 0) */
+			if (hdr_expires == 0) {
+				reg_unbind_aor(aor);
+				log_info("unregister all contacts of %s", aor);
+			}
+			continue;
+		}
+		if (expires < 0)
+			expires = hdr_expires;
+		if (expires < 0) {
+			expires = (int)px.cfg->default_expires;
+			sipmsg_set_expires(msg, (unsigned)expires);
+			hdr_expires = expires;
+		}
+		sipmsg_uri_str(c->url, real, sizeof(real));
+		b = reg_bind(aor, real, c->url->username, src, (unsigned)expires, expires > 0);
+		if (!b) {
+			reg_save();   /* the Contacts bound before this one */
+			return binding_refused(msg, src);
+		}
+		if (expires == 0)
+			reg_unbind(b);
+		else
+			log_info("register %s -> %s (expires %d s) as smqid=%s", aor, real, expires,
+				 b->token);
+		if (masquerade)
+			contact_masquerade_uri(c, b);
+	}
+	reg_save();
+	return 0;
+}
+
+/* Registrar mode: a REGISTER addressed to sipmasq itself is answered here
+ * with 200 and every live binding of the AOR (RFC 3261 10.3 step 8). */
+void proxy_register_local(osip_message_t *msg, const struct sockaddr_in *src)
+{
+	time_t now = time(NULL);
+	osip_message_t *resp;
+	char aor[256], value[320];
+
+	int status = proxy_register_bind(msg, src, false);
+
+	if (status) {
+		proxy_reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
+		return;
+	}
+	if (sipmsg_make_response(msg, 200, 0, &resp) != 0)
+		return;
+	registered_aor(msg->to->url, aor, sizeof(aor));
+	for (const struct binding *b = reg_head(); b; b = b->next) {
+		if (!b->registered || b->expires <= now || strcasecmp(b->aor, aor))
+			continue;
+		snprintf(value, sizeof(value), "<%s>;expires=%lld", b->contact,
+			 (long long)(b->expires - now));
+		osip_message_set_contact(resp, value);
+	}
+	proxy_send_to(resp, src);
+	osip_message_free(resp);
+}
+
+/* 2xx to a REGISTER: the registrar's view of our bindings (RFC 3261 10.3
+ * step 8) goes back to the UA with its own Contact. */
+void proxy_register_response(osip_message_t *msg)
+{
+	int hdr_expires = sipmsg_expires(msg);
+	bool ok = MSG_IS_STATUS_2XX(msg);
+
+	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
+		osip_contact_t *c = osip_list_get(&msg->contacts, i);
+		const char *token = sipmsg_uri_param(c->url, "smqid");
+		struct binding *b = token ? reg_find_token(token) : NULL;
+		int expires;
+
+		if (!b)
+			continue;
+		expires = sipmsg_contact_expires(c);
+		if (expires < 0)
+			expires = hdr_expires;
+		if (ok && expires > 0 && b->expires > time(NULL))
+			reg_set_expires(b, (unsigned)expires);
+		proxy_uri_replace(&c->url, b->contact);
+	}
+	if (ok)
+		reg_save();
+}
