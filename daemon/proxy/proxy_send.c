@@ -2,6 +2,7 @@
  * step over the right transport, and the proxy's own answers. */
 #include "autoconfig.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/base/log.h"
