@@ -211,16 +211,34 @@ def test_phone_asks_for_tcp(topology, kamailio, sipp, sipmasq, capture):
 
 def test_connect_timeout_does_not_block(topology, sipmasq):
     """A provider that never answers the TCP connect (no such host on the
-    link): the connect is given up after tcp_connect_timeout, and sipmasq
-    keeps serving meanwhile."""
+    link): the connect is given up after tcp_connect_timeout, the request
+    that waited for it is answered 503 (RFC 3261 16.9, as UDP and DNS
+    failures are), and sipmasq keeps serving meanwhile."""
     smq = sipmasq(outbound_proxy_host="198.51.100.9", outbound_proxy_transport="tcp",
                   tcp_connect_timeout=300)
     res = stream(topology.lan, [
-        ["udp", options("lost1", ruri="sip:nobody@%s" % DOMAIN, proto="UDP"), 1],
+        ["udp", options("lost1", ruri="sip:nobody@%s" % DOMAIN, proto="UDP"), 5],
         ["udp", options("ours1", proto="UDP"), 5],
     ])
-    assert res[0]["data"] == "", res
+    assert res[0]["data"].startswith("SIP/2.0 503"), res
+    assert "branch=z9hG4bKlost1" in res[0]["data"], res
     assert res[1]["data"].startswith("SIP/2.0 200"), res
     netns.wait_for(lambda: "connect to 198.51.100.9:5060 timed out after 300 ms" in smq.log(),
                    10, what="the connect timeout log line")
     assert smq.alive()
+
+
+def test_refused_tcp_connect_answers_503(topology, kamailio, sipmasq, capture):
+    """A provider whose TCP port refuses the connection: the phone's request
+    is answered 503 at once instead of vanishing, and nothing of it reaches
+    the public side over UDP instead."""
+    sipmasq(outbound_proxy_host=flows.DOMAIN, outbound_proxy_port=5999,
+            outbound_proxy_transport="tcp")
+    cap = capture(topology.wan, "wan0", "wan")
+    res = stream(topology.lan, [
+        ["udp", options("refused1", ruri="sip:nobody@%s" % DOMAIN, proto="UDP"), 5],
+    ])
+    assert res[0]["data"].startswith("SIP/2.0 503"), res
+    assert "branch=z9hG4bKrefused1" in res[0]["data"], res
+    udp, _ = provider_leg(cap)
+    assert not udp, udp

@@ -12,6 +12,7 @@
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
 #include "daemon/dns/resolver.h"
+#include "daemon/transport/sip_tcp.h"
 #include "daemon/transport/sip_transport.h"
 
 struct parked {
@@ -28,11 +29,29 @@ static struct {
 	size_t bytes;
 } ss;
 
+/* A message a TCP connection could not deliver: the same failure path as
+ * one the DNS could not, with a NUL-terminated copy as on_fail expects. */
+static void tcp_undeliverable(const struct sockaddr_in *dst, const char *buf, size_t len)
+{
+	char a[ADDR_STRLEN], *copy;
+
+	log_ratelimited("send-tcp", 10, LOG_NOTICE,
+			"next hop %s/TCP: connection failed, message not delivered",
+			addr_str(dst, a));
+	if (!ss.on_fail || !(copy = malloc(len + 1)))
+		return;
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	ss.on_fail(copy, len, SIP_SEND_UNREACHABLE);
+	free(copy);
+}
+
 void sip_send_init(sip_send_fail_cb on_fail, sip_send_self_cb is_self)
 {
 	sip_send_fini();
 	ss.on_fail = on_fail;
 	ss.is_self = is_self;
+	sip_tcp_set_undeliverable(tcp_undeliverable);
 }
 
 static const char *why_text(enum sip_send_error why)
@@ -46,6 +65,8 @@ static const char *why_text(enum sip_send_error why)
 		return "too many messages waiting for DNS";
 	case SIP_SEND_SELF:
 		return "resolves to sipmasq itself";
+	case SIP_SEND_UNREACHABLE:
+		return "not reachable (the transport refused or lost it)";
 	}
 	return "?";
 }
@@ -70,7 +91,10 @@ static int deliver(const struct sip_hop *hop, const struct sockaddr_in *dst, con
 	}
 	log_debug(DBCLASS_NETTRAF, "to %s/%s:\n%.*s", addr_str(dst, a),
 		  sip_proto_name(hop->proto), (int)len, buf);
-	sip_transport_deliver(hop->proto, dst, buf, len);
+	if (sip_transport_deliver(hop->proto, dst, buf, len) < 0) {
+		fail(hop, buf, len, SIP_SEND_UNREACHABLE);
+		return -1;
+	}
 	return 0;
 }
 

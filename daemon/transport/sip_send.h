@@ -23,6 +23,9 @@ enum sip_send_error {
 	SIP_SEND_DNS_DOWN,          /* the DNS did not answer or failed; or the wait ran out */
 	SIP_SEND_BUSY,              /* the parking lot or the resolver is full */
 	SIP_SEND_SELF,              /* the name resolves to sipmasq's own SIP address */
+	SIP_SEND_UNREACHABLE,       /* the transport failed: a TCP connect refused or timed
+	                             * out, a connection lost before writing it, a socket
+	                             * error (RFC 3261 16.9: answered like a 503) */
 };
 
 /* Told about a message (buf, len bytes, NUL-terminated when sip_send's
@@ -33,8 +36,9 @@ typedef void (*sip_send_fail_cb)(const char *buf, size_t len, enum sip_send_erro
 /* True when dst (network byte order) is sipmasq's own SIP address. */
 typedef bool (*sip_send_self_cb)(const struct sockaddr_in *dst);
 
-/* sip_send_init: set the callbacks (either may be NULL) and empty the
- * parking lot. */
+/* sip_send_init: set the callbacks (either may be NULL), empty the
+ * parking lot, and take over the TCP transport's undeliverable messages
+ * (sip_tcp_set_undeliverable): they fail with SIP_SEND_UNREACHABLE. */
 void sip_send_init(sip_send_fail_cb on_fail, sip_send_self_cb is_self);
 
 /* sip_send: send buf (len bytes, copied when parked) to hop. Returns 0

@@ -44,10 +44,12 @@ struct tcp_conn {
 	size_t rx_len, rx_cap;
 	char *tx;                 /* queued, not yet written */
 	size_t tx_len, tx_cap;
+	bool wrote;               /* some byte was written: tx may start mid-message */
 };
 
 static int listen_fd = -1;
 static sip_rx_cb rx_cb;
+static sip_tcp_undeliverable_cb undeliverable_cb;
 static struct sip_tcp_params prm;
 static struct tcp_conn *conns[SIP_TCP_MAX_CONNS];
 
@@ -63,6 +65,23 @@ static struct tcp_conn *conn_find(const struct sockaddr_in *peer)
 			return c;
 	}
 	return NULL;
+}
+
+/* Whole messages still queued on a connection that died: nothing of them
+ * was written (a connection that fails to connect never wrote a byte), so
+ * each goes back to the sender's failure path. Bytes after a partial write
+ * cannot be split into messages safely and are only dropped. */
+static void conn_return_unsent(struct tcp_conn *c)
+{
+	size_t off = 0, size;
+
+	if (!undeliverable_cb || c->wrote)
+		return;
+	while (off < c->tx_len && sip_frame_next(c->tx + off, c->tx_len - off, SIP_TCP_MAX_MSG,
+						 &size) == SIP_FRAME_MESSAGE) {
+		undeliverable_cb(&c->peer, c->tx + off, size);
+		off += size;
+	}
 }
 
 static void conn_free(struct tcp_conn *c)
@@ -81,9 +100,12 @@ static void conn_free(struct tcp_conn *c)
 static void conns_reap(void)
 {
 	for (int i = 0; i < SIP_TCP_MAX_CONNS; i++) {
-		if (conns[i] && conns[i]->dead) {
-			conn_free(conns[i]);
-			conns[i] = NULL;
+		struct tcp_conn *c = conns[i];
+
+		if (c && c->dead) {
+			conns[i] = NULL;   /* out of the table before anyone is called back */
+			conn_return_unsent(c);
+			conn_free(c);
 		}
 	}
 }
@@ -159,6 +181,7 @@ static void conn_flush(struct tcp_conn *c)
 			return;
 		}
 		off += (size_t)n;
+		c->wrote = true;
 	}
 	if (off) {
 		memmove(c->tx, c->tx + off, c->tx_len - off);
@@ -400,6 +423,11 @@ int sip_tcp_send(const struct sockaddr_in *dst, const char *buf, size_t len)
 	c->last_msg_ms = evloop_now_ms();
 	log_debug(DBCLASS_NETTRAF, "TCP: %zu bytes to %s", len, addr_str(dst, a));
 	return conn_queue(c, buf, len);
+}
+
+void sip_tcp_set_undeliverable(sip_tcp_undeliverable_cb cb)
+{
+	undeliverable_cb = cb;
 }
 
 bool sip_tcp_connected(const struct sockaddr_in *peer)

@@ -44,6 +44,18 @@ int sip_tcp_open(unsigned short port, sip_rx_cb cb, const struct sip_tcp_params 
  * inside the receive callback of any connection. */
 int sip_tcp_send(const struct sockaddr_in *dst, const char *buf, size_t len);
 
+/* Called with each whole message that was queued on a connection that
+ * closed before writing any of it (connect refused or timed out, reset):
+ * dst is the peer (network byte order), buf/len the message, valid during
+ * the call only. Called while connections are reaped: it may queue new
+ * messages (sip_tcp_send) but must not expect the dead connection. */
+typedef void (*sip_tcp_undeliverable_cb)(const struct sockaddr_in *dst, const char *buf,
+					 size_t len);
+
+/* sip_tcp_set_undeliverable: install cb (NULL: unsent messages are only
+ * logged, as the connection's failure). */
+void sip_tcp_set_undeliverable(sip_tcp_undeliverable_cb cb);
+
 /* sip_tcp_connected: true if a usable connection with peer exists (one it
  * opened to sipmasq, or one sipmasq opened or is opening to it). */
 bool sip_tcp_connected(const struct sockaddr_in *peer);
