@@ -48,27 +48,36 @@ static int contact_masquerade_uri(const struct proxy_addrs *pa, osip_contact_t *
 	return proxy_uri_replace(&c->url, text);
 }
 
-/* reg_bind failed (errno says why): log the limit hit and pick the answer. */
+/* reg_bind failed (errno says why): log the limit hit. Returns -errno:
+ * -EDQUOT, -ENOSPC (a limit), else -ENOMEM. */
+int proxy_register_status(int err)
+{
+	return !err ? 0 : err == -ENOSPC || err == -EDQUOT ? 503 : 500;
+}
+
 static int binding_refused(const struct proxy_addrs *pa, const osip_message_t *msg,
 			   const struct sockaddr_in *src)
 {
+	const char *what = msg->sip_method ? msg->sip_method : "response";
+
 	if (errno == EDQUOT)
 		sipval_limit_hit("max_registrations_per_aor", pa->cfg->max_registrations_per_aor,
-				 msg->sip_method, src);
+				 what, src);
 	else if (errno == ENOSPC)
-		sipval_limit_hit("max_registrations", pa->cfg->max_registrations, msg->sip_method,
-				 src);
+		sipval_limit_hit("max_registrations", pa->cfg->max_registrations, what, src);
 	else
-		return 500;
-	return 503;
+		return -ENOMEM;
+	return -errno;
 }
 
 /* Masquerade every Contact of a message from the private side (dialogs).
- * Returns 0, or 503 when max_registrations leaves no room for a binding
- * (the Contact would leak unmasqueraded). */
+ * Returns 0 or -errno (see proxy_register.h); on error the message still
+ * holds private Contacts and must not leave. */
 int proxy_contacts_masquerade(const struct proxy_addrs *pa, osip_message_t *msg,
 			      const struct sockaddr_in *src)
 {
+	int rc;
+
 	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
 		osip_contact_t *c = osip_list_get(&msg->contacts, i);
 		char real[256];
@@ -80,7 +89,9 @@ int proxy_contacts_masquerade(const struct proxy_addrs *pa, osip_message_t *msg,
 		b = reg_bind(NULL, real, c->url->username, src, DIALOG_BINDING_S, false);
 		if (!b)
 			return binding_refused(pa, msg, src);
-		contact_masquerade_uri(pa, c, b);
+		rc = contact_masquerade_uri(pa, c, b);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -88,11 +99,11 @@ int proxy_contacts_masquerade(const struct proxy_addrs *pa, osip_message_t *msg,
 /* Bind the Contacts of a REGISTER from a private UA (RFC 3261 10.3 steps
  * 6-7). masquerade: the REGISTER goes on to a registrar, with each Contact
  * replaced by its masqueraded form; otherwise sipmasq is the registrar.
- * Returns 0, or 503 (max_registrations*) or 500 (out of memory). */
+ * Returns 0 or -errno (see proxy_register.h). */
 int proxy_register_bind(const struct proxy_addrs *pa, osip_message_t *msg,
 			const struct sockaddr_in *src, bool masquerade)
 {
-	int hdr_expires = sipmsg_expires(msg);
+	int hdr_expires = sipmsg_expires(msg), rc;
 	char aor[256];
 
 	registered_aor(pa, msg->to->url, aor, sizeof(aor));
@@ -127,8 +138,10 @@ int proxy_register_bind(const struct proxy_addrs *pa, osip_message_t *msg,
 		else
 			log_info("register %s -> %s (expires %d s) as smqid=%s", aor, real, expires,
 				 b->token);
-		if (masquerade)
-			contact_masquerade_uri(pa, c, b);
+		if (masquerade && (rc = contact_masquerade_uri(pa, c, b)) != 0) {
+			reg_save();
+			return rc;
+		}
 	}
 	reg_save();
 	return 0;
@@ -143,7 +156,7 @@ void proxy_register_local(const struct proxy_addrs *pa, osip_message_t *msg,
 	osip_message_t *resp;
 	char aor[256], value[320];
 
-	int status = proxy_register_bind(pa, msg, src, false);
+	int status = proxy_register_status(proxy_register_bind(pa, msg, src, false));
 
 	if (status) {
 		proxy_reply(pa, msg, src, status, status == 503 ? RETRY_AFTER_S : 0);

@@ -14,18 +14,25 @@
 
 /* proxy_contacts_masquerade: bind and masquerade every Contact of a
  * message from the private side (dialogs) that came from src (network byte
- * order). Returns 0, or 503 when max_registrations leaves no room (the
- * Contact would leak). */
+ * order). Returns 0; -ENOSPC (max_registrations) or -EDQUOT
+ * (max_registrations_per_aor), logged as a limit hit; -ENOMEM; -EINVAL
+ * when the masqueraded URI does not parse. On any error some Contact may
+ * still be private: the message must not go to the public side. */
 int proxy_contacts_masquerade(const struct proxy_addrs *pa, osip_message_t *msg,
 			      const struct sockaddr_in *src);
 
 /* proxy_register_bind: bind the Contacts of a REGISTER from a private UA
  * (RFC 3261 10.3 steps 6-7). masquerade: the REGISTER goes on to a
  * registrar, each Contact replaced by its masqueraded form; otherwise
- * sipmasq is the registrar. Returns 0, or 503 (max_registrations*) or
- * 500. */
+ * sipmasq is the registrar. Returns 0 or -errno as
+ * proxy_contacts_masquerade. */
 int proxy_register_bind(const struct proxy_addrs *pa, osip_message_t *msg,
 			const struct sockaddr_in *src, bool masquerade);
+
+/* proxy_register_status: the SIP status that answers a request whose
+ * binding failed with err (0 -> 0): 503 for a limit (-ENOSPC, -EDQUOT),
+ * else 500 (RFC 3261 21.5.4 / 21.5.1). */
+int proxy_register_status(int err);
 
 /* proxy_register_local: registrar mode: answer a REGISTER addressed to
  * sipmasq itself with 200 and every live binding of the AOR (RFC 3261

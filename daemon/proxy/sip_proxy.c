@@ -354,8 +354,9 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		proxy_register_local(&px, msg, src);
 		return -1;   /* answered */
 	}
-	int status = !strcmp(msg->sip_method, "REGISTER") ? proxy_register_bind(&px, msg, src, true) :
-		     proxy_contacts_masquerade(&px, msg, src);
+	int status = proxy_register_status(!strcmp(msg->sip_method, "REGISTER") ?
+					   proxy_register_bind(&px, msg, src, true) :
+					   proxy_contacts_masquerade(&px, msg, src));
 
 	if (status)
 		return status;
@@ -592,8 +593,14 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 		callid_unmark_own(msg);
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
 		proxy_register_response(msg);
-	else if (to == MEDIA_PUBLIC)
-		proxy_contacts_masquerade(&px, msg, src);   /* the UA answered from src */
+	else if (to == MEDIA_PUBLIC && proxy_contacts_masquerade(&px, msg, src) != 0) {
+		/* The UA answered from src with a Contact we cannot masquerade:
+		 * better no answer than its private address (the cause is logged). */
+		log_ratelimited("response-contact", 10, LOG_WARNING,
+				"%d response from %s: Contact not masqueraded, dropped",
+				msg->status_code, addr_str(src, a));
+		return;
+	}
 	record_route_face(msg, to, to == MEDIA_PRIVATE ? 'O' : 'I');
 	if (media_handle(msg, from, src) != 0)
 		return;
