@@ -44,10 +44,11 @@ def no_generator(message):
     """Skips (or fails, SIPMASQ_BENCH_REQUIRED=1) a run the kernel allows no
     generator for: the machine cannot run the benchmark, which is a
     limitation of the machine, not a fault of sipmasq or the harness."""
-    reason = ("%s: this machine's kernel (lockdown, an LSM, a container's "
-              "policy) allows no load generator; a limitation of the machine, not a "
-              "fault of sipmasq or of the benchmark" % message)
+    reason = ("%s. A limitation of this machine (its kernel's lockdown, an LSM, a "
+              "container's policy), not a fault of sipmasq or of the benchmark" % message)
     if os.environ.get("CI") == "true":
+        # Legitimate in CI too: no change to sipmasq can make it pass here.
+        # Visible in the summary (-ra); SIPMASQ_BENCH_REQUIRED=1 fails instead.
         reason += "; CI on this machine does not cover the benchmark"
     if os.environ.get("SIPMASQ_BENCH_REQUIRED") == "1":
         pytest.fail(reason)
