@@ -87,6 +87,34 @@ def test_generator_named_with_its_reason(result):
     assert 0 < gen["ceiling_pps"] <= 1.2 * gen["unpaced_pps"]
 
 
+def test_generator_bound_figures_are_marked():
+    """summarise() marks an engine's max rate and calls held with a † where
+    the generator's ceiling is under twice the max rate, and only there."""
+    sys.path.insert(0, BENCH)
+    try:
+        import bench
+    finally:
+        sys.path.remove(BENCH)
+
+    def engine(max_pps):
+        return {"max_pps": max_pps, "calls_held": {"calls": max_pps // 100},
+                "steps": [{"generator_short": False, "loss": 0.5}]}
+    res = {"generator": {"name": "af-packet", "why": "test", "needs": "x",
+                         "unpaced_pps": 1000000},
+           "generator_ceiling_pps": 1000000,
+           "engines": {"userspace": engine(100000), "xdp": engine(800000)}}
+    md = bench.summarise(res)
+    assert res["engines"]["xdp"]["generator_bound"]
+    assert not res["engines"]["userspace"]["generator_bound"]
+    rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in md.splitlines()
+            if line.startswith("| ")}
+    xdp_max, user_max = rows["max forwarded pps, < 0.1% loss"]
+    assert xdp_max.strip().endswith("†") and "†" not in user_max, md
+    assert rows["concurrent calls held, < 0.1% loss"][0].strip().endswith("†"), md
+    assert "†" not in "".join(rows["one-way delay p50 at 50% of max"]), md
+    assert "generator-bound" in md and "af-packet" in md
+
+
 def test_every_engine_has_nonzero_figures(result):
     res, _, _, log = result
     assert res["generator_ceiling_pps"] > 0
