@@ -525,7 +525,8 @@ def choose_generator(prefix, secs, only=None):
             return {"name": name, "binary": binary, "needs": needs, "why": why,
                     "refused": refused, "unpaced_pps": int(free["rate"]),
                     "ceiling_pps": int(paced["rate"])}
-        raise NoGenerator("the kernel refuses every load generator: " +
+        raise NoGenerator("the kernel refuses %s: " % ("the load generator asked for" if only
+                                                       else "every load generator") +
                           "; ".join("%s: %s" % kv for kv in refused.items()))
     finally:
         topo.down()
