@@ -8,8 +8,8 @@
  * transmits the frame with XDP_TX (out of the interface the run is bound to),
  * or for the streams of the second direction, if any, redirects it to the
  * interface in xg_tx.
- * Paced to xg_rate_pps by dropping the runs that come before the next frame
- * is due.
+ * Paced (xg_pace_due, shared with afpgen.c) by dropping the runs that come
+ * before the next frame is due.
  *
  * xdpgen_rx: attached to the far end's interface; counts bench frames
  * (per CPU), keeps a one-way delay histogram in microseconds and drops them;
@@ -64,21 +64,11 @@ struct {
  * redirected through xg_tx. */
 const volatile __u32 xg_nstreams = 1;
 const volatile __u32 xg_nstreams0 = 1;
-/* Pacing, set by the loader before the run: frames/s (0 = unpaced) and the
- * start time (CLOCK_MONOTONIC ns). */
-__u64 xg_rate_pps;
-__u64 xg_start_ns;
-__u64 xg_burst = 1;   /* frames sent back to back when paced */
-__u64 xg_burst_left;
-/* Frames generated so far, and runs that found nothing due (BPF_PROG_RUN
- * runs on one CPU at a time: no atomics needed). */
+/* Pacing (xdpgen.h), set by the loader before the run. */
+struct xg_pace xg_pace;
+/* Frames generated so far (BPF_PROG_RUN runs on one CPU at a time: no
+ * atomics needed). */
 __u64 xg_next;
-__u64 xg_idle;
-
-struct xg_frame {
-	struct xg_hdrs h;
-	struct xg_payload pl;
-} __attribute__((packed));
 
 /* The headers of the template frame, set by the loader before load. Every
  * run writes them again: live frames are recycled with whatever the stack
@@ -93,7 +83,6 @@ int xdpgen_tx(struct xdp_md *ctx)
 	__u32 n = xg_nstreams ? xg_nstreams : 1;
 	__u64 now = bpf_ktime_get_ns(), i = xg_next;
 	__u32 stream = (__u32)(i % n);
-	__u32 seq = (__u32)(i / n);
 	__u16 *port;
 
 	if ((void *)(f + 1) > (void *)(long)ctx->data_end)
@@ -101,26 +90,8 @@ int xdpgen_tx(struct xdp_md *ctx)
 	/* Paced: BPF_PROG_RUN cannot sleep and one run per syscall costs
 	 * milliseconds (page pool setup), so one long run spins here, dropping
 	 * template frames (recycled at once) until the next one is due. */
-	if (xg_rate_pps) {
-		__u64 due = (now - xg_start_ns) * xg_rate_pps / 1000000000u;
-
-		/* Frames leave in bursts of xg_burst, as a NIC's interrupt
-		 * moderation would hand them to the gateway: one wakeup of its
-		 * NAPI thread per burst rather than per frame. */
-		if (xg_burst_left) {
-			xg_burst_left--;
-		} else if (due < i + xg_burst) {
-			xg_idle++;
-			return XDP_DROP;
-		} else {
-			xg_burst_left = xg_burst - 1;
-		}
-		/* Back from being preempted: catch up by at most XG_LAG_MAX
-		 * frames rather than bursting past the veth ring (256); the
-		 * frames skipped show as a shortfall of the sent rate. */
-		if (due - i > XG_LAG_MAX)
-			xg_start_ns += (due - i - XG_LAG_MAX) * 1000000000u / xg_rate_pps;
-	}
+	if (!xg_pace_due(&xg_pace, i, now))
+		return XDP_DROP;
 	xg_next = i + 1;
 	port = bpf_map_lookup_elem(&xg_ports, &stream);
 	if (!port)
@@ -129,13 +100,7 @@ int xdpgen_tx(struct xdp_md *ctx)
 		__builtin_memcpy(&f->h, &xg_tmpl[0], sizeof(f->h));
 	else
 		__builtin_memcpy(&f->h, &xg_tmpl[1], sizeof(f->h));
-	f->h.udp.dest = *port;
-	*(__u16 *)&f->h.rtp[2] = bpf_htons((__u16)seq);
-	*(__u32 *)&f->h.rtp[4] = bpf_htonl(seq * 160u);
-	f->pl.seq = seq;
-	f->pl.sent_ns = now;
-	f->pl.stream = stream;
-	f->pl.magic = XG_MAGIC;
+	xg_stamp(f, *port, stream, (__u32)(i / n), now);
 	return stream < xg_nstreams0 ? XDP_TX : bpf_redirect_map(&xg_tx, 0, 0);
 }
 
