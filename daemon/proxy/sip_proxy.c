@@ -304,20 +304,22 @@ static bool dialog_creating(const osip_message_t *msg)
  * the public side, 'I' when it went to the private side, as in the Via
  * branch): a call hair-pinned through the provider passes sipmasq twice
  * and holds two entries of ours, each rewritten only at its own hop. */
-static void record_route(osip_message_t *msg, enum media_side to)
+static int record_route(osip_message_t *msg, enum media_side to)
 {
 	osip_record_route_t *rr;
+	int rc = sipmsg_record_route_push(msg, proxy_face(&px, to), px.port);
 
-	if (sipmsg_record_route_push(msg, proxy_face(&px, to), px.port) != 0)
-		return;
+	if (rc)
+		return rc;
 	rr = osip_list_get(&msg->record_routes, 0);
 	osip_uri_uparam_add(rr->url, osip_strdup("smqrr"),
 			    osip_strdup(to == MEDIA_PUBLIC ? "O" : "I"));
+	return 0;
 }
 
 /* Rewrite sipmasq's own Record-Route entries of this hop (leg: the branch
  * letter of the response's Via) for a response going to `to`. */
-static void record_route_face(osip_message_t *msg, enum media_side to, char leg)
+static int record_route_face(osip_message_t *msg, enum media_side to, char leg)
 {
 	char text[80], ip[INET_ADDRSTRLEN];
 
@@ -327,9 +329,11 @@ static void record_route_face(osip_message_t *msg, enum media_side to, char leg)
 		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
 		const char *entry_leg = rr->url ? sipmsg_uri_param(rr->url, "smqrr") : NULL;
 
-		if (rr->url && proxy_uri_is_ours(&px, rr->url) && (!entry_leg || entry_leg[0] == leg))
-			proxy_uri_replace(&rr->url, text);
+		if (rr->url && proxy_uri_is_ours(&px, rr->url) && (!entry_leg || entry_leg[0] == leg) &&
+		    proxy_uri_replace(&rr->url, text) != 0)
+			return -ENOMEM;   /* the other side's face would stay in it */
 	}
+	return 0;
 }
 
 /* Returns 0 with *hop set, a SIP status to answer with, or -1 when sipmasq
@@ -360,8 +364,8 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 
 	if (status)
 		return status;
-	if (dialog_creating(msg))
-		record_route(msg, MEDIA_PUBLIC);
+	if (dialog_creating(msg) && record_route(msg, MEDIA_PUBLIC) != 0)
+		return 500;
 	if (next_hop_outgoing(msg, hop) != 0)
 		return 404;
 	/* A next hop naming sipmasq: known here when numeric (or cached); a
@@ -390,8 +394,8 @@ static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 	hop->proto = proxy_proto_to(&b->src);
 	if (hop->proto == SIP_PROTO_UDP && sip_hop_from_uri(msg->req_uri, &uri_hop) == 0)
 		hop->proto = uri_hop.proto;
-	if (dialog_creating(msg))
-		record_route(msg, MEDIA_PRIVATE);
+	if (dialog_creating(msg) && record_route(msg, MEDIA_PRIVATE) != 0)
+		return 500;
 	return 0;
 }
 
@@ -521,8 +525,12 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src,
 		proxy_reply(&px, msg, src, 500, 0);
 		return;
 	}
-	if (sipmsg_via_push(msg, proxy_face(&px, to), px.port, hop.proto, branch) != 0)
+	if (sipmsg_via_push(msg, proxy_face(&px, to), px.port, hop.proto, branch) != 0) {
+		/* Answer from the sender's own Vias, taken back from the stash. */
+		if (to != MEDIA_PUBLIC || via_stash_restore(branch, msg) == 0)
+			proxy_reply(&px, msg, src, 500, 0);
 		return;
+	}
 	via_apply_use_rport(msg, to);
 	if (loop_tag[0]) {
 		osip_via_t *ours = osip_list_get(&msg->vias, 0);
@@ -601,7 +609,12 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 				msg->status_code, addr_str(src, a));
 		return;
 	}
-	record_route_face(msg, to, to == MEDIA_PRIVATE ? 'O' : 'I');
+	if (record_route_face(msg, to, to == MEDIA_PRIVATE ? 'O' : 'I') != 0) {
+		log_ratelimited("response-rr", 10, LOG_ERR,
+				"response from %s: Record-Route not rewritten (out of memory), dropped",
+				addr_str(src, a));
+		return;
+	}
 	if (media_handle(msg, from, src) != 0)
 		return;
 	if (to == MEDIA_PUBLIC && loop_tag[0] && callid_mark_with(msg, loop_tag) != 0)
