@@ -56,6 +56,17 @@ SHORT_CALL_MS = 3000
 ENGINE_NAME = {"xdp": "xdp-native", "tc": "tc", "userspace": "userspace"}
 
 
+def engine_config(engine):
+    """sipmasq overrides for rtp_engine = engine. The veths of these tests
+    are prepared for native XDP (kernel.prepare_xdp_native), which the
+    operator vouches for with rtp_xdp_veth; without it xdp is refused on a
+    veth (test_forced_xdp_refused_on_plain_veth)."""
+    cfg = {"rtp_engine": engine}
+    if engine == "xdp":
+        cfg["rtp_xdp_veth"] = 1
+    return cfg
+
+
 @pytest.fixture(autouse=True)
 def no_leftovers(request, tmp_path):
     """After every test of this file (passing or failing) and after all
@@ -255,7 +266,7 @@ def check_end_counts(end, counts, engine, audio_pkts, kernel_dirs=None):
 def test_call_on_each_engine(topology, kamailio, sipp, sipmasq, counter, tmp_path, engine):
     if engine == "xdp":
         kernel.prepare_xdp_native(topology)
-    smq = started(sipmasq(rtp_engine=engine))
+    smq = started(sipmasq(**engine_config(engine)))
     pin_dir = smq.config["bpf_pin_dir"]
     lines = kernel.engine_lines(smq.log())
     if engine == "userspace":
@@ -306,7 +317,7 @@ def test_packets_from_strangers_are_dropped(topology, kamailio, sipp, sipmasq, c
     if engine == "xdp":
         kernel.prepare_xdp_native(topology)
     netns.run_in(topology.wan, ["ip", "addr", "add", THIRD + "/24", "dev", "wan0"])
-    smq = started(sipmasq(rtp_engine=engine))
+    smq = started(sipmasq(**engine_config(engine)))
     pin_dir = smq.config["bpf_pin_dir"]
     register(sipp, topology)
     meters = Meters(counter, topology)
@@ -342,19 +353,19 @@ def test_packets_from_strangers_are_dropped(topology, kamailio, sipp, sipmasq, c
 # --- fallback when XDP is taken ------------------------------------------
 
 def test_xdp_taken_falls_back(topology, kamailio, sipp, sipmasq, counter, tmp_path):
-    """rtp_engine = xdp with a foreign XDP program on gwlan: native fails,
-    generic fails (the kernel refuses both modes on one device), gwlan stays
-    in userspace while gwwan gets native XDP: engine 'mixed', and the call
-    still has audio both ways."""
+    """rtp_engine = xdp with a foreign XDP program on gwlan: native fails
+    there and gwlan steps down to tc (never generic XDP, which is used only
+    when asked), while gwwan gets native XDP: engine 'mixed', the foreign
+    program stays, and the call still has audio both ways."""
     kernel.prepare_xdp_native(topology)
     kernel.block_xdp(topology, "gwlan")
-    smq = started(sipmasq(rtp_engine="xdp"))
+    smq = started(sipmasq(**engine_config("xdp")))
     lines = kernel.engine_lines(smq.log())
     lan = lines.get("gwlan", [])
     assert len(lan) == 2, lines
     assert lan[0].startswith("XDP native failed (") and \
-        lan[0].endswith(", trying XDP generic"), lan
-    assert lan[1].startswith("userspace (kernel engine failed: "), lan
+        lan[0].endswith(", trying tc"), lan
+    assert lan[1] == "tc", lan
     assert lines.get("gwwan") == ["xdp-native"], lines
     foreign = kernel.attachments(topology.gw, "gwlan")["xdp"]
     assert foreign is not None, "the foreign XDP program is gone"
@@ -366,14 +377,31 @@ def test_xdp_taken_falls_back(topology, kamailio, sipp, sipmasq, counter, tmp_pa
     end = smq.call_end(callid)
     counts = meters.read()
     assert end["engine"] == "mixed", end
-    # gwlan's ingress is not hooked: alice's packets all go through
-    # userspace. bob's hit the XDP program on gwwan, which may only redirect
-    # natively into interfaces it is attached to: gwlan is not one (its
-    # driver might not take XDP frames), so it passes them to the stack
-    # (no_tx_port) and the userspace relay forwards them too; counted as
-    # kernel-forwarded or not, they must all arrive.
-    check_end_counts(end, counts, "mixed", SHORT_PKTS, kernel_dirs=(False, None))
+    # gwlan's ingress is tc: alice's packets are forwarded in the kernel.
+    # bob's hit the XDP program on gwwan, which may only redirect natively
+    # into interfaces it is attached to natively: gwlan is not one, so it
+    # passes them to the stack (no_tx_port) and the userspace relay
+    # forwards them; counted as kernel-forwarded or not, they must arrive.
+    check_end_counts(end, counts, "mixed", SHORT_PKTS, kernel_dirs=(True, None))
     assert kernel.attachments(topology.gw, "gwlan")["xdp"] == foreign
+
+
+def test_forced_xdp_refused_on_plain_veth(topology, kamailio, sipp, sipmasq, counter,
+                                          tmp_path):
+    """rtp_engine = xdp on veths nobody prepared (partial checksums from
+    local senders, no XDP on the peers) would lose the media while the
+    counters said forwarded: sipmasq refuses it with an error naming
+    rtp_xdp_veth, uses tc, and the call's audio all arrives."""
+    smq = started(sipmasq(rtp_engine="xdp"))
+    lines = kernel.engine_lines(smq.log())
+    for ifname in ("gwlan", "gwwan"):
+        assert ("rtp engine on %s: rtp_engine = xdp refused on a veth" % ifname) in smq.log()
+        assert lines.get(ifname, [])[-1:] == ["tc"], lines
+    register(sipp, topology)
+    meters = Meters(counter, topology)
+    uac, uas = start_call(sipp, topology, tmp_path)
+    callid, _, _ = finish_call(uac, uas)
+    check_end_counts(smq.call_end(callid), meters.read(), "tc", SHORT_PKTS)
 
 
 def test_auto_with_xdp_taken_uses_tc(topology, kamailio, sipp, sipmasq, counter, tmp_path):
@@ -450,7 +478,7 @@ def test_restart_is_hitless(topology, kamailio, sipp, sipmasq, counter, capture,
                             tmp_path, engine, how):
     if engine == "xdp":
         kernel.prepare_xdp_native(topology)
-    smq = started(sipmasq(rtp_engine=engine))
+    smq = started(sipmasq(**engine_config(engine)))
     pin_dir = smq.config["bpf_pin_dir"]
     state_file = smq.config["registration_file"] + ".calls"
     register(sipp, topology)

@@ -42,7 +42,7 @@ enum dir_type {
 	DT_BOOL,        /* bool: 0/1, yes/no, true/false, on/off */
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
 	DT_AUTOSAVE,    /* bool from siproxd's save interval in s (0 = off) */
-	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace */
+	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace, xdp-generic */
 	DT_TRANSPORT,   /* int enum sip_proto: udp, tcp */
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
 	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
@@ -115,6 +115,7 @@ static const struct directive directives[] = {
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("rtp_latch_window",  DT_UINT,   rtp_latch_window, 1, MAX_TIMEOUT_S),
+	SUPPORTED("rtp_xdp_veth",      DT_BOOL,   rtp_xdp_veth, 0, 0),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
@@ -448,7 +449,8 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		*(bool *)field = b;
 		return 0;
 	case DT_ENGINE: {
-		static const char *const names[] = { "auto", "xdp", "tc", "userspace" };
+		static const char *const names[] = { "auto", "xdp", "tc", "userspace",
+						     "xdp-generic" };
 
 		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 			if (!strcasecmp(val, names[i])) {
@@ -456,7 +458,7 @@ static int store(const struct directive *d, const char *val, unsigned line,
 				return 0;
 			}
 		}
-		snprintf(why, why_len, "expected auto, xdp, tc or userspace");
+		snprintf(why, why_len, "expected auto, xdp, tc, userspace or xdp-generic");
 		return -EINVAL;
 	}
 	case DT_TRANSPORT:

@@ -14,10 +14,13 @@
 
 /* rtp_engine: which engine forwards latched media (sipmasq directive). */
 enum rtp_engine {
-	RTP_ENGINE_AUTO = 0,   /* XDP native, else XDP generic, else tc, else userspace */
-	RTP_ENGINE_XDP,        /* XDP (native, else generic), else userspace */
+	RTP_ENGINE_AUTO = 0,   /* XDP native (not on veth/tun, Ethernet only), else tc,
+	                        * else userspace */
+	RTP_ENGINE_XDP,        /* XDP native, else tc (logged), else userspace */
 	RTP_ENGINE_TC,         /* tc clsact ingress, else userspace */
 	RTP_ENGINE_USERSPACE,  /* the userspace relay only: any kernel */
+	RTP_ENGINE_XDP_GENERIC,/* generic (skb) XDP, only when asked: it copies non-linear
+	                        * skbs and cannot complete partial checksums */
 };
 
 /* Digest algorithms of proxy authentication (RFC 7616 3.3). */
@@ -114,6 +117,9 @@ struct sipmasq_config {
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	unsigned rtp_latch_window;       /* s after SDP during which media may latch, default 10 */
+	bool rtp_xdp_veth;               /* rtp_xdp_veth: the operator vouches that veth peers run
+	                                  * XDP or GRO and send full checksums: rtp_engine = xdp
+	                                  * may then use native XDP on veths (default off) */
 	char bpf_pin_dir[SIPMASQ_PATH_MAX];       /* bpffs dir for maps, default /sys/fs/bpf/sipmasq */
 	int outbound_proxy_transport;    /* enum sip_proto toward outbound_proxy_host:
 	                                  * udp (default) or tcp */

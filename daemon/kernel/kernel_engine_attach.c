@@ -263,8 +263,12 @@ int kernel_engine_attach(struct kernel_engine *ke, const char *ifname,
 int kernel_engine_attach_auto(struct kernel_engine *ke, const char *ifname,
 			      enum kernel_engine_mode *chosen, char *why, size_t why_len)
 {
+	/* Generic XDP is never chosen for the user: it copies every
+	 * non-linear skb, sees partial checksums it cannot complete, and
+	 * leaves an Ethernet header on a redirect to an L3 device; tc does
+	 * the same work on the skb without those traps. */
 	static const enum kernel_engine_mode order[] = {
-		KE_MODE_XDP_NATIVE, KE_MODE_XDP_GENERIC, KE_MODE_TC,
+		KE_MODE_XDP_NATIVE, KE_MODE_TC,
 	};
 	char step[256], acc[768] = "";
 	size_t used = 0;

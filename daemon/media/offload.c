@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <net/if_arp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,9 +206,28 @@ static bool iface_forwards(const char *ifname)
 	return v != '0';
 }
 
+/* ifname is an Ethernet device (ARPHRD_ETHER: a MAC header XDP can parse
+ * and rewrite); true when unknown, so that a missing /sys never hides the
+ * fast path (attaching then says what is wrong). */
+static bool iface_is_ethernet(const char *ifname)
+{
+	char path[96];
+	int type = ARPHRD_ETHER;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/type", ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	if (fscanf(f, "%d", &type) != 1)
+		type = ARPHRD_ETHER;
+	fclose(f);
+	return type == ARPHRD_ETHER;
+}
+
 /* The mode to use on ifname for rtp_engine `want`, attached; KE_MODE_NONE
  * when the kernel can't (then that interface's traffic stays in userspace). */
-static enum kernel_engine_mode attach(const char *ifname, int want)
+static enum kernel_engine_mode attach(const char *ifname, int want, bool xdp_veth)
 {
 	enum kernel_engine_mode chosen = KE_MODE_NONE;
 	char why[512] = "", drv[32] = "";
@@ -220,27 +240,43 @@ static enum kernel_engine_mode attach(const char *ifname, int want)
 		return KE_MODE_NONE;
 	}
 
-	if (want == RTP_ENGINE_AUTO && iface_driver(ifname, drv, sizeof(drv)) == 0 &&
-	    (!strcmp(drv, "veth") || !strcmp(drv, "tun"))) {
-		/* Packets a local sender hands to a veth/tun carry a partial UDP
-		 * checksum (CHECKSUM_PARTIAL) that XDP cannot see or complete;
-		 * tc can, and is as fast as XDP on an skb anyway. */
-		log_notice("rtp engine on %s: skipping XDP: %s interfaces pass partial "
-			   "checksums XDP cannot complete", ifname, drv);
+	if ((want == RTP_ENGINE_AUTO || want == RTP_ENGINE_XDP) && !iface_is_ethernet(ifname)) {
+		/* XDP sees frames from the MAC header on: an L3 device (ppp0,
+		 * wg0, tun) has none, and a redirect there would leave one. */
+		log_notice("rtp engine on %s: skipping XDP: not an Ethernet interface", ifname);
+		want = RTP_ENGINE_TC;
+	}
+	if ((want == RTP_ENGINE_AUTO || (want == RTP_ENGINE_XDP && !xdp_veth)) &&
+	    iface_driver(ifname, drv, sizeof(drv)) == 0 && !strcmp(drv, "veth")) {
+		/* Packets a local sender hands to a veth carry a partial UDP
+		 * checksum (CHECKSUM_PARTIAL) that XDP cannot see or complete,
+		 * and frames redirected into a veth whose peer has no NAPI are
+		 * dropped while the counters say forwarded; tc has neither
+		 * trap and is as fast as XDP on an skb anyway. Forcing xdp does
+		 * not change that unless the operator vouches for the peers
+		 * (rtp_xdp_veth): it is refused here, loudly. */
+		if (want == RTP_ENGINE_XDP)
+			log_err("rtp engine on %s: rtp_engine = xdp refused on a veth (partial "
+				"checksums, no NAPI on the peer: media would be lost; see "
+				"rtp_xdp_veth); using tc", ifname);
+		else
+			log_notice("rtp engine on %s: skipping XDP: veth interfaces pass partial "
+				   "checksums XDP cannot complete", ifname);
 		want = RTP_ENGINE_TC;
 	}
 	if (want == RTP_ENGINE_TC) {
 		rc = kernel_engine_attach(ol.ke, ifname, KE_MODE_TC, why, sizeof(why));
 		chosen = rc ? KE_MODE_NONE : KE_MODE_TC;
+	} else if (want == RTP_ENGINE_XDP_GENERIC) {
+		rc = kernel_engine_attach(ol.ke, ifname, KE_MODE_XDP_GENERIC, why, sizeof(why));
+		chosen = rc ? KE_MODE_NONE : KE_MODE_XDP_GENERIC;
 	} else if (want == RTP_ENGINE_XDP) {
 		rc = kernel_engine_attach(ol.ke, ifname, KE_MODE_XDP_NATIVE, why, sizeof(why));
 		chosen = KE_MODE_XDP_NATIVE;
 		if (rc) {
-			log_notice("rtp engine on %s: XDP native failed (%s), trying XDP generic",
-				   ifname, why);
-			rc = kernel_engine_attach(ol.ke, ifname, KE_MODE_XDP_GENERIC, why,
-						  sizeof(why));
-			chosen = rc ? KE_MODE_NONE : KE_MODE_XDP_GENERIC;
+			log_warn("rtp engine on %s: XDP native failed (%s), trying tc", ifname, why);
+			rc = kernel_engine_attach(ol.ke, ifname, KE_MODE_TC, why, sizeof(why));
+			chosen = rc ? KE_MODE_NONE : KE_MODE_TC;
 		}
 	} else {
 		rc = kernel_engine_attach_auto(ol.ke, ifname, &chosen, why, sizeof(why));
@@ -288,7 +324,7 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 		if (side == MEDIA_PUBLIC && !strcmp(names[0], names[1]))
 			ol.mode[side] = ol.mode[MEDIA_PRIVATE];
 		else
-			ol.mode[side] = attach(names[side], cfg->rtp_engine);
+			ol.mode[side] = attach(names[side], cfg->rtp_engine, cfg->rtp_xdp_veth);
 	}
 	if (!offload_active()) {
 		kernel_engine_close(ol.ke, false);

@@ -224,6 +224,9 @@ class Gateway:
         with open(conf, "w") as f:
             f.write("if_inbound = gwlan\nif_outbound = gwwan\nrtp_port_low = 20000\n"
                     "rtp_port_high = %d\nrtp_engine = %s\nbpf_pin_dir = %s\n"
+                    # The bench prepares its veths like NICs (XDP on the
+                    # peers, full checksums): it may force native XDP there.
+                    "rtp_xdp_veth = 1\n"
                     "control_socket = %s\nrtp_timeout = 300\n"
                     # One phone and one far end make all the load: lift the
                     # per-source flood limits and the table limits.
