@@ -86,6 +86,11 @@ void media_stream_signal(struct media_stream *s);
  * media_stream_set_peer) a leg may latch its peer, in seconds. */
 void media_set_latch_window(unsigned seconds);
 
+/* media_set_dscp: DSCP (0..63, RFC 2474; 0 = unmarked) of what the
+ * userspace relay sends from sockets opened from now on (rtp_dscp). Kernel
+ * engines forward with the sender's DSCP. */
+void media_set_dscp(unsigned dscp);
+
 /* media_foreign_drops: datagrams dropped for their source since start, all
  * streams (closed ones too). */
 uint64_t media_foreign_drops(void);

@@ -69,12 +69,19 @@ static struct portpool pool;
 static bool pool_ready;
 static media_hook_fn hook;
 static uint64_t latch_window_ms = MEDIA_LATCH_WINDOW_DEFAULT_S * 1000u;
+/* rtp_dscp: DSCP of the relay sockets (0: unmarked). */
+static unsigned relay_dscp;
 static uint64_t foreign_total;   /* foreign datagrams of all streams, also closed ones */
 static unsigned generation;      /* see media_generation() */
 
 unsigned media_generation(void)
 {
 	return generation;
+}
+
+void media_set_dscp(unsigned dscp)
+{
+	relay_dscp = dscp;
 }
 
 void media_set_latch_window(unsigned seconds)
@@ -317,6 +324,9 @@ static int udp_bind(struct in_addr addr, uint16_t port, int *fd)
 
 	if (s < 0)
 		return -errno;
+	if (addr_set_dscp(s, relay_dscp) != 0)
+		log_ratelimited("rtp-dscp", 60, LOG_WARNING, "rtp_dscp %u: %s", relay_dscp,
+				strerror(errno));
 	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		int err = errno;
 		close(s);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,4 +78,13 @@ uint16_t addr_parse_port(const char *s, uint16_t dflt)
 	if (errno || *end || v == 0 || v > 65535)
 		return 0;
 	return (uint16_t)v;
+}
+
+int addr_set_dscp(int fd, unsigned dscp)
+{
+	int tos = (int)((dscp & 0x3f) << 2);
+
+	if (!dscp)
+		return 0;
+	return setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0 ? -errno : 0;
 }

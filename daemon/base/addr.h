@@ -31,4 +31,9 @@ uint16_t addr_parse_port(const char *s, uint16_t dflt);
 /* addr_is_numeric: host is an IPv4 dotted quad; stores it into *ip if so. */
 bool addr_is_numeric(const char *host, struct in_addr *ip);
 
+/* addr_set_dscp: mark what socket fd sends with DSCP dscp (0..63, RFC
+ * 2474: the upper six bits of the IPv4 TOS byte; siproxd's rtp_dscp and
+ * sip_dscp). dscp 0 leaves the socket as it is. Returns 0 or -errno. */
+int addr_set_dscp(int fd, unsigned dscp);
+
 #endif

@@ -116,6 +116,8 @@ static const struct directive directives[] = {
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
 	SUPPORTED("rtp_latch_window",  DT_UINT,   rtp_latch_window, 1, MAX_TIMEOUT_S),
 	SUPPORTED("rtp_xdp_veth",      DT_BOOL,   rtp_xdp_veth, 0, 0),
+	SUPPORTED("rtp_dscp",          DT_UINT,   rtp_dscp, 0, 63),
+	SUPPORTED("sip_dscp",          DT_UINT,   sip_dscp, 0, 63),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
 	SUPPORTED("control_socket",    DT_PATH,   control_socket, 0, 0),
@@ -143,8 +145,6 @@ static const struct directive directives[] = {
 	 * a siproxd.conf that uses them still loads, with a warning. */
 	UNSUPPORTED("user"),
 	UNSUPPORTED("chrootjail"),
-	UNSUPPORTED("rtp_dscp"),
-	UNSUPPORTED("sip_dscp"),
 	UNSUPPORTED("rtp_input_dejitter"),
 	UNSUPPORTED("rtp_output_dejitter"),
 	UNSUPPORTED("debug_port"),

@@ -117,6 +117,8 @@ struct sipmasq_config {
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
 	unsigned rtp_latch_window;       /* s after SDP during which media may latch, default 10 */
+	unsigned rtp_dscp;               /* DSCP of relayed RTP/RTCP (RFC 2474), 0 = unmarked */
+	unsigned sip_dscp;               /* DSCP of SIP sent by sipmasq, 0 = unmarked */
 	bool rtp_xdp_veth;               /* rtp_xdp_veth: the operator vouches that veth peers run
 	                                  * XDP or GRO and send full checksums: rtp_engine = xdp
 	                                  * may then use native XDP on veths (default off) */

@@ -263,6 +263,7 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	media_set_latch_window(cfg.rtp_latch_window);
+	media_set_dscp(cfg.rtp_dscp);
 	offload_init(&cfg, (int)if_nametoindex(cfg.if_inbound),
 		     (int)if_nametoindex(cfg.if_outbound));
 	if (!cfg.call_state_file[0] && cfg.registration_file[0])

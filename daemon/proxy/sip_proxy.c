@@ -805,7 +805,7 @@ int proxy_init(const struct sipmasq_config *cfg)
 	rc = limits_apply(cfg);
 	if (rc)
 		return rc;
-	rc = sip_transport_open(px.port, proxy_rx);
+	rc = sip_transport_open(px.port, cfg->sip_dscp, proxy_rx);
 	if (rc) {
 		log_err("cannot listen on UDP port %u: %s", px.port, strerror(-rc));
 		return rc;
@@ -813,7 +813,8 @@ int proxy_init(const struct sipmasq_config *cfg)
 	rc = sip_tcp_open(px.port, proxy_rx, &(struct sip_tcp_params){
 		.connect_timeout_ms = cfg->tcp_connect_timeout,
 		.idle_timeout_s = cfg->tcp_timeout,
-		.keepalive_s = cfg->tcp_keepalive });
+		.keepalive_s = cfg->tcp_keepalive,
+		.dscp = cfg->sip_dscp });
 	if (rc)
 		log_err("cannot listen on TCP port %u: %s", px.port, strerror(-rc));
 	return rc;

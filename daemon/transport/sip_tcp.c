@@ -129,6 +129,7 @@ static struct tcp_conn *conn_new(int fd, const struct sockaddr_in *peer, bool co
 		return NULL;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	addr_set_dscp(fd, prm.dscp);   /* best effort: the listener said so once */
 	c->fd = fd;
 	c->timer_fd = -1;
 	c->peer = *peer;

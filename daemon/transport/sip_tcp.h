@@ -24,6 +24,7 @@ struct sip_tcp_params {
 	unsigned idle_timeout_s;     /* tcp_timeout: close after this long without a message
 	                              * or a ping from the peer; 0 = never */
 	unsigned keepalive_s;        /* tcp_keepalive: CRLFCRLF ping when idle this long; 0 = off */
+	unsigned dscp;               /* sip_dscp: DSCP of every connection, 0 = unmarked */
 };
 
 /* sip_tcp_open: listen on TCP 0.0.0.0:port (host order) and register with

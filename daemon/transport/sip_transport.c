@@ -60,7 +60,7 @@ static void sip_transport_readable(int fd, uint32_t events, void *arg)
 	}
 }
 
-int sip_transport_open(unsigned short port, sip_rx_cb cb)
+int sip_transport_open(unsigned short port, unsigned dscp, sip_rx_cb cb)
 {
 	struct sockaddr_in sa;
 	int one = 1, rc;
@@ -70,6 +70,9 @@ int sip_transport_open(unsigned short port, sip_rx_cb cb)
 		return -errno;
 	setsockopt(sip_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(sip_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	rc = addr_set_dscp(sip_fd, dscp);
+	if (rc)
+		log_warn("sip_dscp %u on the UDP socket: %s", dscp, strerror(-rc));
 	sa = addr_make((struct in_addr){ htonl(INADDR_ANY) }, port);
 	if (bind(sip_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		rc = -errno;

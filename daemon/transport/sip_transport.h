@@ -18,9 +18,10 @@
 typedef void (*sip_rx_cb)(const char *buf, size_t len, const struct sockaddr_in *src,
                           int ifindex, enum sip_proto proto);
 
-/* sip_transport_open: bind UDP 0.0.0.0:port (host order) with IP_PKTINFO and
- * register it with the evloop. Returns 0 or -errno. */
-int sip_transport_open(unsigned short port, sip_rx_cb cb);
+/* sip_transport_open: bind UDP 0.0.0.0:port (host order) with IP_PKTINFO,
+ * mark what it sends with DSCP dscp (0: unmarked) and register it with the
+ * evloop. Returns 0 or -errno. */
+int sip_transport_open(unsigned short port, unsigned dscp, sip_rx_cb cb);
 
 /* sip_transport_send: send one datagram; errors are logged (rate-limited)
  * and returned as -errno, never fatal; -EBADF (not logged) when the socket

@@ -20,12 +20,13 @@ class Packet:
     """One captured IPv4/UDP datagram or TCP segment (addresses as dotted
     strings; proto "UDP" or "TCP")."""
 
-    __slots__ = ("ts", "src", "sport", "dst", "dport", "payload", "proto")
+    __slots__ = ("ts", "src", "sport", "dst", "dport", "payload", "proto", "dscp")
 
-    def __init__(self, ts, src, sport, dst, dport, payload, proto="UDP"):
+    def __init__(self, ts, src, sport, dst, dport, payload, proto="UDP", dscp=0):
         self.ts, self.src, self.sport = ts, src, sport
         self.dst, self.dport, self.payload = dst, dport, payload
         self.proto = proto
+        self.dscp = dscp   # RFC 2474: the IPv4 TOS byte's upper six bits
 
     def __repr__(self):
         return "<%s %s:%d -> %s:%d %dB>" % (self.proto, self.src, self.sport, self.dst,
@@ -79,7 +80,7 @@ def read_pcap(path, tcp=True):
             sport, dport = struct.unpack("!HH", seg[:4])
             out.append(Packet(ts, str(ipaddress.IPv4Address(ip[12:16])), sport,
                               str(ipaddress.IPv4Address(ip[16:20])), dport,
-                              bytes(seg[(seg[12] >> 4) * 4:]), "TCP"))
+                              bytes(seg[(seg[12] >> 4) * 4:]), "TCP", ip[1] >> 2))
             continue
         udp = ip[ihl:total]
         if len(udp) < 8:
@@ -87,7 +88,7 @@ def read_pcap(path, tcp=True):
         sport, dport, ulen = struct.unpack("!HHH", udp[:6])
         out.append(Packet(ts, str(ipaddress.IPv4Address(ip[12:16])), sport,
                           str(ipaddress.IPv4Address(ip[16:20])), dport,
-                          bytes(udp[8:ulen])))
+                          bytes(udp[8:ulen]), "UDP", ip[1] >> 2))
     return out
 
 
