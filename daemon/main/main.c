@@ -21,6 +21,7 @@
 #include "daemon/main/control.h"
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
+#include "daemon/dns/acl_names.h"
 #include "kmod-free-fallback/media.h"
 #include "daemon/media/offload.h"
 #include "daemon/proxy/registrations.h"
@@ -185,7 +186,7 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void main_loop(void)
+static void main_loop(struct sipmasq_config *cfg)
 {
 	uint64_t next_tick = evloop_now_ms() + 1000;
 
@@ -208,6 +209,9 @@ static void main_loop(void)
 			proxy_tick();
 			call_state_tick();
 			control_tick();
+			acl_names_refresh(&cfg->hosts_allow_reg);
+			acl_names_refresh(&cfg->hosts_allow_sip);
+			acl_names_refresh(&cfg->hosts_deny_sip);
 			next_tick = now + 1000;
 		}
 	}
@@ -263,6 +267,9 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	media_set_latch_window(cfg.rtp_latch_window);
+	acl_names_start(&cfg.hosts_allow_reg, "hosts_allow_reg");
+	acl_names_start(&cfg.hosts_allow_sip, "hosts_allow_sip");
+	acl_names_start(&cfg.hosts_deny_sip, "hosts_deny_sip");
 	offload_init(&cfg, (int)if_nametoindex(cfg.if_inbound),
 		     (int)if_nametoindex(cfg.if_outbound));
 	if (!cfg.call_state_file[0] && cfg.registration_file[0])
@@ -297,7 +304,7 @@ int main(int argc, char **argv)
 		   cfg.rtp_proxy_enable ? "ports" : "disabled,", cfg.rtp_port_low,
 		   cfg.rtp_port_high);
 
-	main_loop();
+	main_loop(&cfg);
 
 	if (handover)
 		call_state_save();     /* the next sipmasq adopts these calls */
