@@ -341,8 +341,13 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 	osip_message_t *challenge;
 	int rc;
 
-	/* proxy_auth_realm: REGISTER from the private side, in both modes. */
-	if (!strcmp(msg->sip_method, "REGISTER") &&
+	bool is_register = !strcmp(msg->sip_method, "REGISTER");
+	bool for_us = is_register && proxy_uri_is_ours(&px, msg->req_uri);
+
+	/* proxy_auth_realm: as siproxd, the REGISTERs for which sipmasq is the
+	 * registrar; those it forwards only with proxy_auth_forwarded (the
+	 * registrar behind usually challenges them itself). */
+	if (is_register && (for_us || px.cfg->proxy_auth_forwarded) &&
 	    (rc = auth_check_request(msg, src, evloop_now_ms(), &challenge)) != 0) {
 		if (rc < 0)
 			return 500;
@@ -350,7 +355,7 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		osip_message_free(challenge);
 		return -1;   /* answered: 407 */
 	}
-	if (!strcmp(msg->sip_method, "REGISTER") && proxy_uri_is_ours(&px, msg->req_uri)) {
+	if (for_us) {
 		proxy_register_local(&px, msg, src);
 		return -1;   /* answered */
 	}
