@@ -55,12 +55,16 @@ def _intify(d):
 class Sipmasq:
     """One daemon instance (can be restarted with the same config)."""
 
-    def __init__(self, procs, ns, tmpdir, overrides=None, name="sipmasq", etc_files=None):
+    def __init__(self, procs, ns, tmpdir, overrides=None, name="sipmasq", etc_files=None,
+                 syslog_dir=None):
         self.name = name
         # {"hosts": text, "resolv.conf": text}: files the daemon sees in
         # /etc instead of the host's, as `ip netns exec` would give it from
         # /etc/netns/NS/ (see argv()).
         self.etc_files = dict(etc_files or {})
+        # A directory holding a syslog socket "log" (lib/syslog.py): it is
+        # the daemon's /dev, so that syslog(3) reaches the test.
+        self.syslog_dir = syslog_dir
         self.procs = procs
         self.ns = ns
         self.dir = os.path.join(str(tmpdir), name)
@@ -113,15 +117,21 @@ class Sipmasq:
         return self
 
     def argv(self):
-        """The daemon's command line. With etc_files, it runs in a mount
-        namespace of its own (unshare -m, private propagation) where each
-        file is bind-mounted over its /etc counterpart: the gateway's own
-        hosts file and resolv.conf, as `ip netns exec` gives them, while
-        /sys/fs/bpf stays the host's (pins remain visible)."""
+        """The daemon's command line. With etc_files or syslog_dir, it runs
+        in a mount namespace of its own (unshare -m, private propagation)
+        where each file is bind-mounted over its /etc counterpart (the
+        gateway's own hosts file and resolv.conf, as `ip netns exec` gives
+        them) and syslog_dir over /dev, while /sys/fs/bpf stays the
+        host's (pins remain visible)."""
         cmd = [binary(), "--foreground", "-c", self.conf_path]
-        if not self.etc_files:
+        if not self.etc_files and not self.syslog_dir:
             return cmd
         mounts = []
+        if self.syslog_dir:
+            for dev in ("null", "zero", "random", "urandom", "full"):
+                open(os.path.join(self.syslog_dir, dev), "a").close()
+                mounts.append("mount --bind /dev/%s %s/%s" % (dev, self.syslog_dir, dev))
+            mounts.append("mount --rbind %s /dev" % self.syslog_dir)
         for fname, text in sorted(self.etc_files.items()):
             path = os.path.join(self.dir, "etc-" + fname)
             with open(path, "w") as f:
