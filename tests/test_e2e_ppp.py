@@ -1,12 +1,13 @@
 """if_outbound = ppp0 before pppd is up, and a PPP reconnect: sipmasq
-starts, answers 408 while the interface is missing, carries on when it
-appears, and after a reconnect (a new interface: new ifindex, new
+starts, answers 408 while the interface is missing or has no address,
+carries on when it appears, and after a reconnect (a new interface: new ifindex, new
 address) follows it, the kernel engine included.
 
 Measured on siproxd 0.8.5dev in this topology: it starts with a missing
 if_outbound, answers a REGISTER 408 ("can't find interface ppp0"), and
-registers once the interface exists; after an address change it shows the
-new address in the Contact. (SIGUSR1 kills it; sipmasq ignores it.)
+registers once the interface exists; without an address on it, 408 too
+(once its 5 s address cache notices), 200 when the address is back; after
+an address change it shows the new address in the Contact. (SIGUSR1 kills it; sipmasq ignores it.)
 
 The topology's public veth (gwwan) stands in for ppp0: renamed away before
 the start, renamed to ppp0 when "pppd" comes up; the reconnect deletes it
@@ -58,6 +59,22 @@ def test_ppp0_missing_then_up_then_reconnected(topology, kamailio, sipp, sipmasq
     assert res.ok, res.describe()
     assert any("@198.51.100.1:" in c for c in kamailio.active_contacts("alice")), \
         kamailio.location()
+
+    # The link loses its address (siproxd, measured: 408 once its 5 s
+    # address cache notices, 200 again when the address is back).
+    mark = len(smq.log())
+    ip(gw, "addr", "flush", "dev", "ppp0")
+    netns.wait_for(lambda: "WARNING: public interface ppp0 has no IPv4 address"
+                   in smq.log()[mark:], 8,
+                   what="sipmasq to notice the lost address")
+    res = register(sipp, topology)
+    assert flows.received_responses(res, 408, "REGISTER"), res.describe()
+    mark = len(smq.log())
+    ip(gw, "addr", "add", "198.51.100.1/24", "dev", "ppp0")
+    netns.wait_for(lambda: "public interface ppp0: address 198.51.100.1" in smq.log()[mark:], 5,
+                   what="sipmasq to see the address again")
+    res = register(sipp, topology)
+    assert res.ok, res.describe()
 
     # Reconnect: a new ppp0 (new ifindex) with a new address.
     old = ifindex(gw, "ppp0")
