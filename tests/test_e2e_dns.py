@@ -213,3 +213,19 @@ def test_srv_failure_falls_back_to_a(topology, kamailio, sipp, sipmasq, procs, t
     assert kamailio_saw(kamailio, "request REGISTER sip:fallback.test from 198.51.100.1")
     assert stub.queries(33) >= 1 and stub.queries(1) >= 1, stub.proc.output()
     assert "DNS: U|fallback.test|0 is 198.51.100.2:5060" in smq.log()
+
+
+def test_dnsmasq_address_refuses_srv_a_still_found(topology, kamailio, sipp, sipmasq, procs,
+                                                   tmp_path):
+    """A common dnsmasq setup, `address=/domain/IP`, answers the SRV query
+    REFUSED (/work/shared/TESTING.md) and the A query with IP: the
+    registrar is found by its A record."""
+    server = Dnsmasq(procs, topology.wan, tmp_path, DNS_IP, {},
+                     extra=["--address=/gw-provider.example/%s" % DNS_IP]).start()
+    smq = sipmasq(dns_server=DNS_IP)
+    res = register_at(sipp, topology, ALICE, "gw-provider.example")
+    assert res.ok, res.describe() + smq.log()[-3000:]
+    assert kamailio.active_contacts("alice"), kamailio.location()
+    assert "_sip._udp.gw-provider.example" in server.output()
+    # c-ares reports a REFUSED answer as "Could not contact DNS servers".
+    assert "gw-provider.example|0: SRV query failed (Could not contact DNS servers)" in smq.log()
