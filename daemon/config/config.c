@@ -382,7 +382,7 @@ static int store_list(const struct directive *d, const char *val, unsigned line,
 	return 0;
 }
 
-/* proxy_auth_algorithms: "SHA-256, MD5" in the order to offer them. */
+/* proxy_auth_algorithms: e.g. "MD5, SHA-256", in the order to offer them. */
 static int store_auth_algs(const char *val, struct sipmasq_config *cfg, char *why,
 			   size_t why_len)
 {
