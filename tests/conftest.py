@@ -137,10 +137,11 @@ def sipmasq_instances(procs, ns, tmp_path, request, defaults=None):
                     % binary())
     instances = []
 
-    def start(**overrides):
+    def start(etc_files=None, syslog_dir=None, **overrides):
         cfg = dict(defaults or {})
         cfg.update(overrides)
-        s = Sipmasq(procs, ns, tmp_path, cfg, name="sipmasq%d" % len(instances))
+        s = Sipmasq(procs, ns, tmp_path, cfg, name="sipmasq%d" % len(instances),
+                    etc_files=etc_files, syslog_dir=syslog_dir)
         instances.append(s)
         return s.start()
     yield start
@@ -165,7 +166,9 @@ def sipmasq_instances(procs, ns, tmp_path, request, defaults=None):
 def sipmasq(topology, procs, tmp_path, request):
     """Factory: sipmasq(**overrides) starts a daemon in the gateway with the
     default test configuration (see lib/sipmasq.py) updated by overrides
-    (None deletes a key) and waits until it is ready."""
+    (None deletes a key) and waits until it is ready. etc_files={"hosts":
+    text, ...} gives the daemon its own /etc files, syslog_dir=DIR a /dev
+    whose "log" is a test's syslog socket (Sipmasq.argv, lib/syslog.py)."""
     yield from sipmasq_instances(procs, topology.gw, tmp_path, request)
 
 

@@ -1,9 +1,10 @@
 """Digest proxy authentication (proxy_auth_realm): a REGISTER from the
-private side is challenged with 407 and one Proxy-Authenticate per
-algorithm (default SHA-256, then MD5), in registrar mode and in
-outbound-proxy mode.  sipp 3.6 answers only the first challenge and only
-with MD5, so its tests put MD5 first (proxy_auth_algorithms); a small
-raw-UDP client in this file answers the default challenge with SHA-256
+private side for which sipmasq is the registrar is challenged with 407 and
+one Proxy-Authenticate per algorithm (default MD5, then SHA-256); as in
+siproxd, a REGISTER forwarded to a registrar is challenged only with
+proxy_auth_forwarded = 1.  sipp 3.6 answers only the first challenge and
+only with MD5: with the defaults it must register, as it does with
+siproxd; a small raw-UDP client in this file answers the SHA-256 challenge
 and replays a captured Proxy-Authorization."""
 
 import ctypes
@@ -57,7 +58,7 @@ def _aors(smq):
     return [r["aor"] for r in smq.ctl("registrations")["registrations"]]
 
 
-def _assert_challenge(values, algorithms=("SHA-256", "MD5")):
+def _assert_challenge(values, algorithms=("MD5", "SHA-256")):
     assert len(values) == len(algorithms), values
     for v, alg in zip(values, algorithms):
         assert "algorithm=%s" % alg in v, values
@@ -66,7 +67,9 @@ def _assert_challenge(values, algorithms=("SHA-256", "MD5")):
 
 
 def test_registrar_mode_right_and_wrong_password(topology, sipp, sipmasq, tmp_path):
-    smq = sipmasq(**_auth_config(tmp_path, pwfile=True, algorithms="MD5, SHA-256"))
+    """Out of the box (no proxy_auth_algorithms), an MD5-only client that
+    reads the first challenge (sipp) registers, as with siproxd."""
+    smq = sipmasq(**_auth_config(tmp_path, pwfile=True))
 
     res = _register(sipp, topology, CAROL, "wrong", registrar_mode=True)
     assert not res.ok, res.describe()
@@ -82,8 +85,25 @@ def test_registrar_mode_right_and_wrong_password(topology, sipp, sipmasq, tmp_pa
     assert _aors(smq) == ["sip:alice@%s" % GW_PRIVATE]
 
 
+def test_forwarded_register_not_challenged_by_default(topology, kamailio, sipp, sipmasq,
+                                                     capture, tmp_path):
+    """siproxd (measured: proxy_auth_realm set, REGISTER to a registrar
+    behind it) forwards the REGISTER unchallenged: the registrar does its
+    own authentication. So does sipmasq unless proxy_auth_forwarded = 1."""
+    sipmasq(**_auth_config(tmp_path, pwfile=False))
+    wan = capture(topology.wan, "wan0", "wan")
+    res = flows.register(sipp, topology, ALICE)
+    assert res.ok, res.describe()
+    assert not _challenges(res), res.describe()
+    assert kamailio.active_contacts("alice"), kamailio.location()
+    regs = [m for _, m in wan.sip_messages() if m.method == "REGISTER"]
+    assert len(regs) == 1, regs
+
+
 def test_outbound_proxy_mode(topology, kamailio, sipp, sipmasq, capture, tmp_path):
-    sipmasq(**_auth_config(tmp_path, pwfile=False, algorithms="MD5"))
+    cfg = _auth_config(tmp_path, pwfile=False, algorithms="MD5")
+    cfg["proxy_auth_forwarded"] = 1
+    sipmasq(**cfg)
     wan = capture(topology.wan, "wan0", "wan")
 
     res = _register(sipp, topology, CAROL, "wrong", registrar_mode=False)
@@ -197,7 +217,7 @@ def test_sha256_and_replay(topology, sipmasq, tmp_path):
         code, hdrs = ua.register()
         assert code == 407, hdrs
         _assert_challenge(hdrs["proxy-authenticate"])
-        sha = hdrs["proxy-authenticate"][0]
+        sha = hdrs["proxy-authenticate"][1]
 
         creds = _credentials(sha, "SHA-256", "alice", "s3cret")
         code, hdrs = ua.register(creds)
@@ -235,7 +255,7 @@ def test_expired_nonce_gets_stale_challenge(topology, sipmasq, tmp_path):
     try:
         code, hdrs = ua.register()
         assert code == 407, hdrs
-        old = hdrs["proxy-authenticate"][1]   # MD5 this time
+        old = hdrs["proxy-authenticate"][0]   # MD5 this time
         time.sleep(2.5)   # past the 1 s lifetime, whatever the load
 
         # Right password, expired nonce: a new challenge with stale=true.
@@ -248,7 +268,7 @@ def test_expired_nonce_gets_stale_challenge(topology, sipmasq, tmp_path):
         # The fresh nonce, answered at once.  Under heavy load this could
         # itself be stale: then retry once more with the newest nonce.
         for _ in range(3):
-            code, hdrs = ua.register(_credentials(hdrs["proxy-authenticate"][1], "MD5",
+            code, hdrs = ua.register(_credentials(hdrs["proxy-authenticate"][0], "MD5",
                                                   "alice", "s3cret"))
             if code != 407:
                 break

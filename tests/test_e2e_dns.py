@@ -21,6 +21,7 @@ import pytest
 
 from lib import flows, netns
 from lib.dnsmasq import Dnsmasq, SilentDns
+from lib.dnsstub import DnsStub
 from lib.flows import ALICE, BOB, CAROL, OUTBOUND_PROXY, REGISTRAR
 
 DNS_IP = "198.51.100.2"
@@ -176,3 +177,55 @@ def test_dead_dns_server_answered_503(topology, kamailio, sipp, sipmasq):
     assert answers and answers[0].get("Retry-After"), res.describe()
     assert "next hop example.test:0: DNS did not answer in time or failed" in smq.log()
     assert flows.register(sipp, topology, CAROL).ok
+
+
+def test_hosts_file_without_dns(topology, kamailio, sipp, sipmasq, procs, tmp_path):
+    """The registrar is named only in the gateway's hosts file and the DNS
+    server of resolv.conf never answers (a small gateway, set up the way
+    siproxd, which resolves with the C library, works): files come before
+    DNS, so the REGISTER reaches Kamailio at once and no query is sent."""
+    silent = SilentDns(procs, topology.wan, tmp_path, DNS_IP, 53).start()
+    smq = sipmasq(etc_files={
+        "hosts": "127.0.0.1 localhost\n%s registrar.example.test\n" % DNS_IP,
+        "resolv.conf": "nameserver %s\n" % DNS_IP})
+    res = register_at(sipp, topology, ALICE, "registrar.example.test", timeout=5)
+    assert res.ok, res.describe() + smq.log()[-3000:]
+    assert kamailio.active_contacts("alice"), kamailio.location()
+    assert kamailio_saw(kamailio, "request REGISTER sip:registrar.example.test from 198.51.100.1")
+    assert "U|registrar.example.test|0 found in the hosts file" in smq.log()
+    assert silent.queries() == 0, silent.proc.output()
+
+
+@pytest.mark.parametrize("srv", ["refused", "servfail", "timeout"])
+def test_srv_failure_falls_back_to_a(topology, kamailio, sipp, sipmasq, procs, tmp_path, srv):
+    """The DNS server fails the SRV query (REFUSED, SERVFAIL, or no answer
+    at all) but answers A: the lookup goes on with the A record, port 5060
+    (RFC 3263 4.2 as Kamailio and PJSIP apply it), it does not end."""
+    stub = DnsStub(procs, topology.wan, tmp_path, DNS_IP, srv, DNS_IP).start()
+    smq = sipmasq(dns_server=DNS_IP)
+    # No answer: c-ares gives up on SRV after 1 + 2 + 4 s, then asks for A.
+    res = sipp.run(ALICE.ns(topology), "register", ALICE.ip, ALICE.port, REGISTRAR,
+                   rsa=OUTBOUND_PROXY,
+                   keys={"user": ALICE.user, "domain": "fallback.test", "expires": 600},
+                   timeout=25, extra=("-recv_timeout", "20000"))
+    assert res.ok, res.describe() + smq.log()[-3000:]
+    assert kamailio.active_contacts("alice"), kamailio.location()
+    assert kamailio_saw(kamailio, "request REGISTER sip:fallback.test from 198.51.100.1")
+    assert stub.queries(33) >= 1 and stub.queries(1) >= 1, stub.proc.output()
+    assert "DNS: U|fallback.test|0 is 198.51.100.2:5060" in smq.log()
+
+
+def test_dnsmasq_address_refuses_srv_a_still_found(topology, kamailio, sipp, sipmasq, procs,
+                                                   tmp_path):
+    """A common dnsmasq setup, `address=/domain/IP`, answers the SRV query
+    REFUSED (/work/shared/TESTING.md) and the A query with IP: the
+    registrar is found by its A record."""
+    server = Dnsmasq(procs, topology.wan, tmp_path, DNS_IP, {},
+                     extra=["--address=/gw-provider.example/%s" % DNS_IP]).start()
+    smq = sipmasq(dns_server=DNS_IP)
+    res = register_at(sipp, topology, ALICE, "gw-provider.example")
+    assert res.ok, res.describe() + smq.log()[-3000:]
+    assert kamailio.active_contacts("alice"), kamailio.location()
+    assert "_sip._udp.gw-provider.example" in server.output()
+    # c-ares reports a REFUSED answer as "Could not contact DNS servers".
+    assert "gw-provider.example|0: SRV query failed (Could not contact DNS servers)" in smq.log()

@@ -108,10 +108,10 @@ def test_default_expires(topology, kamailio, sipp, sipmasq):
 
 
 def test_autosave_registrations_survive_a_crash(topology, kamailio, sipp, sipmasq):
-    """siproxd saves every autosave_registrations seconds; sipmasq accepts
-    the directive and saves on every change, so a daemon killed with
-    SIGKILL right after a REGISTER still knows the binding when it starts
-    again."""
+    """siproxd saves every autosave_registrations seconds; sipmasq writes
+    the first change after a quiet period at once (then at most once per
+    period), so a daemon killed with SIGKILL right after a REGISTER still
+    knows the binding when it starts again."""
     smq = sipmasq(autosave_registrations=300)
     res = flows.register(sipp, topology, ALICE)
     assert res.ok, res.describe()

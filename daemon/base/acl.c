@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +32,10 @@ static int add(struct acl *acl, uint32_t net, uint32_t mask, char *why, size_t w
 	return 0;
 }
 
-/* A name: every IPv4 address it has, each as a /32. */
-static int add_name(struct acl *acl, const char *name, char *why, size_t why_len)
+/* A host name (checked for its characters only), matched once resolved. */
+static int add_name(struct acl *acl, const char *name, uint32_t mask, char *why,
+		    size_t why_len)
 {
-	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM };
-	struct addrinfo *res, *ai;
-	int rc;
-
 	for (const char *p = name; *p; p++) {
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.') {
 			snprintf(why, why_len, "'%.64s' is neither a.b.c.d[/nn] nor a host name",
@@ -47,25 +43,20 @@ static int add_name(struct acl *acl, const char *name, char *why, size_t why_len
 			return -EINVAL;
 		}
 	}
-	rc = getaddrinfo(name, NULL, &hints, &res);
-	if (rc) {
-		snprintf(why, why_len, "host name '%.64s' does not resolve: %s", name,
-			 gai_strerror(rc));
+	if (strlen(name) >= ACL_NAME_LEN) {
+		snprintf(why, why_len, "host name too long");
 		return -EINVAL;
 	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ai->ai_addr;
-		uint32_t ip = ntohl(sin->sin_addr.s_addr);
-		bool dup = false;
-
-		/* getaddrinfo repeats an address per socket type; keep one. */
-		for (unsigned i = 0; i < acl->n; i++)
-			dup |= acl->e[i].net == ip && acl->e[i].mask == 0xffffffffu;
-		if (!dup && (rc = add(acl, ip, 0xffffffffu, why, why_len)))
-			break;
+	if (acl->n_names >= ACL_NAMES_MAX) {
+		snprintf(why, why_len, "more than %d host names", ACL_NAMES_MAX);
+		return -EINVAL;
 	}
-	freeaddrinfo(res);
-	return rc;
+	struct acl_name *n = &acl->names[acl->n_names++];
+
+	memset(n, 0, sizeof(*n));
+	strcpy(n->name, name);
+	n->mask = mask;
+	return 0;
 }
 
 /* One trimmed, non-empty entry. */
@@ -91,14 +82,14 @@ static int add_entry(struct acl *acl, char *entry, char *why, size_t why_len)
 	}
 	if (inet_pton(AF_INET, entry, &a) == 1)
 		return add(acl, ntohl(a.s_addr), prefix_mask(bits), why, why_len);
-	if (slash || strspn(entry, "0123456789.") == strlen(entry)) {
+	if (strspn(entry, "0123456789.") == strlen(entry)) {
 		/* "10.0.0/8" or "300.1.1.1": a typo, not a name to look up. */
 		if (slash)
 			*slash = '/';
 		snprintf(why, why_len, "'%.64s' is not an IPv4 address (a.b.c.d)", entry);
 		return -EINVAL;
 	}
-	return add_name(acl, entry, why, why_len);
+	return add_name(acl, entry, prefix_mask(bits), why, why_len);
 }
 
 int acl_parse(const char *text, struct acl *acl, char *why, size_t why_len)
@@ -150,7 +141,18 @@ bool acl_match(const struct acl *acl, struct in_addr ip)
 	for (unsigned i = 0; i < acl->n; i++)
 		if ((h & acl->e[i].mask) == acl->e[i].net)
 			return true;
+	for (unsigned i = 0; i < acl->n_names; i++) {
+		const struct acl_name *n = &acl->names[i];
+
+		if (n->resolved && (h & n->mask) == (n->ip & n->mask))
+			return true;
+	}
 	return false;
+}
+
+bool acl_is_empty(const struct acl *acl)
+{
+	return !acl->n && !acl->n_names;
 }
 
 bool acl_permits(const struct acl *allow_reg, const struct acl *allow_sip,
@@ -159,6 +161,6 @@ bool acl_permits(const struct acl *allow_reg, const struct acl *allow_sip,
 	if (acl_match(deny, ip))
 		return false;
 	if (is_register)
-		return !allow_reg->n || acl_match(allow_reg, ip);
-	return !allow_sip->n || acl_match(allow_sip, ip) || acl_match(allow_reg, ip);
+		return acl_is_empty(allow_reg) || acl_match(allow_reg, ip);
+	return acl_is_empty(allow_sip) || acl_match(allow_sip, ip) || acl_match(allow_reg, ip);
 }

@@ -1,4 +1,6 @@
-/* Logging backend: syslog or stderr, with a simple per-key rate limit. */
+/* Logging backend: syslog and/or stderr, with a simple per-key rate limit.
+ * As siproxd: in the foreground both (syslog filtered by silence_log),
+ * daemonized syslog only. */
 #include "autoconfig.h"
 
 #include <stdarg.h>
@@ -10,14 +12,20 @@
 
 uint32_t log_debug_mask;
 static bool use_syslog;
+static bool use_stderr = true;
 static int silence_level;
 
 void log_open(bool to_syslog, int silence)
 {
+	if (to_syslog && !use_syslog)
+		openlog("sipmasq", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	use_syslog = to_syslog;
 	silence_level = silence;
-	if (use_syslog)
-		openlog("sipmasq", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_set_stderr(bool on)
+{
+	use_stderr = on;
 }
 
 void log_close(void)
@@ -25,6 +33,7 @@ void log_close(void)
 	if (use_syslog)
 		closelog();
 	use_syslog = false;
+	use_stderr = true;
 }
 
 /* silence_log semantics from siproxd: higher values mute more of syslog. */
@@ -46,11 +55,15 @@ static void log_vmsg(int prio, const char *fmt, va_list ap)
 		"EMERG", "ALERT", "CRIT", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"
 	};
 
-	if (use_syslog) {
-		if (!syslog_muted(prio))
-			vsyslog(prio, fmt, ap);
-		return;
+	if (use_syslog && !syslog_muted(prio)) {
+		va_list copy;
+
+		va_copy(copy, ap);
+		vsyslog(prio, fmt, copy);
+		va_end(copy);
 	}
+	if (!use_stderr)
+		return;
 	struct timespec ts;
 	struct tm tm;
 	char stamp[32];

@@ -27,12 +27,17 @@
 /* Debug classes currently enabled (bit set of DBCLASS_*). */
 extern uint32_t log_debug_mask;
 
-/* log_open: to_syslog selects syslog(3) (ident "sipmasq") over stderr;
- * silence is siproxd's silence_log: syslog drops DEBUG at >= 1, INFO at >= 2,
+/* log_open: to_syslog sends messages to syslog(3) too (ident "sipmasq",
+ * LOG_DAEMON); stderr goes on until log_set_stderr(false). silence is
+ * siproxd's silence_log: syslog drops DEBUG at >= 1, INFO at >= 2,
  * WARNING at >= 3, ERR at >= 4 (stderr shows everything). */
 void log_open(bool to_syslog, int silence);
 
-/* log_close: close syslog (if open); later lines go to stderr. */
+/* log_set_stderr: write messages to stderr too (default on; off once
+ * daemonized, where stderr is /dev/null). */
+void log_set_stderr(bool on);
+
+/* log_close: close syslog (if open); later lines go to stderr only. */
 void log_close(void);
 
 /* log_msg: printf-style message at a syslog priority (LOG_ERR ... LOG_DEBUG). */

@@ -41,7 +41,8 @@ enum dir_type {
 	DT_INT,         /* int within min..max (min is >= 0) */
 	DT_BOOL,        /* bool: 0/1, yes/no, true/false, on/off */
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
-	DT_AUTOSAVE,    /* bool from siproxd's save interval in s (0 = off) */
+	DT_AUTOSAVE,    /* unsigned: siproxd's save interval in s; yes/no = 0 */
+	DT_PLUGIN,      /* load_plugin: plugin_logcall turns on log_calls */
 	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace, xdp-generic */
 	DT_TRANSPORT,   /* int enum sip_proto: udp, tcp */
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
@@ -84,7 +85,7 @@ static const struct directive directives[] = {
 	SUPPORTED("rtp_proxy_enable",  DT_BOOL,   rtp_proxy_enable, 0, 0),
 	SUPPORTED("rtp_port_low",      DT_PORT,   rtp_port_low, 1, 65535),
 	SUPPORTED("rtp_port_high",     DT_PORT,   rtp_port_high, 1, 65535),
-	SUPPORTED("rtp_timeout",       DT_UINT,   rtp_timeout, 1, MAX_TIMEOUT_S),
+	SUPPORTED("rtp_timeout",       DT_UINT,   rtp_timeout, 0, MAX_TIMEOUT_S),
 	SUPPORTED("default_expires",   DT_UINT,   default_expires, 1, MAX_EXPIRES_S),
 	SUPPORTED("daemonize",         DT_BOOL,   daemonize, 0, 0),
 	SUPPORTED("silence_log",       DT_INT,    silence_log, 0, 4),
@@ -124,6 +125,7 @@ static const struct directive directives[] = {
 	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
 	SUPPORTED("proxy_auth_algorithms", DT_AUTH_ALGS, proxy_auth_alg, 0, 0),
 	SUPPORTED("proxy_auth_nonce_lifetime", DT_UINT, proxy_auth_nonce_lifetime, 1, 3600),
+	SUPPORTED("proxy_auth_forwarded", DT_BOOL, proxy_auth_forwarded, 0, 0),
 	SUPPORTED("sip_max_message_size", DT_UINT, sip_max_message_size, 512, CONFIG_SIP_MESSAGE_MAX),
 	SUPPORTED("sip_max_headers",   DT_UINT,   sip_max_headers, 8, 10000),
 	SUPPORTED("sip_max_vias",      DT_UINT,   sip_max_vias, 2, 1000),
@@ -150,7 +152,7 @@ static const struct directive directives[] = {
 	UNSUPPORTED("debug_port"),
 	UNSUPPORTED("thread_stack_size"),
 	UNSUPPORTED("plugindir"),
-	UNSUPPORTED("load_plugin"),
+	SUPPORTED("load_plugin",       DT_PLUGIN, log_calls, 0, 0),
 	/* plugin_* keys (plugin configuration) are matched by prefix below. */
 };
 
@@ -187,20 +189,23 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->rtp_port_low = 7070;
 	cfg->rtp_port_high = 7089;
 	cfg->rtp_timeout = 300;
-	cfg->default_expires = 600;
+	cfg->default_expires = 3600;   /* siproxd's DEFAULT_EXPIRES */
 	cfg->daemonize = false;
 	cfg->silence_log = 1;
 	cfg->log_calls = false;
 	cfg->debug_level = 0;
-	cfg->autosave_registrations = false;
+	cfg->autosave_registrations = 0;
 	cfg->outbound_proxy_port = 5060;
 	cfg->tcp_timeout = 600;
 	cfg->tcp_connect_timeout = 500;
 	cfg->tcp_keepalive = 0;
 	cfg->use_rport = 3;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
-	cfg->proxy_auth_alg[0] = AUTH_ALG_SHA256;   /* RFC 7616 3.7: most preferred first */
-	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
+	/* MD5 first: many phones (and sipp) answer only the first challenge
+	 * and know only MD5, and siproxd offers only MD5; SHA-256 stays
+	 * offered for clients that pick the best they know (RFC 7616 3.7). */
+	cfg->proxy_auth_alg[0] = AUTH_ALG_MD5;
+	cfg->proxy_auth_alg[1] = AUTH_ALG_SHA256;
 	cfg->proxy_auth_n_alg = 2;
 	cfg->proxy_auth_nonce_lifetime = 300;
 	cfg->rtp_latch_window = MEDIA_LATCH_WINDOW_DEFAULT_S;
@@ -378,7 +383,7 @@ static int store_list(const struct directive *d, const char *val, unsigned line,
 	return 0;
 }
 
-/* proxy_auth_algorithms: "SHA-256, MD5" in the order to offer them. */
+/* proxy_auth_algorithms: e.g. "MD5, SHA-256", in the order to offer them. */
 static int store_auth_algs(const char *val, struct sipmasq_config *cfg, char *why,
 			   size_t why_len)
 {
@@ -411,7 +416,8 @@ static int store_auth_algs(const char *val, struct sipmasq_config *cfg, char *wh
 }
 
 /* Parse val (from `line`) according to d and store it into cfg. On failure,
- * returns -EINVAL with the reason in why and leaves cfg untouched. */
+ * returns -EINVAL with the reason in why and leaves cfg untouched; returns
+ * 1 for a load_plugin naming a plugin sipmasq does not have (a warning). */
 static int store(const struct directive *d, const char *val, unsigned line,
 		 struct sipmasq_config *cfg, char *why, size_t why_len)
 {
@@ -435,19 +441,30 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		*(bool *)field = b;
 		return 0;
 	case DT_AUTOSAVE:
-		/* siproxd takes a save interval in seconds; sipmasq saves on
-		 * every change, so only "on or off" survives. */
-		b = parse_bool(val);
-		if (b < 0) {
-			if (parse_number(val, false, &n) || n > d->max) {
-				snprintf(why, why_len,
-					 "expected 0, 1, yes, no or a save interval in seconds");
-				return -EINVAL;
-			}
-			b = n > 0;
+		/* siproxd's save interval in seconds (0: sipmasq saves on every
+		 * change); older sipmasq files say yes/no, which mean 0 too. */
+		if (parse_number(val, false, &n) == 0 && n <= d->max) {
+			*(unsigned *)field = (unsigned)n;
+			return 0;
 		}
-		*(bool *)field = b;
+		if (parse_bool(val) < 0) {
+			snprintf(why, why_len, "expected a save interval in seconds (0 = on every change)");
+			return -EINVAL;
+		}
+		*(unsigned *)field = 0;
 		return 0;
+	case DT_PLUGIN: {
+		/* siproxd's plugins are shared objects; sipmasq has the call
+		 * logger built in (log_calls) and none of the others. */
+		const char *base = strrchr(val, '/') ? strrchr(val, '/') + 1 : val;
+		size_t len = strcspn(base, ".");
+
+		if (len == strlen("plugin_logcall") && !strncmp(base, "plugin_logcall", len)) {
+			*(bool *)field = true;
+			return 0;
+		}
+		return 1;   /* loads, with a warning (parse_line) */
+	}
 	case DT_ENGINE: {
 		static const char *const names[] = { "auto", "xdp", "tc", "userspace",
 						     "xdp-generic" };
@@ -594,7 +611,12 @@ static void parse_line(struct load_ctx *ctx, char *line)
 		ctx->err = -EINVAL;
 		return;
 	}
-	if (!*val) {
+	d = directive_find(key);
+	/* siproxd reads "key =" as an empty string: no registration_file
+	 * (nothing saved), no pid file, an empty access list. A number or a
+	 * switch without value stays an error (siproxd would read 0). */
+	if (!*val && !(d && (d->type == DT_PATH || d->type == DT_HOST || d->type == DT_ACL ||
+			     d->type == DT_SERVERS))) {
 		log_err("%s:%u: no value for %.80s", ctx->path, ctx->line, key);
 		ctx->err = -EINVAL;
 		return;
@@ -605,7 +627,6 @@ static void parse_line(struct load_ctx *ctx, char *line)
 		val++;
 	}
 
-	d = directive_find(key);
 	if (!d) {
 		if (!strncmp(key, PLUGIN_PREFIX, strlen(PLUGIN_PREFIX))) {
 			if (!plugin_key_seen(ctx, key))
@@ -627,14 +648,22 @@ static void parse_line(struct load_ctx *ctx, char *line)
 		return;
 	}
 
-	if (store(d, val, ctx->line, ctx->cfg, why, sizeof(why))) {
+	int rc = store(d, val, ctx->line, ctx->cfg, why, sizeof(why));
+
+	if (rc > 0) {   /* load_plugin of a plugin sipmasq does not have */
+		log_warn("%s:%u: siproxd plugin '%.80s' is not supported yet, ignored",
+			 ctx->path, ctx->line, val);
+		return;
+	}
+	if (rc) {
 		log_err("%s:%u: invalid value '%.80s' for %s: %s",
 			ctx->path, ctx->line, val, key, why);
 		ctx->err = -EINVAL;
 		return;
 	}
 	/* A repeatable directive appends: repeating it is its purpose. */
-	if (set_line[idx] && d->type != DT_LIST_HOST && d->type != DT_LIST_PORT)
+	if (set_line[idx] && d->type != DT_LIST_HOST && d->type != DT_LIST_PORT &&
+	    d->type != DT_PLUGIN)
 		log_warn("%s:%u: %s was already set at line %u; this value wins",
 			 ctx->path, ctx->line, key, set_line[idx]);
 	set_line[idx] = ctx->line;

@@ -57,13 +57,17 @@ struct sipmasq_config {
 	bool rtp_proxy_enable;           /* relay media (default 1); 0 = SIP only */
 	uint16_t rtp_port_low;           /* relay port range, default 7070..7089 */
 	uint16_t rtp_port_high;
-	unsigned rtp_timeout;            /* s without packets before a stream dies, default 300 */
-	unsigned default_expires;        /* s, REGISTER without Expires, default 600 */
+	unsigned rtp_timeout;            /* s without packets before a call ends, default 300;
+	                                  * 0 = CALLS_RTP_TIMEOUT_ZERO_S (siproxd's sweep) */
+	unsigned default_expires;        /* s, REGISTER without Expires, default 3600 */
 	bool daemonize;                  /* fork to background (default 0) */
 	int silence_log;                 /* siproxd silence_log, 0..4, default 1 */
-	bool log_calls;                  /* one line per call start/end (default 0) */
+	bool log_calls;                  /* one line per call start/end (default 0);
+	                                  * also load_plugin = plugin_logcall.la */
 	uint32_t debug_level;            /* DBCLASS_* mask, default 0 */
-	bool autosave_registrations;     /* informational; sipmasq saves on every change */
+	unsigned autosave_registrations; /* s: registration_file written at most once
+	                                  * per period (and at exit); 0 = on every
+	                                  * change (default) */
 	char registration_file[SIPMASQ_PATH_MAX]; /* "" = registrations not persisted */
 	char pid_file[SIPMASQ_PATH_MAX];          /* "" = no pid file */
 	char config_file[SIPMASQ_PATH_MAX];       /* the file that was read */
@@ -91,10 +95,14 @@ struct sipmasq_config {
 	char proxy_auth_pwfile[SIPMASQ_PATH_MAX];
 	/* proxy_auth_algorithms (sipmasq's own): the algorithms offered, one
 	 * Proxy-Authenticate each in this order, and the only ones accepted.
-	 * Default SHA-256 then MD5. */
+	 * Default MD5 then SHA-256. */
 	uint8_t proxy_auth_alg[AUTH_ALG_COUNT];   /* enum auth_alg */
 	unsigned proxy_auth_n_alg;
 	unsigned proxy_auth_nonce_lifetime;       /* s a nonce is good (own), default 300 */
+	/* proxy_auth_forwarded (own): also challenge REGISTERs that sipmasq
+	 * forwards to a registrar. Default off: as siproxd, only REGISTERs for
+	 * which sipmasq is the registrar are challenged. */
+	bool proxy_auth_forwarded;
 	/* SIP over TCP (siproxd's directives). */
 	unsigned tcp_timeout;            /* s without a SIP message before a connection
 	                                  * is closed, default 600; 0 = never */

@@ -2,10 +2,16 @@
  *
  * c-ares tells which sockets it wants watched (ARES_OPT_SOCK_STATE_CB);
  * the evloop calls ares_process_fd when they are ready, resolver_tick lets
- * it time queries out. A lookup is one small state machine: SRV query
- * (only for a name without port), then A (getaddrinfo, so /etc/hosts is
- * honoured too) of each SRV target in RFC 2782 order until one resolves,
- * or of the name itself with 5060 when there is no SRV record. */
+ * it time queries out. A lookup follows the system's order, files then
+ * DNS (as the C library with "hosts: files dns", which is how siproxd
+ * resolves): a name in the hosts file is its address, port 5060 or the
+ * hop's, without any query. Else one small state machine: SRV query (only
+ * for a name without port), then A (ares_getaddrinfo, hosts file again
+ * for SRV targets) of each SRV target in RFC 2782 order until one
+ * resolves, or of the name itself with 5060 when the SRV query gives no
+ * target, whatever the reason: no record, NXDOMAIN, REFUSED, SERVFAIL or
+ * no answer at all (as Kamailio and PJSIP do; a DNS server that refuses
+ * SRV is common on small gateways). */
 #include "autoconfig.h"
 
 #include "daemon/dns/resolver.h"
@@ -31,6 +37,7 @@
 #define WAITERS_MAX 4           /* distinct callbacks joined to one lookup */
 #define QUERY_TIMEOUT_MS 1000   /* first try; c-ares doubles it per round */
 #define QUERY_TRIES 3           /* 1 + 2 + 4 s per server before -ETIMEDOUT */
+#define FILES_TTL_S 30          /* how long a hosts-file answer is cached */
 
 struct waiter {
 	resolver_cb cb;
@@ -259,16 +266,18 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
 	(void)timeouts;
 	if (!rs.up)
 		return;
-	if (err == -ENOENT) {
-		lookup_a(l, l->hop.host);   /* no SRV: A of the name, port 5060 (RFC 3263 4.2) */
-		return;
-	}
-	if (err) {
+	if (err == -ECANCELED) {
 		finish(l, err, NULL);
 		return;
 	}
-	n = dns_srv_parse(abuf, alen, l->srv, DNS_SRV_MAX, &ttl);
-	if (n == -ENODATA) {
+	/* No usable SRV answer, whatever the reason (no record, NXDOMAIN,
+	 * REFUSED, SERVFAIL, timeout, unparseable): A of the name, port 5060
+	 * (RFC 3263 4.2; Kamailio and PJSIP fall back the same way). */
+	n = err ? -ENODATA : dns_srv_parse(abuf, alen, l->srv, DNS_SRV_MAX, &ttl);
+	if (n == -ENODATA || n == -EBADMSG) {
+		if (err)
+			log_debug(DBCLASS_DNS, "DNS: %s: SRV query failed (%s), trying A", l->key,
+				  ares_strerror(status));
 		lookup_a(l, l->hop.host);
 		return;
 	}
@@ -285,10 +294,29 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
 	lookup_a(l, l->srv[0].host);
 }
 
+/* The hosts file (files before DNS): 0 with *addr, else -ENOENT. */
+static int lookup_files(const struct sip_hop *hop, struct sockaddr_in *addr)
+{
+	struct hostent *he = NULL;
+	struct in_addr ip;
+
+	if (ares_gethostbyname_file(rs.ch, hop->host, AF_INET, &he) != ARES_SUCCESS || !he)
+		return -ENOENT;
+	if (he->h_addrtype != AF_INET || !he->h_addr_list[0]) {
+		ares_free_hostent(he);
+		return -ENOENT;
+	}
+	memcpy(&ip, he->h_addr_list[0], sizeof(ip));
+	ares_free_hostent(he);
+	*addr = addr_make(ip, hop->port ? hop->port : 5060);
+	return 0;
+}
+
 int resolver_start(const struct sip_hop *hop, resolver_cb cb, void *arg)
 {
 	char key[DNS_CACHE_KEY_MAX], name[300];
 	struct lookup *l = NULL;
+	struct sockaddr_in sa;
 
 	if (!rs.up)
 		return -ENOTCONN;
@@ -317,7 +345,12 @@ int resolver_start(const struct sip_hop *hop, resolver_cb cb, void *arg)
 	l->ttl_s = DNS_CACHE_TTL_MAX;
 	l->w[l->nw++] = (struct waiter){ cb, arg };
 	log_debug(DBCLASS_DNS, "DNS: looking up %s", key);
-	if (hop->port == 0) {
+
+	if (lookup_files(hop, &sa) == 0) {
+		log_debug(DBCLASS_DNS, "DNS: %s found in the hosts file", key);
+		l->ttl_s = FILES_TTL_S;
+		finish(l, 0, &sa);
+	} else if (hop->port == 0) {
 		/* RFC 3263 4.2: a name without port is looked up as a SIP service. */
 		snprintf(name, sizeof(name), "_sip._%s.%s",
 			 hop->proto == SIP_PROTO_TCP ? "tcp" : "udp", hop->host);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <osipparser2/osip_parser.h>
@@ -21,6 +22,7 @@
 #include "daemon/main/control.h"
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
+#include "daemon/dns/acl_names.h"
 #include "kmod-free-fallback/media.h"
 #include "daemon/media/offload.h"
 #include "daemon/proxy/registrations.h"
@@ -30,12 +32,14 @@
 #define EXIT_RUNTIME 1
 #define EXIT_CONFIG 2
 
-static volatile sig_atomic_t stop_signal, hup_signal, handover;
+static volatile sig_atomic_t stop_signal, hup_signal, usr1_signal, handover;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		hup_signal = 1;
+	else if (sig == SIGUSR1)
+		usr1_signal = 1;
 	else
 		stop_signal = sig;
 	if (sig == SIGUSR2)
@@ -182,10 +186,11 @@ static void install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);   /* its default action kills: ignored, logged */
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void main_loop(void)
+static void main_loop(struct sipmasq_config *cfg)
 {
 	uint64_t next_tick = evloop_now_ms() + 1000;
 
@@ -202,12 +207,20 @@ static void main_loop(void)
 			hup_signal = 0;
 			log_notice("SIGHUP received: configuration reload is not supported, ignored");
 		}
+		if (usr1_signal) {
+			usr1_signal = 0;
+			log_notice("SIGUSR1 received: ignored");
+		}
 		now = evloop_now_ms();
 		if (now >= next_tick) {
 			offload_sync();
 			proxy_tick();
 			call_state_tick();
 			control_tick();
+			acl_names_refresh(&cfg->hosts_allow_reg);
+			acl_names_refresh(&cfg->hosts_allow_sip);
+			acl_names_refresh(&cfg->hosts_deny_sip);
+			reg_tick(time(NULL));
 			next_tick = now + 1000;
 		}
 	}
@@ -245,6 +258,8 @@ int main(int argc, char **argv)
 	if (opt.foreground)
 		cfg.daemonize = false;
 	log_debug_mask = cfg.debug_level;
+	/* As siproxd: syslog (filtered by silence_log) in the foreground too. */
+	log_open(true, cfg.silence_log);
 
 	parser_init();
 	sipmsg_trace_init();
@@ -264,6 +279,9 @@ int main(int argc, char **argv)
 	}
 	media_set_latch_window(cfg.rtp_latch_window);
 	media_set_dscp(cfg.rtp_dscp);
+	acl_names_start(&cfg.hosts_allow_reg, "hosts_allow_reg");
+	acl_names_start(&cfg.hosts_allow_sip, "hosts_allow_sip");
+	acl_names_start(&cfg.hosts_deny_sip, "hosts_deny_sip");
 	offload_init(&cfg, (int)if_nametoindex(cfg.if_inbound),
 		     (int)if_nametoindex(cfg.if_outbound));
 	if (!cfg.call_state_file[0] && cfg.registration_file[0])
@@ -276,6 +294,7 @@ int main(int argc, char **argv)
 	else if (rc > 0)
 		log_notice("%d call(s) adopted from %s", rc, cfg.call_state_file);
 	offload_purge_stale();
+	reg_set_autosave(cfg.autosave_registrations);
 	nreg = reg_init(cfg.registration_file);
 	if (nreg < 0)
 		log_warn("registration_file %s: %s", cfg.registration_file, strerror(-nreg));
@@ -287,7 +306,7 @@ int main(int argc, char **argv)
 			log_err("cannot daemonize: %s", strerror(errno));
 			return EXIT_RUNTIME;
 		}
-		log_open(true, cfg.silence_log);
+		log_set_stderr(false);
 	}
 	if (cfg.pid_file[0] && (rc = write_pid_file(cfg.pid_file)) != 0)
 		log_warn("pid_file %s: %s", cfg.pid_file, strerror(-rc));
@@ -298,7 +317,7 @@ int main(int argc, char **argv)
 		   cfg.rtp_proxy_enable ? "ports" : "disabled,", cfg.rtp_port_low,
 		   cfg.rtp_port_high);
 
-	main_loop();
+	main_loop(&cfg);
 
 	if (handover)
 		call_state_save();     /* the next sipmasq adopts these calls */
@@ -308,7 +327,7 @@ int main(int argc, char **argv)
 		call_state_save();     /* no calls left */
 	offload_fini(handover);
 	media_fini();
-	reg_save();
+	reg_flush();   /* whatever autosave_registrations held back */
 	reg_fini();
 	auth_fini();
 	evloop_fini();

@@ -160,7 +160,8 @@ void calls_expire(uint64_t now_ms, unsigned rtp_timeout_s)
 	for (; c; c = next) {
 		bool had_media;
 		uint64_t last = call_last_activity(c, &had_media);
-		uint64_t limit = (uint64_t)rtp_timeout_s * 1000;
+		uint64_t limit = (uint64_t)(rtp_timeout_s ? rtp_timeout_s : CALLS_RTP_TIMEOUT_ZERO_S) *
+				 1000;
 
 		next = c->next;
 		/* Ringing calls and calls without media get at least 5 minutes. */

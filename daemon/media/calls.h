@@ -41,9 +41,14 @@ struct call *calls_head(void);
  * those packets the kernel engine forwarded, close its streams and free it. */
 void calls_end(struct call *c, const char *reason);
 
-/* calls_expire: end calls whose media has been silent for rtp_timeout_s (or
- * that never got media nor an answer within max(rtp_timeout_s, 300 s)).
- * now_ms is evloop_now_ms(). */
+/* What rtp_timeout = 0 means (s): siproxd checks its streams every 10 s
+ * and ends those idle since the last check; sipmasq ends the call after
+ * this long without media. */
+#define CALLS_RTP_TIMEOUT_ZERO_S 10
+
+/* calls_expire: end calls whose media has been silent for rtp_timeout_s
+ * (0: CALLS_RTP_TIMEOUT_ZERO_S), or that never got media nor an answer
+ * within max(rtp_timeout_s, 300 s). now_ms is evloop_now_ms(). */
 void calls_expire(uint64_t now_ms, unsigned rtp_timeout_s);
 
 /* calls_set_logging: log_calls directive. */

@@ -37,6 +37,8 @@ static struct {
 	enum kernel_engine_mode mode[2]; /* per side: how its ingress is hooked */
 	int ifindex[2];
 	char ifname[2][IF_NAMESIZE];
+	int want;                        /* rtp_engine */
+	bool xdp_veth;                   /* rtp_xdp_veth */
 	struct offloaded *list;
 } ol;
 
@@ -303,6 +305,8 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 	memset(&ol, 0, sizeof(ol));
 	ol.ifindex[MEDIA_PRIVATE] = ifindex_priv;
 	ol.ifindex[MEDIA_PUBLIC] = ifindex_pub;
+	ol.want = cfg->rtp_engine;
+	ol.xdp_veth = cfg->rtp_xdp_veth;
 	if (cfg->rtp_engine == RTP_ENGINE_USERSPACE || !cfg->rtp_proxy_enable) {
 		log_notice("rtp engine: userspace%s",
 			   cfg->rtp_proxy_enable ? " (rtp_engine = userspace)" : "");
@@ -338,6 +342,27 @@ void offload_stream_adopted(struct media_stream *s)
 {
 	if (ol.ke)
 		on_media_event(s, MEDIA_EV_PEERS);
+}
+
+void offload_iface_changed(enum media_side side, int ifindex)
+{
+	bool shared = !strcmp(ol.ifname[0], ol.ifname[1]);
+
+	if (ol.ifindex[side] == ifindex)
+		return;
+	ol.ifindex[side] = ifindex;
+	if (shared)
+		ol.ifindex[!side] = ifindex;
+	if (!ol.ke)
+		return;
+	/* The old attachment went with the old interface: drop its pins and
+	 * its TX port, attach to the new one. */
+	kernel_engine_detach(ol.ke, ol.ifname[side]);
+	ol.mode[side] = ifindex ? attach(ol.ifname[side], ol.want, ol.xdp_veth) : KE_MODE_NONE;
+	if (shared)
+		ol.mode[!side] = ol.mode[side];
+	for (struct offloaded *o = ol.list; o; o = o->next)
+		on_media_event(o->s, MEDIA_EV_PEERS);   /* entries forward to the new ifindex */
 }
 
 void offload_stream_sync(struct media_stream *s)
@@ -453,6 +478,12 @@ const char *offload_engine_name(void)
 }
 
 #else /* !HAVE_BPF */
+
+void offload_iface_changed(enum media_side side, int ifindex)
+{
+	(void)side;
+	(void)ifindex;
+}
 
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
 {

@@ -24,6 +24,12 @@
  * the engine is userspace and the reason is logged. */
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub);
 
+/* offload_iface_changed: the interface of `side` now has index ifindex (0:
+ * gone): a PPP link that came up or reconnected. The kernel engine is
+ * attached to the new interface (in the mode rtp_engine asks) and every
+ * offloaded stream's entries are rewritten to forward to it. */
+void offload_iface_changed(enum media_side side, int ifindex);
+
 /* offload_sync: fold the kernel counters of every offloaded stream into its
  * legs (fwd/rx/kernel counters, last_rx_ms) so call logs and rtp_timeout see
  * kernel-forwarded packets. Cheap: one map lookup per entry. */

@@ -44,7 +44,7 @@ void auth_fini(void);
  * credentials; others pass untouched). Otherwise returns 407 with
  * *challenge set to the 407 response to send back to src (fresh nonce;
  * one Proxy-Authenticate per algorithm of proxy_auth_algorithms, in its
- * order (default SHA-256 first, RFC 7616 3.7);
+ * order (default MD5 first: what MD5-only clients read; RFC 7616 3.7);
  * stale=true for an expired nonce with a right response); the caller sends
  * and frees it (osip_message_free). A wrong password is logged, rate
  * limited, naming user and source. Returns -ENOMEM/-EIO (nothing built)

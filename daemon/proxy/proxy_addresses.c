@@ -13,6 +13,7 @@
 #include "daemon/proxy/proxy_addresses.h"
 #include "daemon/sip/sip_msg.h"
 #include "daemon/dns/resolver.h"
+#include "daemon/media/offload.h"
 #include "daemon/sip/sip_hop.h"
 
 const char *proxy_side_name(enum media_side s)
@@ -54,6 +55,17 @@ int proxy_refresh_interfaces(struct proxy_addrs *pa)
 
 		if (r == -ENODEV && !rc)
 			rc = r;
+		/* A PPP reconnect makes a new interface (new ifindex): the
+		 * kernel engine must attach to it and forward to it. */
+		if (now.ifindex != pa->side[s].ifindex) {
+			if (now.ifindex)
+				log_notice("%s interface %s: index %d", proxy_side_name((enum media_side)s),
+					   names[s], now.ifindex);
+			else
+				log_warn("%s interface %s is gone", proxy_side_name((enum media_side)s),
+					 names[s]);
+			offload_iface_changed((enum media_side)s, now.ifindex);
+		}
 		if (now.addr.s_addr != pa->side[s].addr.s_addr) {
 			char ip[INET_ADDRSTRLEN];
 			inet_ntop(AF_INET, &now.addr, ip, sizeof(ip));

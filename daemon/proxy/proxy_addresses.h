@@ -42,7 +42,9 @@ bool proxy_ip_is_ours(const struct proxy_addrs *pa, struct in_addr ip);
 bool proxy_uri_is_ours(const struct proxy_addrs *pa, const osip_uri_t *uri);
 
 /* proxy_refresh_interfaces: re-read both interfaces' addresses into pa
- * and log changes. Returns 0, or iface_lookup's error (-ENODEV) for the
+ * and log changes; a changed ifindex (an interface that appeared, went, or
+ * was made anew, e.g. ppp0 after a reconnect) is passed on to the kernel
+ * engine (offload_iface_changed; before offload_init that is a no-op). Returns 0, or iface_lookup's error (-ENODEV) for the
  * side that failed first. */
 int proxy_refresh_interfaces(struct proxy_addrs *pa);
 

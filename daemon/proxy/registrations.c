@@ -27,6 +27,12 @@
 static struct binding *bindings;
 static char reg_path[256];
 static unsigned live_registered;
+/* autosave_registrations: at most one write per autosave_s (0 = every
+ * change); a change inside the period is written when it ends (reg_tick)
+ * or at exit (reg_flush). */
+static unsigned autosave_s;
+static time_t last_write;
+static bool dirty;
 static unsigned limit_total = ~0u, limit_per_aor = ~0u;   /* reg_set_limits */
 
 #define REG_HASH_BUCKETS 16384u   /* power of two */
@@ -331,14 +337,47 @@ static int reg_emit(FILE *f, void *arg)
 	return ferror(f) ? -EIO : 0;
 }
 
-int reg_save(void)
+/* Write the file now. */
+static int reg_write(time_t now)
 {
 	/* Without a file there is nothing to keep in step: skip the count, a
 	 * walk of every binding after each REGISTER. */
 	if (!reg_path[0])
 		return 0;
 	live_registered = reg_count();
+	dirty = false;
+	last_write = now;
 	return statefile_write(reg_path, reg_emit, NULL);
+}
+
+int reg_save(void)
+{
+	time_t now = time(NULL);
+
+	/* The first change after a quiet period is written at once (a crash
+	 * right after one REGISTER loses nothing); later ones within the
+	 * period wait for its end. */
+	if (autosave_s && last_write && now >= last_write && now - last_write < (time_t)autosave_s) {
+		dirty = true;
+		return 0;
+	}
+	return reg_write(now);
+}
+
+void reg_set_autosave(unsigned seconds)
+{
+	autosave_s = seconds;
+}
+
+void reg_tick(time_t now)
+{
+	if (dirty && (now < last_write || now - last_write >= (time_t)autosave_s))
+		reg_write(now);
+}
+
+int reg_flush(void)
+{
+	return reg_write(time(NULL));
 }
 
 /* One line: token expires ip:port aor contact user. URIs never contain

@@ -86,9 +86,23 @@ void reg_set_expires(struct binding *b, unsigned seconds);
  * the file if registered bindings went away. Returns how many were dropped. */
 int reg_expire(time_t now);
 
-/* reg_save: write registration_file atomically (temp file, fsync, rename).
- * Returns 0 or -errno (logged). A no-op without a path. */
+/* reg_save: the bindings changed: write registration_file atomically
+ * (temp file, fsync, rename), at once unless autosave_registrations asks
+ * for at most one write per period and one was made less than a period
+ * ago (then reg_tick writes it when the period ends). Returns 0 or -errno
+ * (logged). A no-op without a path. */
 int reg_save(void);
+
+/* reg_set_autosave: autosave_registrations, s between writes (0 = every
+ * change). */
+void reg_set_autosave(unsigned seconds);
+
+/* reg_tick: write a change held back by autosave_registrations once its
+ * period is over (call about once a second; now = time(NULL)). */
+void reg_tick(time_t now);
+
+/* reg_flush: write registration_file now, whatever the period (exit). */
+int reg_flush(void);
 
 /* reg_head: the first binding (walk with ->next; includes dialog and
  * expired-in-grace bindings), or NULL. */

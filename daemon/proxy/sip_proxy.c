@@ -345,8 +345,13 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 	osip_message_t *challenge;
 	int rc;
 
-	/* proxy_auth_realm: REGISTER from the private side, in both modes. */
-	if (!strcmp(msg->sip_method, "REGISTER") &&
+	bool is_register = !strcmp(msg->sip_method, "REGISTER");
+	bool for_us = is_register && proxy_uri_is_ours(&px, msg->req_uri);
+
+	/* proxy_auth_realm: as siproxd, the REGISTERs for which sipmasq is the
+	 * registrar; those it forwards only with proxy_auth_forwarded (the
+	 * registrar behind usually challenges them itself). */
+	if (is_register && (for_us || px.cfg->proxy_auth_forwarded) &&
 	    (rc = auth_check_request(msg, src, evloop_now_ms(), &challenge)) != 0) {
 		if (rc < 0)
 			return 500;
@@ -354,7 +359,7 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		osip_message_free(challenge);
 		return -1;   /* answered: 407 */
 	}
-	if (!strcmp(msg->sip_method, "REGISTER") && proxy_uri_is_ours(&px, msg->req_uri)) {
+	if (for_us) {
 		proxy_register_local(&px, msg, src);
 		return -1;   /* answered */
 	}
@@ -505,6 +510,18 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src,
 	sipmsg_via_mark_received(msg, src);
 	if (rx_proto == SIP_PROTO_TCP)
 		sipmsg_via_mark_connection(msg, src);
+	/* siproxd (measured): while if_outbound is missing or has no address
+	 * (ppp0 down), every request from the private side gets 408, and
+	 * sipmasq carries on when the interface comes back. */
+	if (from == MEDIA_PRIVATE && !px.side[MEDIA_PUBLIC].addr.s_addr &&
+	    strcmp(msg->sip_method, "ACK")) {
+		log_ratelimited("outbound-down", 10, LOG_NOTICE,
+				"%s from %s answered 408: %s interface %s has no IPv4 address",
+				msg->sip_method, addr_str(src, a), proxy_side_name(MEDIA_PUBLIC),
+				px.cfg->if_outbound);
+		proxy_reply(&px, msg, src, 408, 0);
+		return;
+	}
 	mark = loops_request(msg, from, loop_tag, sizeof(loop_tag));
 	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &hop) : route_incoming(msg, &hop);
 	if (status < 0)
@@ -794,12 +811,16 @@ int proxy_init(const struct sipmasq_config *cfg)
 	if (rc)
 		return rc;
 	sip_send_init(send_failed, addr_is_self);
-	rc = proxy_refresh_interfaces(&px);
-	if (rc == -ENODEV) {
-		log_err("%s: no such interface '%s'", cfg->config_file,
-			px.side[MEDIA_PRIVATE].ifindex ? cfg->if_outbound : cfg->if_inbound);
-		return rc;
+	proxy_refresh_interfaces(&px);
+	if (!px.side[MEDIA_PRIVATE].ifindex) {
+		log_err("%s: no such interface '%s'", cfg->config_file, cfg->if_inbound);
+		return -ENODEV;
 	}
+	/* As siproxd: an if_outbound that is not there yet (ppp0 before pppd
+	 * is up) is waited for; requests get 408 meanwhile. */
+	if (!px.side[MEDIA_PUBLIC].ifindex)
+		log_warn("%s: interface '%s' (if_outbound) does not exist yet: requests are "
+			 "answered 408 until it comes up", cfg->config_file, cfg->if_outbound);
 	proxy_host_outbound_lookup(&px, true);
 	calls_set_logging(cfg->log_calls);
 	rc = limits_apply(cfg);
@@ -849,7 +870,9 @@ void proxy_tick(void)
 {
 	uint64_t now = evloop_now_ms();
 
-	if (!px.offline && now - px.last_iface_ms >= 5000)
+	/* Every 5 s; every second while if_outbound is down, so that service
+	 * resumes as soon as it is back. */
+	if (!px.offline && (now - px.last_iface_ms >= 5000 || !px.side[MEDIA_PUBLIC].addr.s_addr))
 		proxy_refresh_interfaces(&px);
 	if (!px.offline && now - px.last_dns_ms >= px.cfg->host_outbound_refresh * 1000ull)
 		proxy_host_outbound_lookup(&px, false);

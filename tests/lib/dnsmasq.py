@@ -27,9 +27,9 @@ while True:
 class Dnsmasq:
     """dnsmasq --no-daemon on ip:53 in ns; hosts: {name: ip}; srv: list of
     (service_name, target, port, priority, weight); servers: list of
-    (domain, "ip#port") to forward to."""
+    (domain, "ip#port") to forward to; extra: more options."""
 
-    def __init__(self, procs, ns, tmpdir, ip, hosts, srv=(), servers=()):
+    def __init__(self, procs, ns, tmpdir, ip, hosts, srv=(), servers=(), extra=()):
         self.procs, self.ns, self.ip = procs, ns, ip
         self.dir = os.path.join(str(tmpdir), "dnsmasq")
         os.makedirs(self.dir, exist_ok=True)
@@ -38,6 +38,7 @@ class Dnsmasq:
         self.hosts = dict(hosts)
         self.srv = list(srv)
         self.servers = list(servers)
+        self.extra = list(extra)     # more dnsmasq options, e.g. --address=/d/ip
         self.proc = None
 
     def _write_hosts(self):
@@ -58,6 +59,7 @@ class Dnsmasq:
             argv.append("--srv-host=%s,%s,%d,%d,%d" % (name, target, port, prio, weight))
         for domain, server in self.servers:
             argv.append("--server=/%s/%s" % (domain, server))
+        argv += self.extra
         self.proc = self.procs.start(self.ns, argv, self.log_path, name="dnsmasq")
         netns.wait_for(lambda: not self.proc.alive() or netns.udp_bound(self.ns, self.ip, 53),
                        timeout, what="dnsmasq to listen")

@@ -55,8 +55,16 @@ def _intify(d):
 class Sipmasq:
     """One daemon instance (can be restarted with the same config)."""
 
-    def __init__(self, procs, ns, tmpdir, overrides=None, name="sipmasq"):
+    def __init__(self, procs, ns, tmpdir, overrides=None, name="sipmasq", etc_files=None,
+                 syslog_dir=None):
         self.name = name
+        # {"hosts": text, "resolv.conf": text}: files the daemon sees in
+        # /etc instead of the host's, as `ip netns exec` would give it from
+        # /etc/netns/NS/ (see argv()).
+        self.etc_files = dict(etc_files or {})
+        # A directory holding a syslog socket "log" (lib/syslog.py): it is
+        # the daemon's /dev, so that syslog(3) reaches the test.
+        self.syslog_dir = syslog_dir
         self.procs = procs
         self.ns = ns
         self.dir = os.path.join(str(tmpdir), name)
@@ -93,8 +101,7 @@ class Sipmasq:
         with open(self.log_path, "a") as f:
             f.write("==== test harness: start #%d ====\n" % self.starts)
         mark = len(self.log())
-        self.proc = self.procs.start(self.ns, [binary(), "--foreground", "-c", self.conf_path],
-                                     self.log_path, name="sipmasq")
+        self.proc = self.procs.start(self.ns, self.argv(), self.log_path, name="sipmasq")
 
         def ready():
             # The 'ready' line comes after the engine is attached and saved
@@ -108,6 +115,30 @@ class Sipmasq:
             raise AssertionError("sipmasq exited at start (rc=%s):\n%s"
                                  % (self.proc.popen.returncode, self.log()[-6000:]))
         return self
+
+    def argv(self):
+        """The daemon's command line. With etc_files or syslog_dir, it runs
+        in a mount namespace of its own (unshare -m, private propagation)
+        where each file is bind-mounted over its /etc counterpart (the
+        gateway's own hosts file and resolv.conf, as `ip netns exec` gives
+        them) and syslog_dir over /dev, while /sys/fs/bpf stays the
+        host's (pins remain visible)."""
+        cmd = [binary(), "--foreground", "-c", self.conf_path]
+        if not self.etc_files and not self.syslog_dir:
+            return cmd
+        mounts = []
+        if self.syslog_dir:
+            for dev in ("null", "zero", "random", "urandom", "full"):
+                open(os.path.join(self.syslog_dir, dev), "a").close()
+                mounts.append("mount --bind /dev/%s %s/%s" % (dev, self.syslog_dir, dev))
+            mounts.append("mount --rbind %s /dev" % self.syslog_dir)
+        for fname, text in sorted(self.etc_files.items()):
+            path = os.path.join(self.dir, "etc-" + fname)
+            with open(path, "w") as f:
+                f.write(text)
+            mounts.append("mount --bind %s /etc/%s" % (path, fname))
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                " && ".join(mounts) + ' && exec "$@"', "sh"] + cmd
 
     def stop(self, sig=signal.SIGTERM, timeout=5):
         """Stop the daemon; return its exit code (None if it had to be killed

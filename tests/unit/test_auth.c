@@ -164,13 +164,13 @@ static int check(osip_message_t *req, uint64_t now, char *nonce, bool *stale)
 	CHECK_INT(ch->status_code, 407);
 	CHECK_INT(osip_list_size(&ch->proxy_authenticates), 2);
 	pa = osip_list_get(&ch->proxy_authenticates, 0);
-	CHECK_STR(pa->algorithm, "SHA-256");
+	CHECK_STR(pa->algorithm, "MD5");   /* the default order: MD5 first */
 	CHECK_STR(pa->realm, "\"gw realm\"");
 	CHECK_STR(pa->qop_options, "\"auth\"");
 	snprintf(nonce, AUTH_NONCE_LEN + 1, "%s", pa->nonce ? pa->nonce + 1 : "");
 	*stale = pa->stale && !strcasecmp(pa->stale, "true");
 	pa = osip_list_get(&ch->proxy_authenticates, 1);
-	CHECK_STR(pa->algorithm, "MD5");
+	CHECK_STR(pa->algorithm, "SHA-256");
 	osip_message_free(ch);
 	return rc;
 }
@@ -249,7 +249,8 @@ static void test_check_request(void)
 	req = answer(nonce, "secret", AUTH_ALG_SHA256, "00000009", NULL);
 	CHECK_INT(check_md5_only(req, T0 + 5000), 407);
 	osip_message_free(req);
-	cfg.proxy_auth_alg[0] = AUTH_ALG_SHA256;
+	cfg.proxy_auth_alg[0] = AUTH_ALG_MD5;
+	cfg.proxy_auth_alg[1] = AUTH_ALG_SHA256;
 	cfg.proxy_auth_n_alg = 2;
 	/* a nonce never issued: stale=true too (e.g. after a restart) */
 	req = answer("00112233445566778899aabbccddeeff", "secret", AUTH_ALG_MD5, "00000001", NULL);

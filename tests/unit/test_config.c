@@ -160,12 +160,16 @@ static void test_defaults(void)
 	CHECK_INT(cfg.rtp_port_low, 7070);
 	CHECK_INT(cfg.rtp_port_high, 7089);
 	CHECK_INT(cfg.rtp_timeout, 300);
-	CHECK_INT(cfg.default_expires, 600);
+	CHECK_INT(cfg.default_expires, 3600);   /* siproxd's default */
 	CHECK(!cfg.daemonize);
 	CHECK_INT(cfg.silence_log, 1);
 	CHECK(!cfg.log_calls);
 	CHECK_INT(cfg.debug_level, 0);
-	CHECK(!cfg.autosave_registrations);
+	CHECK_INT(cfg.autosave_registrations, 0);
+	CHECK(!cfg.proxy_auth_forwarded);
+	CHECK_INT(cfg.proxy_auth_n_alg, 2);
+	CHECK_INT(cfg.proxy_auth_alg[0], AUTH_ALG_MD5);   /* what MD5-only clients read */
+	CHECK_INT(cfg.proxy_auth_alg[1], AUTH_ALG_SHA256);
 	CHECK_STR(cfg.registration_file, "");
 	CHECK_STR(cfg.pid_file, "");
 	CHECK_STR(cfg.config_file, "");
@@ -210,7 +214,7 @@ static void test_good_file(void)
 	CHECK_INT(l.cfg.debug_level, 0x204);
 	CHECK_STR(l.cfg.registration_file, "/var/lib/sipmasq/registrations");
 	CHECK_STR(l.cfg.pid_file, "/run/sipmasq.pid");
-	CHECK(l.cfg.autosave_registrations);
+	CHECK_INT(l.cfg.autosave_registrations, 300);
 	CHECK_STR(l.cfg.config_file, l.path);
 	CHECK(!strstr(l.log, "WARNING") && !strstr(l.log, "ERROR"));
 	CHECK_INT(check(&l.cfg, &log), 0);
@@ -307,13 +311,13 @@ static void test_booleans(void)
 	/* siproxd's autosave_registrations is a save interval in seconds. */
 	load(&l, "autosave.conf", "autosave_registrations = 0\n");
 	CHECK_INT(l.ret, 0);
-	CHECK(!l.cfg.autosave_registrations);
+	CHECK_INT(l.cfg.autosave_registrations, 0);
 	load(&l, "autosave.conf", "autosave_registrations = 600\n");
 	CHECK_INT(l.ret, 0);
-	CHECK(l.cfg.autosave_registrations);
+	CHECK_INT(l.cfg.autosave_registrations, 600);
 	load(&l, "autosave.conf", "autosave_registrations = yes\n");
 	CHECK_INT(l.ret, 0);
-	CHECK(l.cfg.autosave_registrations);
+	CHECK_INT(l.cfg.autosave_registrations, 0);
 	load(&l, "autosave.conf", "autosave_registrations = often\n");
 	CHECK_INT(l.ret, -EINVAL);
 	CHECK(logged_at(l.log, l.path, 1, "invalid value 'often' for autosave_registrations"));
@@ -385,7 +389,6 @@ static void test_invalid_values(void)
 	expect_invalid("rtp_port_low", "70000", NULL);
 	expect_invalid("rtp_port_high", "0", NULL);
 	expect_invalid("rtp_timeout", "abc", NULL);
-	expect_invalid("rtp_timeout", "0", NULL);
 	expect_invalid("rtp_timeout", "1.5", NULL);
 	expect_invalid("default_expires", "0", NULL);
 	expect_invalid("default_expires", "4294967296", NULL);
@@ -530,7 +533,7 @@ static void test_unknown_and_unsupported(void)
 	     "user = nobody\n"                       /* 4 */
 	     "rtp_dscp = 46\n"                       /* 5 */
 	     "load_plugin = plugin_logcall.la\n"     /* 6 */
-	     "load_plugin = plugin_stun.la\n"        /* 7: no second warning */
+	     "load_plugin = plugin_stun.la\n"        /* 7: not there, a warning */
 	     "plugin_stun_server = stun.example.test\n" /* 8 */
 	     "plugin_stun_port = 3478\n"             /* 9 */
 	     "plugin_stun_server = other.example.test\n" /* 10: no second warning */
@@ -543,8 +546,10 @@ static void test_unknown_and_unsupported(void)
 	CHECK(logged_at(l.log, l.path, 4, "siproxd directive 'user' is not supported yet, ignored"));
 	CHECK(!strstr(l.log, "'rtp_dscp'"));   /* supported: 5 */
 	CHECK_INT(l.cfg.rtp_dscp, 46);
-	CHECK(logged_at(l.log, l.path, 6, "siproxd directive 'load_plugin' is not supported yet"));
-	CHECK_INT(count(l.log, "'load_plugin'"), 1);
+	/* siproxd's call logger is built in: load_plugin turns it on. */
+	CHECK(!logged_at(l.log, l.path, 6, "WARNING"));
+	CHECK(l.cfg.log_calls);
+	CHECK(logged_at(l.log, l.path, 7, "siproxd plugin 'plugin_stun.la' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 8, "siproxd directive 'plugin_stun_server' is not supported yet"));
 	CHECK(logged_at(l.log, l.path, 9, "siproxd directive 'plugin_stun_port' is not supported yet"));
 	CHECK_INT(count(l.log, "'plugin_stun_server'"), 1);
@@ -580,6 +585,32 @@ static void test_unknown_and_unsupported(void)
 	CHECK_INT(l.ret, 0);
 	CHECK(logged_at(l.log, l.path, 1, "unknown directive 'IF_INBOUND'"));
 	CHECK_STR(l.cfg.if_inbound, "");
+}
+
+/* Lines siproxd loads that sipmasq refused once (issue 11, 2.5/2.6). */
+static void test_siproxd_loads(void)
+{
+	struct loaded l;
+
+	load(&l, "siproxd-ok.conf",
+	     "rtp_timeout = 0\n"                     /* 1: siproxd's 10 s sweep */
+	     "registration_file =\n"                 /* 2: empty: do not save */
+	     "pid_file =   # none\n"                 /* 3 */
+	     "hosts_deny_sip =\n"                    /* 4: empty list */
+	     "autosave_registrations = 300\n"        /* 5 */
+	     "load_plugin = /usr/lib/siproxd/plugin_logcall.so\n"); /* 6 */
+	CHECK_INT(l.ret, 0);
+	CHECK(!strstr(l.log, "ERROR") && !strstr(l.log, "WARNING"));
+	CHECK_INT(l.cfg.rtp_timeout, 0);
+	CHECK_STR(l.cfg.registration_file, "");
+	CHECK_STR(l.cfg.pid_file, "");
+	CHECK_INT(l.cfg.hosts_deny_sip.n, 0);
+	CHECK_INT(l.cfg.autosave_registrations, 300);
+	CHECK(l.cfg.log_calls);
+	/* A number without value stays an error (siproxd would read 0). */
+	load(&l, "empty-num.conf", "# 1\ndefault_expires =\n");
+	CHECK_INT(l.ret, -EINVAL);
+	CHECK(logged_at(l.log, l.path, 2, "no value for default_expires"));
 }
 
 /* SIP over TCP: siproxd's timers and sipmasq's outbound_proxy_transport. */
@@ -822,7 +853,7 @@ static void test_siproxd_conf(void)
 {
 	static const unsigned unsupported_lines[] = {
 		21, 22, 34, 35, 48,   /* 32, 33: rtp_dscp, sip_dscp are supported */
-		64, 65, 67, 68,
+		64, 66, 67, 68,   /* 65: plugin_logcall is built in */
 	};
 	const char *path = src_path("tests/unit/data/siproxd.conf");
 	struct sipmasq_config cfg;
@@ -889,14 +920,41 @@ static void test_access_lists(void)
 	deny = &l.cfg.hosts_deny_sip;
 	CHECK_INT(reg->n, 1);
 	CHECK_INT(reg->e[0].mask, 0xffffffffu);
-	CHECK_INT(sip->n, 3);
+	CHECK_INT(sip->n, 2);
 	CHECK_INT(sip->e[0].net, 0xc0a80100u);
 	CHECK_INT(sip->e[0].mask, 0xffffff00u);
 	CHECK_INT(sip->e[1].net, 0xcb007107u);   /* no /nn: a /32 */
-	CHECK_INT(sip->e[2].net, 0x7f000001u);   /* localhost, from /etc/hosts */
+	/* A name is kept as a name, resolved later without blocking
+	 * (daemon/dns/acl_names.c): until then it matches nothing. */
+	CHECK_INT(sip->n_names, 1);
+	CHECK_STR(sip->names[0].name, "localhost");
+	CHECK_INT(sip->names[0].mask, 0xffffffffu);
+	CHECK(!sip->names[0].resolved);
 	CHECK(acl_match(sip, ip4("192.168.1.99")));
 	CHECK(!acl_match(sip, ip4("192.168.2.1")));
+	CHECK(!acl_match(sip, ip4("127.0.0.1")));
+	l.cfg.hosts_allow_sip.names[0].resolved = true;
+	l.cfg.hosts_allow_sip.names[0].ip = 0x7f000001u;
 	CHECK(acl_match(sip, ip4("127.0.0.1")));
+
+	/* siproxd's form for a name, "name/nn", and a name that does not
+	 * resolve (anywhere, ever): both load. */
+	load(&l, "aclname.conf",
+	     "hosts_allow_reg = gw.example.test/32, nowhere.invalid, pbx.example.test/24\n");
+	CHECK_INT(l.ret, 0);
+	CHECK(!strstr(l.log, "ERROR"));
+	CHECK_INT(l.cfg.hosts_allow_reg.n, 0);
+	CHECK_INT(l.cfg.hosts_allow_reg.n_names, 3);
+	CHECK_STR(l.cfg.hosts_allow_reg.names[0].name, "gw.example.test");
+	CHECK_INT(l.cfg.hosts_allow_reg.names[2].mask, 0xffffff00u);
+	CHECK(!acl_is_empty(&l.cfg.hosts_allow_reg));
+	/* Unresolved, the list allows nobody (it is not an empty list). */
+	CHECK(!acl_permits(&l.cfg.hosts_allow_reg, &l.cfg.hosts_allow_sip,
+			   &l.cfg.hosts_deny_sip, ip4("10.0.0.2"), true));
+	load(&l, "acl.conf",
+	     "hosts_allow_reg = 10.0.0.2/32\n"
+	     "hosts_allow_sip = 192.168.1.0/24 , 203.0.113.7,localhost\n"
+	     "hosts_deny_sip = 192.168.1.128/25\n");
 
 	/* REGISTER: only allow_reg; other requests: allow_sip or allow_reg. */
 	CHECK(acl_permits(reg, sip, deny, ip4("10.0.0.2"), true));
@@ -1187,9 +1245,9 @@ static void test_proxy_auth(void)
 	CHECK_STR(l.cfg.proxy_auth_passwd, "s3cret #1");
 	CHECK_INT(check(&l.cfg, &log), 0);
 
-	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);   /* default: SHA-256, MD5 */
-	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_SHA256);
-	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_MD5);
+	CHECK_INT(l.cfg.proxy_auth_n_alg, 2);   /* default: MD5, SHA-256 */
+	CHECK_INT(l.cfg.proxy_auth_alg[0], AUTH_ALG_MD5);
+	CHECK_INT(l.cfg.proxy_auth_alg[1], AUTH_ALG_SHA256);
 	CHECK_INT(l.cfg.proxy_auth_nonce_lifetime, 300);
 
 	load(&l, "authalg.conf", "proxy_auth_algorithms = md5, SHA-256\n"
@@ -1251,6 +1309,7 @@ int main(void)
 	test_unknown_and_unsupported();
 	test_repeated_directive();
 	test_tcp_directives();
+	test_siproxd_loads();
 	test_unreadable();
 	test_check_interfaces();
 	test_check_rtp_range();
