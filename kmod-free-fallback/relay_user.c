@@ -198,8 +198,9 @@ static unsigned relay_recv(int fd)
 }
 
 /* Whether a datagram from src may go on to the other side: from the latched
- * peer, or latching it now (*latched_now set). Others are counted as drops,
- * and as foreign when the policy rejects their source. */
+ * peer, or latching it now (*latched_now set), possibly replacing a worse
+ * latched RTP source inside the window (latch.h's tiers). Others are counted
+ * as drops, and as foreign when the policy rejects their source. */
 static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 		      const unsigned char *pkt, unsigned len, bool *latched_now)
 {
@@ -208,11 +209,13 @@ static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 	struct sockaddr_in *src_peer = sk->rtcp ? &in->peer_rtcp : &in->peer;
 	bool *latched = sk->rtcp ? &in->rtcp_latched : &in->latched;
 	enum latch_verdict v = LATCH_REJECT;
+	bool relatch = false;
 
-	if (*latched)
-		v = same_ep(src, src_peer) ? LATCH_ACCEPT : LATCH_REJECT;
-	else if (sk->rtcp)
-		v = latch_rtcp(l, in->latched ? &in->peer : NULL, src, evloop_now_ms());
+	if (*latched && same_ep(src, src_peer))
+		return true;
+	if (sk->rtcp)
+		v = *latched ? LATCH_REJECT :
+		    latch_rtcp(l, in->latched ? &in->peer : NULL, src, evloop_now_ms());
 	else
 		v = latch_rtp(l, src, pkt, len, evloop_now_ms());
 	if (v != LATCH_ACCEPT) {
@@ -223,8 +226,7 @@ static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 		}
 		return false;
 	}
-	if (*latched)
-		return true;
+	relatch = *latched;
 	/* Symmetric RTP: the party receives where it sends from, whatever its
 	 * SDP said (NAT in front of it). */
 	*src_peer = *src;
@@ -232,13 +234,22 @@ static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 	memset(src_peer->sin_zero, 0, sizeof(src_peer->sin_zero));
 	*latched = true;
 	*latched_now = true;
+	if (!sk->rtcp && relatch && in->peer_rtcp.sin_addr.s_addr != src->sin_addr.s_addr) {
+		/* A better source replaced the RTP peer: RTCP follows it. */
+		uint16_t port = ntohs(src->sin_port);
+
+		in->rtcp_latched = false;
+		in->peer_rtcp = *src_peer;
+		in->peer_rtcp.sin_port = port < 65535 ? htons((uint16_t)(port + 1)) : 0;
+	}
 	generation++;
-	if (log_debug_mask & DBCLASS_RTP) {
+	if ((log_debug_mask & DBCLASS_RTP) || relatch) {
 		char ep[ADDR_STRLEN];
-		log_debug(DBCLASS_RTP, "rtp relay: %s %s side latched to %s (%s)",
-			  sk->rtcp ? "rtcp" : "rtp",
-			  sk->side == MEDIA_PRIVATE ? "private" : "public",
-			  addr_str(src, ep), l->strict ? "SDP address" : "NAT");
+		log_info("rtp relay: %s %s side %slatched to %s (tier %u, %s)",
+			 sk->rtcp ? "rtcp" : "rtp",
+			 sk->side == MEDIA_PRIVATE ? "private" : "public",
+			 relatch ? "re-" : "", addr_str(src, ep), (unsigned)l->tier,
+			 l->strict ? "strict" : "NAT");
 	}
 	return true;
 }
@@ -520,9 +531,12 @@ int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out
 		/* Ports, peers, latches and counters as saved; fresh sockets.
 		 * Where the signalling came from is not saved: NAT rules. */
 		*leg = legs[side];
-		if (leg->sdp.sin_port)
+		if (leg->sdp.sin_port) {
 			latch_set_sdp(&rs->latch[side], (enum media_side)side,
-				      leg->sdp.sin_addr, (struct in_addr){ 0 });
+				      &leg->sdp, (struct in_addr){ 0 });
+			if (leg->latched)   /* only a better source may replace it */
+				latch_adopted(&rs->latch[side], &leg->peer);
+		}
 		leg->fd_rtp = leg->fd_rtcp = -1;
 		leg->local.sin_port = htons(port);   /* owned: stream_release returns it */
 		rc = leg_bind(leg, legs[side].local.sin_addr, port);
@@ -574,7 +588,7 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	if (same_ep(&leg->sdp, &a))
 		return;
 	leg->sdp = a;
-	latch_set_sdp(&rs->latch[side], side, a.sin_addr, signal_src);
+	latch_set_sdp(&rs->latch[side], side, &a, signal_src);
 	generation++;
 	if (is_own_socket(s, &a)) {
 		log_warn("rtp relay: SDP points %s side at the relay itself (%s), ignored",
