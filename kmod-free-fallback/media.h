@@ -86,6 +86,17 @@ void media_stream_signal(struct media_stream *s);
  * media_stream_set_peer) a leg may latch its peer, in seconds. */
 void media_set_latch_window(unsigned seconds);
 
+/* media_set_ifindex: the interfaces the private and the public relay
+ * addresses are on (0 = unknown, not checked). A datagram to a relay port
+ * that arrives on another interface (except loopback) is dropped and
+ * counted as foreign: its source is spoofed (a phone's LAN address sent in
+ * from the WAN), what rp_filter would drop when it is on. */
+void media_set_ifindex(int ifindex_private, int ifindex_public);
+
+/* media_wrong_ingress_drops: datagrams dropped since start because they
+ * arrived on the other side's interface (also counted as foreign). */
+uint64_t media_wrong_ingress_drops(void);
+
 /* media_foreign_drops: datagrams dropped for their source since start, all
  * streams (closed ones too). */
 uint64_t media_foreign_drops(void);

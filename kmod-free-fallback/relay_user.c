@@ -65,8 +65,13 @@ struct relay_stream {
 #define relay_of(s) \
 	((struct relay_stream *)(void *)((char *)(s) - offsetof(struct relay_stream, pub)))
 
+/* Linux gives the loopback device index 1 in every network namespace. */
+#define RELAY_LOOPBACK_IFINDEX 1
+
 static struct portpool pool;
 static bool pool_ready;
+static int side_ifindex[2];      /* see media_set_ifindex(); 0 = not checked */
+static uint64_t wrong_ingress_total;
 static media_hook_fn hook;
 static uint64_t latch_window_ms = MEDIA_LATCH_WINDOW_DEFAULT_S * 1000u;
 static uint64_t foreign_total;   /* foreign datagrams of all streams, also closed ones */
@@ -75,6 +80,17 @@ static unsigned generation;      /* see media_generation() */
 unsigned media_generation(void)
 {
 	return generation;
+}
+
+void media_set_ifindex(int ifindex_private, int ifindex_public)
+{
+	side_ifindex[MEDIA_PRIVATE] = ifindex_private > 0 ? ifindex_private : 0;
+	side_ifindex[MEDIA_PUBLIC] = ifindex_public > 0 ? ifindex_public : 0;
+}
+
+uint64_t media_wrong_ingress_drops(void)
+{
+	return wrong_ingress_total;
 }
 
 void media_set_latch_window(unsigned seconds)
@@ -115,6 +131,10 @@ static struct {
 	struct iovec rx_iov[RELAY_BATCH], tx_iov[RELAY_BATCH];
 	struct sockaddr_in src[RELAY_BATCH];
 	struct sockaddr_in dst;          /* one destination per batch */
+	union {                          /* IP_PKTINFO of each received datagram */
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct cmsghdr align;
+	} ctrl[RELAY_BATCH];
 	unsigned char buf[RELAY_BATCH][RELAY_MAX_DGRAM];
 } io;
 
@@ -186,6 +206,8 @@ static unsigned relay_recv(int fd)
 	for (unsigned k = 0; k < RELAY_BATCH; k++) {
 		io.rx[k].msg_hdr.msg_namelen = sizeof(io.src[k]);
 		io.rx[k].msg_hdr.msg_flags = 0;
+		io.rx[k].msg_hdr.msg_control = io.ctrl[k].buf;
+		io.rx[k].msg_hdr.msg_controllen = sizeof(io.ctrl[k].buf);
 	}
 	int n = recvmmsg(fd, io.rx, RELAY_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0) {
@@ -195,6 +217,29 @@ static unsigned relay_recv(int fd)
 		return 0;
 	}
 	return (unsigned)n;
+}
+
+/* Whether datagram h arrived on another interface than its leg's (side):
+ * its source then belongs to the other side of the gateway and is spoofed,
+ * whatever it says (the kernel fast path makes the same check, and sockets
+ * see what rp_filter would have dropped when it is off). Local senders
+ * (loopback) are the host itself. No IP_PKTINFO: not checked. */
+static bool wrong_ingress(const struct msghdr *h, int side)
+{
+	int want = side_ifindex[side];
+
+	if (!want)
+		return false;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)h); c;
+	     c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			return pi.ipi_ifindex != want && pi.ipi_ifindex != RELAY_LOOPBACK_IFINDEX;
+		}
+	}
+	return false;
 }
 
 /* Whether a datagram from src may go on to the other side: from the latched
@@ -287,6 +332,13 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 				in->drops++;
 				continue;
 			}
+			if (wrong_ingress(h, sk->side)) {
+				in->drops++;
+				in->foreign++;
+				foreign_total++;
+				wrong_ingress_total++;
+				continue;
+			}
 			if (!source_ok(sk, src, io.buf[k], len, &latched_now))
 				continue;
 			from_party = true;
@@ -325,10 +377,13 @@ static int udp_bind(struct in_addr addr, uint16_t port, int *fd)
 		.sin_addr = addr,
 	};
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int on = 1;
 
 	if (s < 0)
 		return -errno;
-	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	/* The arrival interface of each datagram, for wrong_ingress(). */
+	if (setsockopt(s, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) < 0 ||
+	    bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		int err = errno;
 		close(s);
 		return -err;

@@ -153,6 +153,11 @@ static __always_inline int smq_fwd(void *ctx, void *data, void *data_end,
 	act = bpf_map_lookup_elem(&smq_streams, &key);
 	if (!act)
 		return smq_pass(SMQ_REASON_MISS);
+	/* The key's source is the latched peer of one side; the same source
+	 * arriving on the other side is spoofed (what rp_filter would drop,
+	 * which this hook runs before): the stack decides. */
+	if (act->ingress_ifindex && act->ingress_ifindex != in_ifindex)
+		return smq_pass(SMQ_REASON_WRONG_INGRESS);
 
 	/* A router would send ICMP time exceeded; the userspace relay (which
 	 * sends a fresh datagram) is the better place for such a packet. */

@@ -137,11 +137,13 @@ void kernel_engine_key_ipv4(struct smq_flow_key *key, const struct sockaddr_in *
 /* kernel_engine_action_ipv4: fill *act (zeroing it first, counters
  * included): rewrite the source to `relay_out` (this gateway's relay
  * address and port on the other side) and the destination to `peer_out`
- * (the other side's latched peer), leave by egress_ifindex (0 = as routed),
- * with SMQ_FLOW_F_* flags and the daemon's opaque cookie. */
+ * (the other side's latched peer), for packets that arrived on
+ * ingress_ifindex (the interface of the key's relay address; others are
+ * passed to the stack; 0 = any, for tests), leave by egress_ifindex (0 = as
+ * routed), with SMQ_FLOW_F_* flags and the daemon's opaque cookie. */
 void kernel_engine_action_ipv4(struct smq_flow_action *act, const struct sockaddr_in *relay_out,
-			       const struct sockaddr_in *peer_out, int egress_ifindex,
-			       uint32_t flags, uint64_t cookie);
+			       const struct sockaddr_in *peer_out, int ingress_ifindex,
+			       int egress_ifindex, uint32_t flags, uint64_t cookie);
 
 /* kernel_engine_stream_put: add the entry key -> act, or update it. The
  * counters in act are ignored: a new entry starts at zero, an updated one

@@ -27,14 +27,15 @@ void kernel_engine_key_ipv4(struct smq_flow_key *key, const struct sockaddr_in *
 }
 
 void kernel_engine_action_ipv4(struct smq_flow_action *act, const struct sockaddr_in *relay_out,
-			       const struct sockaddr_in *peer_out, int egress_ifindex,
-			       uint32_t flags, uint64_t cookie)
+			       const struct sockaddr_in *peer_out, int ingress_ifindex,
+			       int egress_ifindex, uint32_t flags, uint64_t cookie)
 {
 	memset(act, 0, sizeof(*act));
 	smq_ip_set_v4(act->new_src_addr, relay_out->sin_addr.s_addr);
 	smq_ip_set_v4(act->new_dst_addr, peer_out->sin_addr.s_addr);
 	act->new_src_port = relay_out->sin_port;
 	act->new_dst_port = peer_out->sin_port;
+	act->ingress_ifindex = ingress_ifindex > 0 ? (__u32)ingress_ifindex : 0;
 	act->egress_ifindex = egress_ifindex > 0 ? (__u32)egress_ifindex : 0;
 	act->flags = flags;
 	act->cookie = cookie;
@@ -47,7 +48,7 @@ static bool ke_entry_valid(const struct smq_flow_key *key, const struct smq_flow
 	return key->family == SMQ_AF_INET && !key->pad[0] && !key->pad[1] && !key->pad[2] &&
 	       smq_ip_is_v4(key->dst_addr) && smq_ip_is_v4(key->src_addr) &&
 	       smq_ip_is_v4(act->new_src_addr) && smq_ip_is_v4(act->new_dst_addr) &&
-	       !(act->flags & ~SMQ_FLOW_F_RTCP) && !act->pad;
+	       !(act->flags & ~SMQ_FLOW_F_RTCP) && !act->pad && !act->pad2;
 }
 
 /* ke_key_str: "dst:port <- src:port" of an IPv4 key, for logs. */

@@ -117,7 +117,7 @@ static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp
 		flow_remove(in, fl);
 	if (!want)
 		return;
-	kernel_engine_action_ipv4(&act, &relay_out, dst, ol.ifindex[!from],
+	kernel_engine_action_ipv4(&act, &relay_out, dst, ol.ifindex[from], ol.ifindex[!from],
 				  rtcp ? SMQ_FLOW_F_RTCP : 0,
 				  ((uint64_t)ntohs(s->leg[0].local.sin_port) << 16) |
 				  ntohs(s->leg[1].local.sin_port));
@@ -265,6 +265,8 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 	int rc;
 
 	memset(&ol, 0, sizeof(ol));
+	/* Every engine checks the ingress interface: userspace sockets too. */
+	media_set_ifindex(ifindex_priv, ifindex_pub);
 	ol.ifindex[MEDIA_PRIVATE] = ifindex_priv;
 	ol.ifindex[MEDIA_PUBLIC] = ifindex_pub;
 	if (cfg->rtp_engine == RTP_ENGINE_USERSPACE || !cfg->rtp_proxy_enable) {
@@ -420,8 +422,7 @@ const char *offload_engine_name(void)
 
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
 {
-	(void)ifindex_priv;
-	(void)ifindex_pub;
+	media_set_ifindex(ifindex_priv, ifindex_pub);
 	if (cfg->rtp_engine != RTP_ENGINE_USERSPACE)
 		log_notice("rtp engine: userspace (sipmasq was built without eBPF support)");
 }
