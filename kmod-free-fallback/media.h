@@ -86,6 +86,14 @@ void media_stream_signal(struct media_stream *s);
  * media_stream_set_peer) a leg may latch its peer, in seconds. */
 void media_set_latch_window(unsigned seconds);
 
+/* media_leg_may_send: whether media may be sent to the party on `side` of
+ * s now (its RTP peer, or RTCP peer if rtcp): a usable address that is not
+ * refused (kmod-free-fallback/media_dest.h), and, unless the party is in
+ * strict latching mode (its SDP address is its signalling address), one
+ * that proved itself by sending (latched). Engines (kernel offload too)
+ * send nothing otherwise: an SDP cannot aim a flow at a third host. */
+bool media_leg_may_send(const struct media_stream *s, enum media_side side, bool rtcp);
+
 /* media_set_ifindex: the interfaces the private and the public relay
  * addresses are on (0 = unknown, not checked). A datagram to a relay port
  * that arrives on another interface (except loopback) is dropped and

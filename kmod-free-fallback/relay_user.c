@@ -30,6 +30,7 @@
 #include "daemon/base/log.h"
 #include "kmod-free-fallback/media.h"
 #include "kmod-free-fallback/latch.h"
+#include "kmod-free-fallback/media_dest.h"
 #include "kmod-free-fallback/portpool.h"
 
 #define RELAY_BATCH     32    /* datagrams per recvmmsg/sendmmsg */
@@ -164,6 +165,18 @@ static bool same_ep(const struct sockaddr_in *a, const struct sockaddr_in *b)
 static bool ep_usable(const struct sockaddr_in *a)
 {
 	return a->sin_port != 0 && a->sin_addr.s_addr != htonl(INADDR_ANY);
+}
+
+bool media_leg_may_send(const struct media_stream *s, enum media_side side, bool rtcp)
+{
+	const struct media_leg *leg = &s->leg[side];
+	const struct relay_stream *rs = relay_of((struct media_stream *)s);
+
+	if (!ep_usable(rtcp ? &leg->peer_rtcp : &leg->peer))
+		return false;
+	/* Strict: the SDP address is where the party's SIP came from. NAT
+	 * (or unknown, e.g. adopted): only a source that proved itself. */
+	return rs->latch[side].strict || (rtcp ? leg->rtcp_latched : leg->latched);
 }
 
 /* Send io.tx[0..n) from fd; datagrams sent are credited to `in`'s forward
@@ -319,7 +332,7 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 		unsigned ntx = 0;
 		bool from_party = false;
 		io.dst = *dst;
-		bool can_send = ep_usable(dst);
+		bool can_send = media_leg_may_send(s, (enum media_side)(1 - sk->side), sk->rtcp);
 		for (unsigned k = 0; k < n; k++) {
 			const struct msghdr *h = &io.rx[k].msg_hdr;
 			const struct sockaddr_in *src = &io.src[k];
@@ -645,10 +658,20 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	leg->sdp = a;
 	latch_set_sdp(&rs->latch[side], side, &a, signal_src);
 	generation++;
-	if (is_own_socket(s, &a)) {
-		log_warn("rtp relay: SDP points %s side at the relay itself (%s), ignored",
-			 side == MEDIA_PRIVATE ? "private" : "public",
-			 addr_str(&a, ep));
+	/* A relay bound to loopback (tests, a relay for local programs) talks
+	 * to this host by design: only its own sockets are refused there. */
+	bool local_relay = (ntohl(leg->local.sin_addr.s_addr) >> 24) == 127;
+	const char *why = is_own_socket(s, &a) ? "the relay itself" :
+			  a.sin_port && !local_relay ?
+			  media_dest_check(side, a.sin_addr, side_ifindex) : NULL;
+	if (a.sin_addr.s_addr == htonl(INADDR_ANY))
+		why = NULL;   /* c=0.0.0.0: hold (RFC 3264 8.4), never sent to anyway */
+	if (why) {
+		/* Never sent to; the party may still latch by sending first. */
+		log_ratelimited("sdp dest", RELAY_LOG_INTERVAL_S, LOG_WARNING,
+				"rtp relay: SDP points %s side at %s (%s): not sent to",
+				side == MEDIA_PRIVATE ? "private" : "public",
+				addr_str(&a, ep), why);
 		a.sin_port = 0;
 	}
 	leg->peer = a;

@@ -105,7 +105,8 @@ static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp
 	bool native_dead_end = ol.mode[from] == KE_MODE_XDP_NATIVE &&
 			       ol.mode[!from] != KE_MODE_XDP_NATIVE &&
 			       ol.ifindex[from] != ol.ifindex[!from];
-	bool want = ol.mode[from] != KE_MODE_NONE && !native_dead_end && latched && usable(dst);
+	bool want = ol.mode[from] != KE_MODE_NONE && !native_dead_end && latched && usable(dst) &&
+		    media_leg_may_send(s, (enum media_side)!from, rtcp);
 	struct smq_flow_key key;
 	struct smq_flow_action act;
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];

@@ -19,6 +19,7 @@
 #include "daemon/base/log.h"
 #include "kmod-free-fallback/media.h"
 #include "kmod-free-fallback/latch.h"
+#include "kmod-free-fallback/media_dest.h"
 #include "tests/unit/unit.h"
 
 #define RANGE_LOW  41000
@@ -621,6 +622,85 @@ static void test_latch_policy(void)
 	CHECK_INT(l.tier, LATCH_TIER_NONE);
 }
 
+/* NAT mode (the provider's SIP source is not its SDP address): nothing is
+ * sent to the announced address before a packet from it proves it (an SDP
+ * cannot aim the phone's audio at a third host); once it has, both ways. */
+static void test_nat_no_send(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int phone = udp_sock(0), prov = udp_sock(0);
+
+	if (!CHECK(phone >= 0 && prov >= 0) || !CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	struct sockaddr_in sdp_phone = lo_ep(sock_port(phone));
+	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, (struct in_addr){ htonl(0xc0000207) });
+	CHECK(media_leg_may_send(s, MEDIA_PRIVATE, false));
+	CHECK(!media_leg_may_send(s, MEDIA_PUBLIC, false));
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK(s->leg[0].latched);
+	CHECK(quiet(prov));
+	CHECK_INT(s->leg[0].drops, 1);
+	send_rtp(prov, lport(s, 1), 2, 50);
+	pump();
+	CHECK_INT(recv_len(phone), 50);
+	CHECK(media_leg_may_send(s, MEDIA_PUBLIC, false));
+	CHECK(!media_leg_may_send(s, MEDIA_PUBLIC, true));   /* RTCP not proven */
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK_INT(recv_len(prov), 60);
+	media_stream_close(s);
+	close(phone); close(prov);
+}
+
+/* Refused SDP destinations, on a made-up host: eth0 (ifindex 2) private
+ * 10.0.0.1/24, eth1 (3) public 198.51.100.1/24. */
+static void test_dest_verdict(void)
+{
+	struct media_ifaddr host[3];
+	const int sides[2] = { 2, 3 }, one_if[2] = { 2, 2 };
+	struct in_addr a;
+
+	memset(host, 0, sizeof(host));
+	inet_pton(AF_INET, "10.0.0.1", &host[0].addr);
+	inet_pton(AF_INET, "255.255.255.0", &host[0].mask);
+	host[0].ifindex = 2;
+	inet_pton(AF_INET, "198.51.100.1", &host[1].addr);
+	inet_pton(AF_INET, "255.255.255.0", &host[1].mask);
+	host[1].ifindex = 3;
+	inet_pton(AF_INET, "127.0.0.1", &host[2].addr);
+	inet_pton(AF_INET, "255.0.0.0", &host[2].mask);
+	host[2].ifindex = 1;
+#define VERDICT(side, ip, ifs) \
+	(inet_pton(AF_INET, ip, &a), media_dest_verdict(side, a, host, 3, ifs))
+	CHECK(!VERDICT(MEDIA_PUBLIC, "203.0.113.7", sides));
+	CHECK(!VERDICT(MEDIA_PUBLIC, "198.51.100.2", sides));
+	CHECK(!VERDICT(MEDIA_PUBLIC, "192.168.1.5", sides));   /* NAT: latching decides */
+	CHECK(!VERDICT(MEDIA_PRIVATE, "10.0.0.2", sides));
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "127.0.0.1", sides), "loopback");
+	CHECK_STR(VERDICT(MEDIA_PRIVATE, "127.5.0.1", sides), "loopback");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "224.0.0.1", sides), "multicast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "239.255.255.250", sides), "multicast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "255.255.255.255", sides), "broadcast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "198.51.100.255", sides), "broadcast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "10.0.0.255", sides), "broadcast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "0.1.2.3", sides), "reserved");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "240.0.0.1", sides), "reserved");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "198.51.100.1", sides), "this gateway");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "10.0.0.1", sides), "this gateway");
+	CHECK_STR(VERDICT(MEDIA_PRIVATE, "198.51.100.1", sides), "this gateway");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "10.0.0.3", sides), "other side's network");
+	CHECK_STR(VERDICT(MEDIA_PRIVATE, "198.51.100.9", sides), "other side's network");
+	/* One interface for both sides (behind a NAT router): no "other side". */
+	CHECK(!VERDICT(MEDIA_PUBLIC, "10.0.0.3", one_if));
+	/* Interfaces unknown: only the address rules. */
+	CHECK(!VERDICT(MEDIA_PUBLIC, "10.0.0.3", ((const int[2]){ 0, 0 })));
+#undef VERDICT
+}
+
 /* Exhaustion, ports held by someone else, and release on close. */
 static void test_exhaustion(void)
 {
@@ -679,6 +759,8 @@ int main(void)
 	test_strict_latch();
 	test_nat_latch();
 	test_spray_hijack();
+	test_nat_no_send();
+	test_dest_verdict();
 	test_latch_policy();
 	test_window();
 	test_exhaustion();
