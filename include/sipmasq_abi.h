@@ -21,7 +21,8 @@
 
 /* Version of the layouts below; the daemon refuses BPF objects built with
  * another one. */
-#define SMQ_ABI_VERSION 3   /* 3: smq_flow_action.ingress_ifindex, reason wrong_ingress */
+#define SMQ_ABI_VERSION 3   /* 3: smq_flow_action.ingress_ifindex and idle_timeout_s,
+                             * reasons wrong_ingress and idle_expired */
 
 /* Traffic counters of one direction of a relayed flow. Written by the data
  * path, read (never reset) by the daemon. Host byte order. */
@@ -80,7 +81,11 @@ struct smq_flow_action {
 	__u32  ingress_ifindex;  /* interface the packet must arrive on (the relay address's side);
 	                          * another one passes it to the stack (wrong_ingress), where
 	                          * rp_filter and firewall rules see it. 0 = any (tests only) */
-	__u32  pad2;             /* zero */
+	__u32  idle_timeout_s;   /* seconds since counters.last_seen_ns (the last forwarded packet,
+	                          * or the daemon's last put) after which the entry stops
+	                          * forwarding: packets pass to the stack (idle_expired), so that
+	                          * a dead daemon's entries cannot forward old tuples forever.
+	                          * 0 = never */
 } __attribute__((aligned(8)));
 
 /* Why the fast path did what it did with a packet: the index into the
@@ -108,7 +113,8 @@ struct smq_flow_action {
 	X(REWRITE_FAILED,   "rewrite_failed")   /* tc checksum helper failed mid-rewrite: dropped */ \
 	X(GSO,              "gso")              /* tc: coalesced (GRO) datagram: stack */ \
 	X(WRONG_INGRESS,    "wrong_ingress")    /* hit, but arrived on another interface than the entry's
-	                                          * (a spoofed source from the other side): stack */
+	                                          * (a spoofed source from the other side): stack */ \
+	X(IDLE_EXPIRED,     "idle_expired")     /* hit, but idle past its idle_timeout_s: stack */
 
 enum smq_reason {
 #define SMQ_REASON_ENUM_(name, str) SMQ_REASON_##name,
@@ -171,6 +177,8 @@ _Static_assert(__builtin_offsetof(struct smq_flow_action, egress_ifindex) == 68,
 _Static_assert(__builtin_offsetof(struct smq_flow_action, pad) == 76,
 	       "smq_flow_action layout changed");
 _Static_assert(__builtin_offsetof(struct smq_flow_action, ingress_ifindex) == 80,
+	       "smq_flow_action layout changed");
+_Static_assert(__builtin_offsetof(struct smq_flow_action, idle_timeout_s) == 84,
 	       "smq_flow_action layout changed");
 #endif
 

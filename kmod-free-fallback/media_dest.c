@@ -25,8 +25,13 @@ const char *media_dest_verdict(enum media_side side, struct in_addr a,
 	uint32_t h = ntohl(a.s_addr);
 	int mine = ifindex[side], other = ifindex[!side];
 
+	/* The private side may be this host itself (a PBX on the gateway,
+	 * on loopback or one of its addresses, as siproxd allows); from the
+	 * public side, this host is never a party. */
+	bool host_ok = side == MEDIA_PRIVATE;
+
 	if ((h >> 24) == 127)
-		return "loopback";
+		return host_ok ? NULL : "loopback";
 	if ((h >> 28) == 0xe)
 		return "multicast";
 	if (h == 0xffffffffu)
@@ -38,7 +43,7 @@ const char *media_dest_verdict(enum media_side side, struct in_addr a,
 		uint32_t m = ntohl(e->mask.s_addr);
 
 		if (e->addr.s_addr == a.s_addr)
-			return "this gateway";
+			return host_ok ? NULL : "this gateway";
 		/* The directed broadcast of a connected network (a /31 or /32
 		 * has none). */
 		if (m && m < 0xfffffffeu && in_net(h, e) && (h | m) == 0xffffffffu)

@@ -3,7 +3,9 @@
  * c=/m= of an SDP body come from whoever sent the SIP message: an INVITE to
  * an auto-answering phone could point a sustained RTP flow at the gateway
  * itself, at loopback, at broadcast/multicast, or from the public side at a
- * host of the private network. media_dest_verdict() refuses those; the relay
+ * host of the private network. media_dest_verdict() refuses those (this
+ * host and loopback only for the public side: a PBX may run on the gateway
+ * itself, on the private side, as with siproxd); the relay
  * then sends nothing to the announced address (a party that really is there
  * and sends first still latches, and is answered at its source). */
 #ifndef SIPMASQ_MEDIA_DEST_H

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 
@@ -48,7 +49,7 @@ static bool ke_entry_valid(const struct smq_flow_key *key, const struct smq_flow
 	return key->family == SMQ_AF_INET && !key->pad[0] && !key->pad[1] && !key->pad[2] &&
 	       smq_ip_is_v4(key->dst_addr) && smq_ip_is_v4(key->src_addr) &&
 	       smq_ip_is_v4(act->new_src_addr) && smq_ip_is_v4(act->new_dst_addr) &&
-	       !(act->flags & ~SMQ_FLOW_F_RTCP) && !act->pad && !act->pad2;
+	       !(act->flags & ~SMQ_FLOW_F_RTCP) && !act->pad;
 }
 
 /* ke_key_str: "dst:port <- src:port" of an IPv4 key, for logs. */
@@ -67,16 +68,23 @@ int kernel_engine_stream_put(struct kernel_engine *ke, const struct smq_flow_key
 			     const struct smq_flow_action *act)
 {
 	struct smq_flow_action val = *act, old;
+	struct timespec ts;
+	uint64_t now_ns;
 	char kb[64];
 	int err;
 
 	if (!ke_entry_valid(key, act))
 		return -EINVAL;
-	/* Counters belong to the kernel: carry the current ones over. */
+	/* Counters belong to the kernel: carry the current ones over. A put
+	 * renews the entry's idle time (bpf_ktime_get_ns() is CLOCK_MONOTONIC). */
 	if (bpf_map_lookup_elem(ke->streams_fd, key, &old) == 0)
 		val.counters = old.counters;
 	else
 		memset(&val.counters, 0, sizeof(val.counters));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (val.counters.last_seen_ns < now_ns)
+		val.counters.last_seen_ns = now_ns;
 	err = bpf_map_update_elem(ke->streams_fd, key, &val, BPF_ANY);
 	if (err) {
 		log_ratelimited("ke_stream_put", 10, LOG_WARNING,

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -428,6 +429,45 @@ static void test_wrong_ingress(bool tc)
 	COUNTED(SMQ_REASON_FORWARDED);
 }
 
+/* An entry idle past its idle_timeout_s (a dead daemon's, or a call that
+ * is over) stops forwarding: the stack gets the frame untouched. A put by
+ * the daemon renews it. */
+static void test_idle_expired(bool tc)
+{
+	struct sockaddr_in relay = sa("10.1.0.1", 40000), peer = sa("10.1.0.2", 5004);
+	struct smq_flow_key key;
+	struct smq_flow_action saved, act;
+	struct timespec ts;
+	struct pkt in, out;
+	uint8_t pay[32];
+
+	rtp_payload(pay, sizeof(pay), 9);
+	pkt_build(&in, &rtp_in, pay, sizeof(pay));
+	kernel_engine_key_ipv4(&key, &relay, &peer);
+	if (!CHECK_INT(kernel_engine_stream_get(ke, &key, &saved), 0))
+		return;
+	act = saved;
+	act.idle_timeout_s = 2;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	act.counters.last_seen_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
+				    3000000000u;   /* 3 s ago */
+	CHECK_INT(bpf_map_update_elem(ke->streams_fd, &key, &act, BPF_ANY), 0);
+	mark();
+	CHECK(passed_unchanged(tc, run(tc, &in, &out), &in, &out));
+	COUNTED(SMQ_REASON_IDLE_EXPIRED);
+	CHECK_INT(kernel_engine_stream_put(ke, &key, &act), 0);
+	mark();
+	CHECK_INT(run(tc, &in, &out), tc ? TC_ACT_REDIRECT : XDP_REDIRECT);
+	COUNTED(SMQ_REASON_FORWARDED);
+	/* 1 s idle of 2 allowed: still forwarding. */
+	act.counters.last_seen_ns += 2000000000u;
+	CHECK_INT(bpf_map_update_elem(ke->streams_fd, &key, &act, BPF_ANY), 0);
+	mark();
+	CHECK_INT(run(tc, &in, &out), tc ? TC_ACT_REDIRECT : XDP_REDIRECT);
+	COUNTED(SMQ_REASON_FORWARDED);
+	CHECK_INT(bpf_map_update_elem(ke->streams_fd, &key, &saved, BPF_ANY), 0);
+}
+
 /* Hits whose next hop cannot be used go to the stack untouched. */
 static void test_fib_failures(bool tc)
 {
@@ -534,6 +574,7 @@ int main(void)
 		test_hit_same_interface(tc);
 		test_passes(tc);
 		test_wrong_ingress(tc);
+		test_idle_expired(tc);
 		test_fib_failures(tc);
 		if (i == 1)
 			CHECK_INT(kernel_engine_tx_port_add(ke, if_b), 0);

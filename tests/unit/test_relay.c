@@ -681,7 +681,8 @@ static void test_dest_verdict(void)
 	CHECK(!VERDICT(MEDIA_PUBLIC, "192.168.1.5", sides));   /* NAT: latching decides */
 	CHECK(!VERDICT(MEDIA_PRIVATE, "10.0.0.2", sides));
 	CHECK_STR(VERDICT(MEDIA_PUBLIC, "127.0.0.1", sides), "loopback");
-	CHECK_STR(VERDICT(MEDIA_PRIVATE, "127.5.0.1", sides), "loopback");
+	CHECK(!VERDICT(MEDIA_PRIVATE, "127.5.0.1", sides));   /* a PBX on the gateway */
+	CHECK(!VERDICT(MEDIA_PRIVATE, "10.0.0.1", sides));
 	CHECK_STR(VERDICT(MEDIA_PUBLIC, "224.0.0.1", sides), "multicast");
 	CHECK_STR(VERDICT(MEDIA_PUBLIC, "239.255.255.250", sides), "multicast");
 	CHECK_STR(VERDICT(MEDIA_PUBLIC, "255.255.255.255", sides), "broadcast");
@@ -691,7 +692,7 @@ static void test_dest_verdict(void)
 	CHECK_STR(VERDICT(MEDIA_PUBLIC, "240.0.0.1", sides), "reserved");
 	CHECK_STR(VERDICT(MEDIA_PUBLIC, "198.51.100.1", sides), "this gateway");
 	CHECK_STR(VERDICT(MEDIA_PUBLIC, "10.0.0.1", sides), "this gateway");
-	CHECK_STR(VERDICT(MEDIA_PRIVATE, "198.51.100.1", sides), "this gateway");
+	CHECK(!VERDICT(MEDIA_PRIVATE, "198.51.100.1", sides));
 	CHECK_STR(VERDICT(MEDIA_PUBLIC, "10.0.0.3", sides), "other side's network");
 	CHECK_STR(VERDICT(MEDIA_PRIVATE, "198.51.100.9", sides), "other side's network");
 	/* One interface for both sides (behind a NAT router): no "other side". */
