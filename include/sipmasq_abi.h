@@ -21,7 +21,8 @@
 
 /* Version of the layouts below; the daemon refuses BPF objects built with
  * another one. */
-#define SMQ_ABI_VERSION 2
+#define SMQ_ABI_VERSION 3   /* 3: smq_flow_action.ingress_ifindex and idle_timeout_s,
+                             * reasons wrong_ingress and idle_expired */
 
 /* Traffic counters of one direction of a relayed flow. Written by the data
  * path, read (never reset) by the daemon. Host byte order. */
@@ -77,6 +78,14 @@ struct smq_flow_action {
 	__u32  egress_ifindex;   /* interface the packet must leave by; 0 = wherever the route says */
 	__u32  flags;            /* SMQ_FLOW_F_* */
 	__u32  pad;              /* zero */
+	__u32  ingress_ifindex;  /* interface the packet must arrive on (the relay address's side);
+	                          * another one passes it to the stack (wrong_ingress), where
+	                          * rp_filter and firewall rules see it. 0 = any (tests only) */
+	__u32  idle_timeout_s;   /* seconds since counters.last_seen_ns (the last forwarded packet,
+	                          * or the daemon's last put) after which the entry stops
+	                          * forwarding: packets pass to the stack (idle_expired), so that
+	                          * a dead daemon's entries cannot forward old tuples forever.
+	                          * 0 = never */
 } __attribute__((aligned(8)));
 
 /* Why the fast path did what it did with a packet: the index into the
@@ -102,7 +111,10 @@ struct smq_flow_action {
 	X(NO_TX_PORT,       "no_tx_port")       /* hit, native XDP, egress not in smq_tx_ports (takes no XDP frames?): stack */ \
 	X(REDIRECT_FAILED,  "redirect_failed")  /* rewritten but the redirect was refused: dropped */ \
 	X(REWRITE_FAILED,   "rewrite_failed")   /* tc checksum helper failed mid-rewrite: dropped */ \
-	X(GSO,              "gso")              /* tc: coalesced (GRO) datagram: stack */
+	X(GSO,              "gso")              /* tc: coalesced (GRO) datagram: stack */ \
+	X(WRONG_INGRESS,    "wrong_ingress")    /* hit, but arrived on another interface than the entry's
+	                                          * (a spoofed source from the other side): stack */ \
+	X(IDLE_EXPIRED,     "idle_expired")     /* hit, but idle past its idle_timeout_s: stack */
 
 enum smq_reason {
 #define SMQ_REASON_ENUM_(name, str) SMQ_REASON_##name,
@@ -157,12 +169,16 @@ _Static_assert(__builtin_offsetof(struct smq_flow_key, dst_port) == 32,
 	       "smq_flow_key layout changed");
 _Static_assert(__builtin_offsetof(struct smq_flow_key, family) == 36,
 	       "smq_flow_key layout changed");
-_Static_assert(sizeof(struct smq_flow_action) == 80, "smq_flow_action layout changed");
+_Static_assert(sizeof(struct smq_flow_action) == 88, "smq_flow_action layout changed");
 _Static_assert(__builtin_offsetof(struct smq_flow_action, new_src_addr) == 32,
 	       "smq_flow_action layout changed");
 _Static_assert(__builtin_offsetof(struct smq_flow_action, egress_ifindex) == 68,
 	       "smq_flow_action layout changed");
 _Static_assert(__builtin_offsetof(struct smq_flow_action, pad) == 76,
+	       "smq_flow_action layout changed");
+_Static_assert(__builtin_offsetof(struct smq_flow_action, ingress_ifindex) == 80,
+	       "smq_flow_action layout changed");
+_Static_assert(__builtin_offsetof(struct smq_flow_action, idle_timeout_s) == 84,
 	       "smq_flow_action layout changed");
 #endif
 

@@ -1,20 +1,34 @@
 /* Latching policy of the relay: which source a stream leg may learn as its
- * peer (symmetric RTP), as a defence against RTP injection and "RTP Bleed".
+ * peer (symmetric RTP), as a defence against RTP injection, "RTP Bleed" and
+ * media hijack by a sprayer.
  *
  * A leg may latch only while its window is open (opened by every signalling
- * event of the stream: SDP offer, answer, re-INVITE) and only a source that
- * the SDP allows (none before the party's own SDP: the window opens at the
- * offer, when the answering party's relay port is already announced):
- *   - strict: the party's SDP address is where it really is (same as its
- *     signalling source, and not a private address on the public side):
- *     only packets from that IP address latch (any port: symmetric RTP from
- *     another port of the same host is common);
- *   - NAT: the party is behind NAT (SDP address private on the public side,
- *     different from its signalling source, or unknown): any source, but
- *     only the first that sends LATCH_SSRC_PACKETS RTP packets with the same
- *     SSRC (rtpengine's "heuristic" learning, stricter); a source with the
- *     signalling source's IP address (the NAT in front of the party, as a
- *     rule) latches at once, as it would in strict mode.
+ * event of the stream: SDP offer, answer, re-INVITE, ACK) and only after the
+ * party's own SDP. Sources are ranked in tiers, best first (the idea of
+ * rtpengine's "heuristic" endpoint learning, stricter):
+ *   0 EXACT      the SDP address and port: latches at once;
+ *   1 SDP_IP     the SDP address, another port: latches at once;
+ *   2 SIGNAL_IP  the address the party's SIP came from (the NAT in front of
+ *                a phone, as a rule): latches at once;
+ *   3 STRANGER   any other source, and only in NAT mode (see below): latches
+ *                only after LATCH_GRACE_MS since the last signalling event,
+ *                after LATCH_SSRC_PACKETS RTP packets with one SSRC, while
+ *                no better tier has latched, and only if it is the only
+ *                proven stranger (two proven strangers = a sprayer is there:
+ *                nobody latches, a stranger never gets the call's audio by
+ *                luck).
+ * Inside the window a better tier replaces a worse latched source (the
+ * party's own address re-latches over a stranger that won first); an equal
+ * or worse one never does. Stranger candidates are never evicted: at most
+ * LATCH_CANDIDATES new ones per window, later ones are not followed (a
+ * sprayer rotating source ports can block a stranger party, never win).
+ *
+ * Modes: strict when the party's SDP address is where it really is (same as
+ * its signalling source, and not a private address on the public side):
+ * strangers never latch. NAT otherwise (SDP private on the public side,
+ * different from the signalling source, or the source unknown as for a call
+ * adopted after a restart).
+ *
  * RTCP latches only from the IP address RTP latched to (or, strict, the SDP
  * address). Pure logic over the arguments: no I/O, no clock. */
 #ifndef SIPMASQ_LATCH_H
@@ -27,31 +41,44 @@
 
 #include "kmod-free-fallback/media.h"
 
-#define LATCH_CANDIDATES   4   /* NAT mode: sources followed at once */
-#define LATCH_SSRC_PACKETS 3   /* NAT mode: same-SSRC packets needed to latch */
+#define LATCH_CANDIDATES   4     /* NAT mode: strangers followed per window */
+#define LATCH_SSRC_PACKETS 3     /* NAT mode: same-SSRC packets a stranger needs */
+#define LATCH_GRACE_MS     1000u /* NAT mode: no stranger before this, ms after
+                                  * the last signalling event */
 
-/* A source seen while latching in NAT mode. */
+/* How well a source matches what the party announced; lower is better. */
+enum latch_tier {
+	LATCH_TIER_EXACT = 0,
+	LATCH_TIER_SDP_IP = 1,
+	LATCH_TIER_SIGNAL_IP = 2,
+	LATCH_TIER_STRANGER = 3,
+	LATCH_TIER_NONE = 4,        /* nothing latched */
+};
+
+/* A stranger seen while latching in NAT mode. */
 struct latch_cand {
 	struct sockaddr_in src;
 	uint32_t ssrc;              /* network byte order, as on the wire */
-	unsigned count;             /* consecutive packets with that SSRC */
+	unsigned count;             /* consecutive packets with that SSRC; 0 = free slot */
 };
 
-/* Latching state of one leg. Zeroed = window closed, no SDP. */
+/* Latching state of one leg. Zeroed = window closed, no SDP: nothing
+ * latches before latch_set_sdp(). */
 struct latch {
+	uint64_t opened_ms;         /* last signalling event (latch_open) */
 	uint64_t until_ms;          /* latching allowed while now <= until_ms */
 	bool sdp_known;             /* latch_set_sdp() was called: the party spoke */
 	bool strict;                /* see above; false = NAT */
-	struct in_addr sdp_ip;      /* strict mode: the only address that latches */
-	struct in_addr signal_ip;   /* NAT mode: latches at once (0 = unknown) */
+	struct sockaddr_in sdp;     /* SDP address and RTP port */
+	struct in_addr signal_ip;   /* where the party's SIP came from (0 = unknown) */
+	uint8_t tier;               /* enum latch_tier of the latched RTP source */
 	struct latch_cand cand[LATCH_CANDIDATES];
-	unsigned next;              /* candidate slot reused next (round robin) */
 };
 
 enum latch_verdict {
 	LATCH_REJECT,   /* foreign source: drop and count it */
 	LATCH_WAIT,     /* maybe the party, not proven yet: drop, not foreign */
-	LATCH_ACCEPT,   /* latch this source now */
+	LATCH_ACCEPT,   /* latch this source now (replacing a worse one if latched) */
 };
 
 /* latch_behind_nat: whether the party on `side`, whose SDP gave address sdp
@@ -60,16 +87,31 @@ enum latch_verdict {
  * only on the public side: on the private side they are the norm. */
 bool latch_behind_nat(enum media_side side, struct in_addr sdp, struct in_addr signal_src);
 
-/* latch_set_sdp: a new SDP address for the leg (network order): mode from
- * latch_behind_nat(), candidates forgotten. The window is not touched. */
-void latch_set_sdp(struct latch *l, enum media_side side, struct in_addr sdp,
+/* latch_set_sdp: a new SDP address and RTP port for the leg (network order):
+ * mode from latch_behind_nat(), nothing latched, candidates forgotten. The
+ * window is not touched. */
+void latch_set_sdp(struct latch *l, enum media_side side, const struct sockaddr_in *sdp,
 		   struct in_addr signal_src);
 
-/* latch_open: (re)open the window until now_ms + window_ms. */
+/* latch_open: a signalling event: (re)open the window until now_ms +
+ * window_ms, restart the stranger grace period, forget stranger candidates. */
 void latch_open(struct latch *l, uint64_t now_ms, uint64_t window_ms);
 
-/* latch_rtp: verdict for an RTP datagram pkt[0..len) from src on a leg that
- * has not latched yet; follows NAT-mode candidates. */
+/* latch_tier_of: the tier src would have on this leg (LATCH_TIER_STRANGER
+ * also in strict mode; latch_rtp() rejects it there). */
+enum latch_tier latch_tier_of(const struct latch *l, const struct sockaddr_in *src);
+
+/* latch_adopted: the leg's RTP peer `peer` was latched by a previous daemon
+ * (restart): remember its tier so that only a better one may replace it. */
+void latch_adopted(struct latch *l, const struct sockaddr_in *peer);
+
+/* latch_unlatched: the relay forgot the latched RTP source (the leg starts
+ * over as if nothing had latched). */
+void latch_unlatched(struct latch *l);
+
+/* latch_rtp: verdict for an RTP datagram pkt[0..len) from src, on a leg that
+ * has not latched or whose latched source is not src. LATCH_ACCEPT records
+ * src's tier as the latched one. Follows NAT-mode candidates. */
 enum latch_verdict latch_rtp(struct latch *l, const struct sockaddr_in *src,
 			     const unsigned char *pkt, size_t len, uint64_t now_ms);
 

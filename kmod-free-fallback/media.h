@@ -90,6 +90,24 @@ void media_set_latch_window(unsigned seconds);
  * userspace relay sends from sockets opened from now on (rtp_dscp). Kernel
  * engines forward with the sender's DSCP. */
 void media_set_dscp(unsigned dscp);
+/* media_leg_may_send: whether media may be sent to the party on `side` of
+ * s now (its RTP peer, or RTCP peer if rtcp): a usable address that is not
+ * refused (kmod-free-fallback/media_dest.h), and, unless the party is in
+ * strict latching mode (its SDP address is its signalling address), one
+ * that proved itself by sending (latched). Engines (kernel offload too)
+ * send nothing otherwise: an SDP cannot aim a flow at a third host. */
+bool media_leg_may_send(const struct media_stream *s, enum media_side side, bool rtcp);
+
+/* media_set_ifindex: the interfaces the private and the public relay
+ * addresses are on (0 = unknown, not checked). A datagram to a relay port
+ * that arrives on another interface (except loopback) is dropped and
+ * counted as foreign: its source is spoofed (a phone's LAN address sent in
+ * from the WAN), what rp_filter would drop when it is on. */
+void media_set_ifindex(int ifindex_private, int ifindex_public);
+
+/* media_wrong_ingress_drops: datagrams dropped since start because they
+ * arrived on the other side's interface (also counted as foreign). */
+uint64_t media_wrong_ingress_drops(void);
 
 /* media_foreign_drops: datagrams dropped for their source since start, all
  * streams (closed ones too). */

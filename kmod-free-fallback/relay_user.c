@@ -30,6 +30,7 @@
 #include "daemon/base/log.h"
 #include "kmod-free-fallback/media.h"
 #include "kmod-free-fallback/latch.h"
+#include "kmod-free-fallback/media_dest.h"
 #include "kmod-free-fallback/portpool.h"
 
 #define RELAY_BATCH     32    /* datagrams per recvmmsg/sendmmsg */
@@ -65,8 +66,13 @@ struct relay_stream {
 #define relay_of(s) \
 	((struct relay_stream *)(void *)((char *)(s) - offsetof(struct relay_stream, pub)))
 
+/* Linux gives the loopback device index 1 in every network namespace. */
+#define RELAY_LOOPBACK_IFINDEX 1
+
 static struct portpool pool;
 static bool pool_ready;
+static int side_ifindex[2];      /* see media_set_ifindex(); 0 = not checked */
+static uint64_t wrong_ingress_total;
 static media_hook_fn hook;
 static uint64_t latch_window_ms = MEDIA_LATCH_WINDOW_DEFAULT_S * 1000u;
 /* rtp_dscp: DSCP of the relay sockets (0: unmarked). */
@@ -82,6 +88,17 @@ unsigned media_generation(void)
 void media_set_dscp(unsigned dscp)
 {
 	relay_dscp = dscp;
+}
+
+void media_set_ifindex(int ifindex_private, int ifindex_public)
+{
+	side_ifindex[MEDIA_PRIVATE] = ifindex_private > 0 ? ifindex_private : 0;
+	side_ifindex[MEDIA_PUBLIC] = ifindex_public > 0 ? ifindex_public : 0;
+}
+
+uint64_t media_wrong_ingress_drops(void)
+{
+	return wrong_ingress_total;
 }
 
 void media_set_latch_window(unsigned seconds)
@@ -122,6 +139,10 @@ static struct {
 	struct iovec rx_iov[RELAY_BATCH], tx_iov[RELAY_BATCH];
 	struct sockaddr_in src[RELAY_BATCH];
 	struct sockaddr_in dst;          /* one destination per batch */
+	union {                          /* IP_PKTINFO of each received datagram */
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+		struct cmsghdr align;
+	} ctrl[RELAY_BATCH];
 	unsigned char buf[RELAY_BATCH][RELAY_MAX_DGRAM];
 } io;
 
@@ -151,6 +172,18 @@ static bool same_ep(const struct sockaddr_in *a, const struct sockaddr_in *b)
 static bool ep_usable(const struct sockaddr_in *a)
 {
 	return a->sin_port != 0 && a->sin_addr.s_addr != htonl(INADDR_ANY);
+}
+
+bool media_leg_may_send(const struct media_stream *s, enum media_side side, bool rtcp)
+{
+	const struct media_leg *leg = &s->leg[side];
+	const struct relay_stream *rs = relay_of((struct media_stream *)s);
+
+	if (!ep_usable(rtcp ? &leg->peer_rtcp : &leg->peer))
+		return false;
+	/* Strict: the SDP address is where the party's SIP came from. NAT
+	 * (or unknown, e.g. adopted): only a source that proved itself. */
+	return rs->latch[side].strict || (rtcp ? leg->rtcp_latched : leg->latched);
 }
 
 /* Send io.tx[0..n) from fd; datagrams sent are credited to `in`'s forward
@@ -193,6 +226,8 @@ static unsigned relay_recv(int fd)
 	for (unsigned k = 0; k < RELAY_BATCH; k++) {
 		io.rx[k].msg_hdr.msg_namelen = sizeof(io.src[k]);
 		io.rx[k].msg_hdr.msg_flags = 0;
+		io.rx[k].msg_hdr.msg_control = io.ctrl[k].buf;
+		io.rx[k].msg_hdr.msg_controllen = sizeof(io.ctrl[k].buf);
 	}
 	int n = recvmmsg(fd, io.rx, RELAY_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0) {
@@ -204,9 +239,33 @@ static unsigned relay_recv(int fd)
 	return (unsigned)n;
 }
 
+/* Whether datagram h arrived on another interface than its leg's (side):
+ * its source then belongs to the other side of the gateway and is spoofed,
+ * whatever it says (the kernel fast path makes the same check, and sockets
+ * see what rp_filter would have dropped when it is off). Local senders
+ * (loopback) are the host itself. No IP_PKTINFO: not checked. */
+static bool wrong_ingress(const struct msghdr *h, int side)
+{
+	int want = side_ifindex[side];
+
+	if (!want)
+		return false;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)h); c;
+	     c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			return pi.ipi_ifindex != want && pi.ipi_ifindex != RELAY_LOOPBACK_IFINDEX;
+		}
+	}
+	return false;
+}
+
 /* Whether a datagram from src may go on to the other side: from the latched
- * peer, or latching it now (*latched_now set). Others are counted as drops,
- * and as foreign when the policy rejects their source. */
+ * peer, or latching it now (*latched_now set), possibly replacing a worse
+ * latched RTP source inside the window (latch.h's tiers). Others are counted
+ * as drops, and as foreign when the policy rejects their source. */
 static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 		      const unsigned char *pkt, unsigned len, bool *latched_now)
 {
@@ -215,11 +274,13 @@ static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 	struct sockaddr_in *src_peer = sk->rtcp ? &in->peer_rtcp : &in->peer;
 	bool *latched = sk->rtcp ? &in->rtcp_latched : &in->latched;
 	enum latch_verdict v = LATCH_REJECT;
+	bool relatch = false;
 
-	if (*latched)
-		v = same_ep(src, src_peer) ? LATCH_ACCEPT : LATCH_REJECT;
-	else if (sk->rtcp)
-		v = latch_rtcp(l, in->latched ? &in->peer : NULL, src, evloop_now_ms());
+	if (*latched && same_ep(src, src_peer))
+		return true;
+	if (sk->rtcp)
+		v = *latched ? LATCH_REJECT :
+		    latch_rtcp(l, in->latched ? &in->peer : NULL, src, evloop_now_ms());
 	else
 		v = latch_rtp(l, src, pkt, len, evloop_now_ms());
 	if (v != LATCH_ACCEPT) {
@@ -230,8 +291,7 @@ static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 		}
 		return false;
 	}
-	if (*latched)
-		return true;
+	relatch = *latched;
 	/* Symmetric RTP: the party receives where it sends from, whatever its
 	 * SDP said (NAT in front of it). */
 	*src_peer = *src;
@@ -239,13 +299,22 @@ static bool source_ok(struct relay_sock *sk, const struct sockaddr_in *src,
 	memset(src_peer->sin_zero, 0, sizeof(src_peer->sin_zero));
 	*latched = true;
 	*latched_now = true;
+	if (!sk->rtcp && relatch && in->peer_rtcp.sin_addr.s_addr != src->sin_addr.s_addr) {
+		/* A better source replaced the RTP peer: RTCP follows it. */
+		uint16_t port = ntohs(src->sin_port);
+
+		in->rtcp_latched = false;
+		in->peer_rtcp = *src_peer;
+		in->peer_rtcp.sin_port = port < 65535 ? htons((uint16_t)(port + 1)) : 0;
+	}
 	generation++;
-	if (log_debug_mask & DBCLASS_RTP) {
+	if ((log_debug_mask & DBCLASS_RTP) || relatch) {
 		char ep[ADDR_STRLEN];
-		log_debug(DBCLASS_RTP, "rtp relay: %s %s side latched to %s (%s)",
-			  sk->rtcp ? "rtcp" : "rtp",
-			  sk->side == MEDIA_PRIVATE ? "private" : "public",
-			  addr_str(src, ep), l->strict ? "SDP address" : "NAT");
+		log_info("rtp relay: %s %s side %slatched to %s (tier %u, %s)",
+			 sk->rtcp ? "rtcp" : "rtp",
+			 sk->side == MEDIA_PRIVATE ? "private" : "public",
+			 relatch ? "re-" : "", addr_str(src, ep), (unsigned)l->tier,
+			 l->strict ? "strict" : "NAT");
 	}
 	return true;
 }
@@ -270,7 +339,7 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 		unsigned ntx = 0;
 		bool from_party = false;
 		io.dst = *dst;
-		bool can_send = ep_usable(dst);
+		bool can_send = media_leg_may_send(s, (enum media_side)(1 - sk->side), sk->rtcp);
 		for (unsigned k = 0; k < n; k++) {
 			const struct msghdr *h = &io.rx[k].msg_hdr;
 			const struct sockaddr_in *src = &io.src[k];
@@ -281,6 +350,13 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 			if ((h->msg_flags & MSG_TRUNC) || h->msg_namelen != sizeof(*src) ||
 			    src->sin_family != AF_INET) {
 				in->drops++;
+				continue;
+			}
+			if (wrong_ingress(h, sk->side)) {
+				in->drops++;
+				in->foreign++;
+				foreign_total++;
+				wrong_ingress_total++;
 				continue;
 			}
 			if (!source_ok(sk, src, io.buf[k], len, &latched_now))
@@ -321,13 +397,16 @@ static int udp_bind(struct in_addr addr, uint16_t port, int *fd)
 		.sin_addr = addr,
 	};
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int on = 1;
 
 	if (s < 0)
 		return -errno;
 	if (addr_set_dscp(s, relay_dscp) != 0)
 		log_ratelimited("rtp-dscp", 60, LOG_WARNING, "rtp_dscp %u: %s", relay_dscp,
 				strerror(errno));
-	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	/* The arrival interface of each datagram, for wrong_ingress(). */
+	if (setsockopt(s, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) < 0 ||
+	    bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		int err = errno;
 		close(s);
 		return -err;
@@ -530,9 +609,12 @@ int media_stream_adopt(const struct media_leg legs[2], struct media_stream **out
 		/* Ports, peers, latches and counters as saved; fresh sockets.
 		 * Where the signalling came from is not saved: NAT rules. */
 		*leg = legs[side];
-		if (leg->sdp.sin_port)
+		if (leg->sdp.sin_port) {
 			latch_set_sdp(&rs->latch[side], (enum media_side)side,
-				      leg->sdp.sin_addr, (struct in_addr){ 0 });
+				      &leg->sdp, (struct in_addr){ 0 });
+			if (leg->latched)   /* only a better source may replace it */
+				latch_adopted(&rs->latch[side], &leg->peer);
+		}
 		leg->fd_rtp = leg->fd_rtcp = -1;
 		leg->local.sin_port = htons(port);   /* owned: stream_release returns it */
 		rc = leg_bind(leg, legs[side].local.sin_addr, port);
@@ -584,12 +666,22 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 	if (same_ep(&leg->sdp, &a))
 		return;
 	leg->sdp = a;
-	latch_set_sdp(&rs->latch[side], side, a.sin_addr, signal_src);
+	latch_set_sdp(&rs->latch[side], side, &a, signal_src);
 	generation++;
-	if (is_own_socket(s, &a)) {
-		log_warn("rtp relay: SDP points %s side at the relay itself (%s), ignored",
-			 side == MEDIA_PRIVATE ? "private" : "public",
-			 addr_str(&a, ep));
+	/* A relay bound to loopback (tests, a relay for local programs) talks
+	 * to this host by design: only its own sockets are refused there. */
+	bool local_relay = (ntohl(leg->local.sin_addr.s_addr) >> 24) == 127;
+	const char *why = is_own_socket(s, &a) ? "the relay itself" :
+			  a.sin_port && !local_relay ?
+			  media_dest_check(side, a.sin_addr, side_ifindex) : NULL;
+	if (a.sin_addr.s_addr == htonl(INADDR_ANY))
+		why = NULL;   /* c=0.0.0.0: hold (RFC 3264 8.4), never sent to anyway */
+	if (why) {
+		/* Never sent to; the party may still latch by sending first. */
+		log_ratelimited("sdp dest", RELAY_LOG_INTERVAL_S, LOG_WARNING,
+				"rtp relay: SDP points %s side at %s (%s): not sent to",
+				side == MEDIA_PRIVATE ? "private" : "public",
+				addr_str(&a, ep), why);
 		a.sin_port = 0;
 	}
 	leg->peer = a;

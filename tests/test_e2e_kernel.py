@@ -608,3 +608,45 @@ def test_clean_stop_detaches_and_unpins(topology, kamailio, sipp, sipmasq, count
     assert meters.bob_got.packets() == still, "packets still forwarded after SIGTERM"
     uac.kill()
     uas.kill()
+
+
+def test_userspace_after_kernel_removes_leftover(topology, kamailio, sipp, sipmasq, counter,
+                                                 tmp_path):
+    """Issue 13 item 5: a daemon that hands its fast path over (SIGUSR2)
+    and is followed by one with rtp_engine = userspace: the new daemon
+    detaches and unpins what the old one left (else the pinned program goes
+    on forwarding old tuples ahead of it), and the adopted call's audio goes
+    on through the userspace relay."""
+    smq = started(sipmasq(rtp_engine="tc"))
+    pin_dir = smq.config["bpf_pin_dir"]
+    state_file = smq.config["registration_file"] + ".calls"
+    register(sipp, topology)
+    meters = Meters(counter, topology)
+    uac, uas = start_call(sipp, topology, tmp_path, packets=200, call_ms=6600, timeout=30)
+    wait_streams(smq, pin_dir, min_packets=20)
+    netns.wait_for(lambda: os.path.exists(state_file)
+                   and "stream " in open(state_file).read(), 3, what="call state file")
+    time.sleep(1.0)
+    assert smq.stop(sig=signal.SIGUSR2, timeout=5) == 0
+    for ifname in ("gwlan", "gwwan"):
+        assert kernel.attachments(topology.gw, ifname)["tc"], ifname
+    relay_before = meters.read()
+
+    smq.config["rtp_engine"] = "userspace"
+    mark = len(smq.log())
+    started(smq.start(), mark)
+    log2 = smq.log()[mark:]
+    assert "removed the fast path an earlier sipmasq left" in log2, log2[-3000:]
+    assert not os.path.exists(pin_dir), os.listdir(pin_dir)
+    for ifname in ("gwlan", "gwwan"):
+        assert kernel.attachments(topology.gw, ifname) == {"xdp": None, "tc": []}, ifname
+    callid, _, _ = finish_call(uac, uas)
+    assert "call adopted: Call-ID=%s " % callid in smq.log()[mark:]
+    end = [e for e in smq.call_ends() if e["callid"] == callid][-1]
+    counts = meters.read()
+    assert end["engine"] == "userspace", end
+    # After the purge, the userspace relay carried the rest of the call.
+    assert counts["relay_p2p"] - relay_before["relay_p2p"] >= 50, (relay_before, counts)
+    assert counts["relay_p2r"] - relay_before["relay_p2r"] >= 50, (relay_before, counts)
+    assert counts["bob_got"] >= counts["phone_sent"] - 5, counts
+    assert smq.stop() == 0

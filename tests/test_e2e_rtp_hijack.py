@@ -142,3 +142,163 @@ def test_spray_during_call(topology, kamailio, sipp, sipmasq, counter, procs, tm
     if engine == "tc":
         assert stats["kernel_reasons"]["miss"] > 0, stats
         assert end["p2p_kernel"] > 0 and end["p2r_kernel"] > 0, end
+
+
+# The far party's media address differs from its SIP address (a provider SBC
+# with separate media addresses): its leg latches in NAT mode.
+BOB_MEDIA_IP = "198.51.100.4"
+
+# A sprayer made to beat latching by SSRC alone: four source ports of SRC
+# sending RTP with one SSRC to every port LOW..HIGH of DST, each port one
+# packet in turn and then a burst of 3 from the first, a round every 20 ms.
+_SPRAY_ROTATING = r'''
+import socket, struct, sys, time
+src, dst, low, high, seconds, marker = sys.argv[1:7]
+socks = []
+for _ in range(4):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.setblocking(False)
+    socks.append(s)
+end = time.monotonic() + float(seconds)
+seq = 0
+while time.monotonic() < end:
+    for port in range(int(low), int(high) + 1):
+        for s in socks + [socks[0]] * 2:
+            pkt = struct.pack("!BBHII", 0x80, 8, seq & 0xffff, (seq * 160) & 0xffffffff,
+                              0x5eed5eed) + marker.encode().ljust(160, b".")
+            seq += 1
+            try:
+                s.sendto(pkt, (dst, port))
+            except OSError:
+                pass
+    time.sleep(0.02)
+'''
+
+
+@pytest.mark.parametrize("engine", ["userspace", "tc"])
+def test_spray_nat_mode_media_address(topology, kamailio, sipp, sipmasq, counter, procs,
+                                      tmp_path, engine):
+    """Issue 13 item 1: bob's SDP names a second address of the far end (not
+    the one his SIP comes from), so his leg latches in NAT mode; a third host
+    sprays rotating source ports from before the INVITE until after the BYE.
+    Bob's exact SDP address latches at once: his audio reaches alice, alice's
+    reaches him, nothing sprayed reaches either, the sprayer gets nothing."""
+    if engine != "userspace" and not kernel.have_tool():
+        pytest.skip("sipmasq built without the kernel engine")
+    for ip in (WAN_SPRAYER, BOB_MEDIA_IP):
+        netns.run_in(topology.wan, ["ip", "addr", "add", ip + "/24", "dev", "wan0"])
+    smq = sipmasq(rtp_engine=engine)
+    assert smq.ctl("stats")["engine"] == engine
+    res = flows.register(sipp, topology, ALICE)
+    assert res.ok, res.describe()
+    at_bob = counter(topology.wan, BOB.media, src=GW_PUBLIC, dst=BOB_MEDIA_IP,
+                     sport="%d:%d" % RELAY_PORTS)
+    at_alice = flows.relay_counter(counter, topology, ALICE)
+    at_sprayer = counter(topology.wan, None, src=GW_PUBLIC, dst=WAN_SPRAYER)
+    marked_wan = counter(topology.wan, None, string=MARKER)
+    marked_lan = counter(topology.lan, None, string=MARKER)
+
+    seconds = (RING_MS + CALL_MS) / 1000.0 + 4
+    sprayer = procs.start(topology.wan,
+                          [sys.executable, "-c", _SPRAY_ROTATING, WAN_SPRAYER, GW_PUBLIC,
+                           str(RELAY_PORTS[0]), str(RELAY_PORTS[1]), str(seconds), MARKER],
+                          os.path.join(str(tmp_path), "spray_rotating.log"),
+                          name="spray_rotating")
+    kernel.write_audio_pcap(os.path.join(str(tmp_path), kernel.AUDIO_NAME), AUDIO_PKTS)
+    uas = sipp.start_server(topology.wan, "uas_pcap_ring", BOB.ip, BOB.port,
+                            media_ip=BOB_MEDIA_IP, media_port=BOB.media,
+                            duration_ms=RING_MS, timeout=30)
+    uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB),
+                             scenario="uac_call_pcap", duration_ms=CALL_MS, timeout=30)
+    talking = {}
+
+    def both_latched():
+        lg = legs(smq)
+        talking["legs"] = lg
+        return bool(lg) and lg[0]["latched"] and lg[1]["latched"] and lg[1]["foreign"] > 0
+    netns.wait_for(both_latched, RING_MS / 1000.0 + 6, interval=0.1,
+                   what="both legs latched, the sprayer counted: %s" % talking)
+    lg = talking["legs"]
+    uac_res, _ = flows.finished_ok(uac, uas)
+    callid = flows.first_sent(uac_res, "INVITE").call_id
+    end = smq.call_end(callid)
+    sprayer.wait(timeout=seconds + 10)
+
+    assert lg[1]["peer"] == "%s:%d" % (BOB_MEDIA_IP, BOB.media), lg
+    assert lg[0]["peer"] == "%s:%d" % (ALICE.ip, ALICE.media), lg
+    assert at_alice.packets() >= AUDIO_PKTS - 5, at_alice.packets()
+    assert at_bob.packets() >= AUDIO_PKTS - 5, at_bob.packets()
+    assert at_sprayer.packets() == 0, "the sprayer received the call's audio"
+    assert marked_wan.packets() == 0, "bob's side received sprayed packets"
+    assert marked_lan.packets() == 0, "alice's side received sprayed packets"
+    if engine == "tc":
+        assert end["p2p_kernel"] > 0 and end["p2r_kernel"] > 0, end
+
+
+# Sends N RTP datagrams carrying MARKER from a forged source SRC:SPORT to
+# DST:DPORT through a raw socket (the kernel fills the IPv4 checksum; UDP
+# checksum 0 = none), one every 20 ms.
+_SPOOF = r'''
+import socket, struct, sys, time
+src, sport, dst, dport, n, marker = sys.argv[1:7]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for seq in range(int(n)):
+    pay = struct.pack("!BBHII", 0x80, 8, seq, seq * 160, 0x5eed5eed) + marker.encode().ljust(160, b".")
+    udp = struct.pack("!HHHH", int(sport), int(dport), 8 + len(pay), 0) + pay
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    s.sendto(ip + udp, (dst, 0))
+    time.sleep(0.02)
+'''
+
+
+@pytest.mark.parametrize("engine", ["userspace", "tc"])
+def test_spoofed_lan_source_from_wan(topology, kamailio, sipp, sipmasq, counter, procs,
+                                     tmp_path, engine):
+    """Issue 13 item 2: during a latched call, a host on the WAN sends to
+    alice's private relay port with alice's own LAN address and port as the
+    source (rp_filter off on the gateway, as on many routers). Neither the
+    kernel entry (which matches the tuple) nor the userspace socket may relay
+    it: it arrived on the wrong interface. Nothing marked reaches bob; the
+    kernel counts it as wrong_ingress and the leg as foreign."""
+    if engine != "userspace" and not kernel.have_tool():
+        pytest.skip("sipmasq built without the kernel engine")
+    for key in ("all", "default", "gwwan", "gwlan"):
+        netns.run_in(topology.gw, ["sysctl", "-q", "-w", "net.ipv4.conf.%s.rp_filter=0" % key])
+    netns.run_in(topology.wan, ["ip", "route", "add", "10.0.0.0/24", "via", GW_PUBLIC])
+    smq = sipmasq(rtp_engine=engine)
+    res = flows.register(sipp, topology, ALICE)
+    assert res.ok, res.describe()
+    at_bob = flows.relay_counter(counter, topology, BOB)
+    marked_wan = counter(topology.wan, None, src=GW_PUBLIC, string=MARKER)
+    marked_lan = counter(topology.lan, None, string=MARKER)
+    kernel.write_audio_pcap(os.path.join(str(tmp_path), kernel.AUDIO_NAME), AUDIO_PKTS)
+    uas = flows.start_callee(sipp, topology, BOB, timeout=30)
+    uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB),
+                             scenario="uac_call_pcap", duration_ms=CALL_MS, timeout=30)
+    latched = {}
+
+    def both_latched():
+        lg = legs(smq)
+        latched["legs"] = lg
+        return bool(lg) and lg[0]["latched"] and lg[1]["latched"]
+    netns.wait_for(both_latched, 8, interval=0.1, what="both legs latched: %s" % latched)
+    priv = latched["legs"][0]
+    relay_port = int(priv["relay"].split(":")[1])
+    assert priv["peer"] == "%s:%d" % (ALICE.ip, ALICE.media), priv
+    spoof = procs.start(topology.wan,
+                        [sys.executable, "-c", _SPOOF, ALICE.ip, str(ALICE.media), LAN_GW,
+                         str(relay_port), "50", MARKER],
+                        os.path.join(str(tmp_path), "spoof.log"), name="spoof")
+    spoof.wait(timeout=15)
+    lg = legs(smq)
+    stats = smq.ctl("stats")
+    uac_res, _ = flows.finished_ok(uac, uas)
+
+    assert marked_wan.packets() == 0, "bob received the spoofed packets"
+    assert marked_lan.packets() == 0
+    assert at_bob.packets() >= AUDIO_PKTS - 5, at_bob.packets()
+    assert lg and lg[0]["foreign"] >= 50, lg
+    if engine == "tc":
+        assert stats["kernel_reasons"]["wrong_ingress"] >= 50, stats

@@ -153,6 +153,18 @@ static __always_inline int smq_fwd(void *ctx, void *data, void *data_end,
 	act = bpf_map_lookup_elem(&smq_streams, &key);
 	if (!act)
 		return smq_pass(SMQ_REASON_MISS);
+	/* The key's source is the latched peer of one side; the same source
+	 * arriving on the other side is spoofed (what rp_filter would drop,
+	 * which this hook runs before): the stack decides. */
+	if (act->ingress_ifindex && act->ingress_ifindex != in_ifindex)
+		return smq_pass(SMQ_REASON_WRONG_INGRESS);
+	/* An entry nobody used or renewed for idle_timeout_s belongs to a call
+	 * that is over, maybe of a daemon that is gone: the stack (and the
+	 * userspace relay, which renews it if the call is alive) decides. */
+	if (act->idle_timeout_s &&
+	    bpf_ktime_get_ns() - act->counters.last_seen_ns >
+	    (__u64)act->idle_timeout_s * 1000000000ull)
+		return smq_pass(SMQ_REASON_IDLE_EXPIRED);
 
 	/* A router would send ICMP time exceeded; the userspace relay (which
 	 * sends a fresh datagram) is the better place for such a packet. */

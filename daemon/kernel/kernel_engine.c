@@ -5,6 +5,7 @@
  * map contents in kernel_engine_maps.c. */
 #include "autoconfig.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <linux/magic.h>
@@ -332,6 +333,69 @@ void kernel_engine_close(struct kernel_engine *ke, bool keep)
 			close(ke->tx_ports_fd);
 	}
 	free(ke);
+}
+
+/* ke_pins_left: names of ours still in dir ("a, b, ..." into buf, at most
+ * len bytes); returns how many. */
+static unsigned int ke_pins_left(const char *dir, char *buf, size_t len)
+{
+	unsigned int n = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	buf[0] = '\0';
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t used = strlen(buf);
+
+		if (strncmp(de->d_name, "smq_", 4) &&
+		    strncmp(de->d_name, KE_PIN_XDP_LINK, strlen(KE_PIN_XDP_LINK)) &&
+		    strncmp(de->d_name, KE_PIN_TC_PROG, strlen(KE_PIN_TC_PROG)))
+			continue;
+		if (used + 2 + strlen(de->d_name) < len) {
+			if (n)
+				strcat(buf, ", ");
+			strcat(buf, de->d_name);
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int kernel_engine_purge(const char *pin_dir, char *why, size_t why_len)
+{
+	const char *dir = pin_dir ? pin_dir : KERNEL_ENGINE_PIN_DIR;
+	struct kernel_engine *ke;
+	char left[256];
+	struct stat st;
+
+	if (why && why_len)
+		why[0] = '\0';
+	if (stat(dir, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!ke_pins_left(dir, left, sizeof(left))) {
+		rmdir(dir);   /* an empty directory of ours: tidy, not a leftover */
+		return 0;
+	}
+	ke = calloc(1, sizeof(*ke));
+	if (!ke || strlen(dir) >= sizeof(ke->pin_dir)) {
+		free(ke);
+		return -ENOMEM;
+	}
+	ke->streams_fd = ke->stats_fd = ke->tx_ports_fd = -1;
+	ke->xdp_prog_fd = ke->xdp_generic_prog_fd = ke->tc_prog_fd = -1;
+	snprintf(ke->pin_dir, sizeof(ke->pin_dir), "%s", dir);
+	libbpf_set_print(ke_libbpf_print);
+	/* A clean stop of an engine that loaded nothing: detaches what the
+	 * pins name, removes the pins and the directory. */
+	kernel_engine_close(ke, false);
+	if (ke_pins_left(dir, left, sizeof(left))) {
+		ke_why(why, why_len, LOG_DEBUG, "still pinned in %s: %s", dir, left);
+		return -EPERM;
+	}
+	return 1;
 }
 
 const char *kernel_engine_pin_dir(const struct kernel_engine *ke)

@@ -77,6 +77,16 @@ int kernel_engine_open(const struct kernel_engine_opts *opts, struct kernel_engi
  *                 pins and the directory if it is then empty. */
 void kernel_engine_close(struct kernel_engine *ke, bool keep);
 
+/* kernel_engine_purge: remove what an earlier sipmasq left in pin_dir
+ * (NULL = KERNEL_ENGINE_PIN_DIR) when this one will not run the kernel
+ * engine (rtp_engine = userspace, or the engine cannot load): detach its
+ * XDP links and tc filters, unpin its maps (their entries would go on
+ * forwarding old calls' tuples to old parties, ahead of the userspace
+ * relay), remove the directory. Loads nothing. Returns 1 when something
+ * was removed, 0 when nothing was there, -EPERM when something is left
+ * (why, if not NULL, names it), or another -errno. */
+int kernel_engine_purge(const char *pin_dir, char *why, size_t why_len);
+
 /* kernel_engine_attach: hook the fast path into interface ifname in `mode`.
  * In native XDP mode the interface also becomes a redirect target of native
  * XDP (kernel_engine_tx_port_add); in the other modes it stops being one
@@ -137,15 +147,19 @@ void kernel_engine_key_ipv4(struct smq_flow_key *key, const struct sockaddr_in *
 /* kernel_engine_action_ipv4: fill *act (zeroing it first, counters
  * included): rewrite the source to `relay_out` (this gateway's relay
  * address and port on the other side) and the destination to `peer_out`
- * (the other side's latched peer), leave by egress_ifindex (0 = as routed),
- * with SMQ_FLOW_F_* flags and the daemon's opaque cookie. */
+ * (the other side's latched peer), for packets that arrived on
+ * ingress_ifindex (the interface of the key's relay address; others are
+ * passed to the stack; 0 = any, for tests), leave by egress_ifindex (0 = as
+ * routed), with SMQ_FLOW_F_* flags and the daemon's opaque cookie. */
 void kernel_engine_action_ipv4(struct smq_flow_action *act, const struct sockaddr_in *relay_out,
-			       const struct sockaddr_in *peer_out, int egress_ifindex,
-			       uint32_t flags, uint64_t cookie);
+			       const struct sockaddr_in *peer_out, int ingress_ifindex,
+			       int egress_ifindex, uint32_t flags, uint64_t cookie);
 
 /* kernel_engine_stream_put: add the entry key -> act, or update it. The
  * counters in act are ignored: a new entry starts at zero, an updated one
- * keeps its counters (a few packets counted during the update may be lost).
+ * keeps its counters (a few packets counted during the update may be lost);
+ * either way counters.last_seen_ns becomes at least now, which renews the
+ * entry's idle time (act->idle_timeout_s).
  * Returns 0, -EINVAL (not IPv4, non-zero padding, unknown flags), -E2BIG
  * (map full), or -errno. */
 int kernel_engine_stream_put(struct kernel_engine *ke, const struct smq_flow_key *key,

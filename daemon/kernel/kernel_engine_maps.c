@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 
@@ -27,14 +28,15 @@ void kernel_engine_key_ipv4(struct smq_flow_key *key, const struct sockaddr_in *
 }
 
 void kernel_engine_action_ipv4(struct smq_flow_action *act, const struct sockaddr_in *relay_out,
-			       const struct sockaddr_in *peer_out, int egress_ifindex,
-			       uint32_t flags, uint64_t cookie)
+			       const struct sockaddr_in *peer_out, int ingress_ifindex,
+			       int egress_ifindex, uint32_t flags, uint64_t cookie)
 {
 	memset(act, 0, sizeof(*act));
 	smq_ip_set_v4(act->new_src_addr, relay_out->sin_addr.s_addr);
 	smq_ip_set_v4(act->new_dst_addr, peer_out->sin_addr.s_addr);
 	act->new_src_port = relay_out->sin_port;
 	act->new_dst_port = peer_out->sin_port;
+	act->ingress_ifindex = ingress_ifindex > 0 ? (__u32)ingress_ifindex : 0;
 	act->egress_ifindex = egress_ifindex > 0 ? (__u32)egress_ifindex : 0;
 	act->flags = flags;
 	act->cookie = cookie;
@@ -66,16 +68,23 @@ int kernel_engine_stream_put(struct kernel_engine *ke, const struct smq_flow_key
 			     const struct smq_flow_action *act)
 {
 	struct smq_flow_action val = *act, old;
+	struct timespec ts;
+	uint64_t now_ns;
 	char kb[64];
 	int err;
 
 	if (!ke_entry_valid(key, act))
 		return -EINVAL;
-	/* Counters belong to the kernel: carry the current ones over. */
+	/* Counters belong to the kernel: carry the current ones over. A put
+	 * renews the entry's idle time (bpf_ktime_get_ns() is CLOCK_MONOTONIC). */
 	if (bpf_map_lookup_elem(ke->streams_fd, key, &old) == 0)
 		val.counters = old.counters;
 	else
 		memset(&val.counters, 0, sizeof(val.counters));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (val.counters.last_seen_ns < now_ns)
+		val.counters.last_seen_ns = now_ns;
 	err = bpf_map_update_elem(ke->streams_fd, key, &val, BPF_ANY);
 	if (err) {
 		log_ratelimited("ke_stream_put", 10, LOG_WARNING,

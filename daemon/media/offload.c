@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/base/addr.h"
 #include "daemon/base/log.h"
@@ -25,10 +26,19 @@ struct flow {
 	unsigned rtcp;                   /* kind: 0 RTP, 1 RTCP */
 };
 
+/* Seconds without a forwarded packet after which a kernel entry stops
+ * forwarding (smq_flow_action.idle_timeout_s): what a dead daemon leaves
+ * behind dies out. A live call that fell silent that long (hold without
+ * RTP) is relayed by userspace when it speaks again, and its entries are
+ * renewed at the next tick. */
+#define OFFLOAD_IDLE_TIMEOUT_S 30u
+
 /* Offload state of one stream, hung on media_stream.engine_priv. */
 struct offloaded {
 	struct media_stream *s;
 	struct flow flow[2][2];          /* [from side][0 = RTP, 1 = RTCP] */
+	uint64_t user_fwd[2];            /* [from side] packets userspace had forwarded at
+	                                  * the last tick (fwd_packets - kernel_packets) */
 	struct offloaded *prev, *next;
 };
 
@@ -55,14 +65,23 @@ static struct sockaddr_in port_plus(const struct sockaddr_in *a, unsigned add)
 	return r;
 }
 
-/* Move what the kernel forwarded since the last fold into the leg. */
-static void flow_fold(struct media_leg *in, struct flow *fl)
+/* Move what the kernel forwarded since the last fold into the leg. When
+ * userspace forwarded packets of this side since the last tick
+ * (user_moved) while the entry was idle for half its timeout, the kernel
+ * passed them up (idle_expired, or about to): renew the entry. */
+static void flow_fold_renew(struct media_leg *in, struct flow *fl, bool user_moved)
 {
 	uint64_t *seen = in->kernel_seen[fl->rtcp];
 	struct smq_flow_action act;
+	struct timespec ts;
 
 	if (!fl->on || kernel_engine_stream_get(ol.ke, &fl->key, &act) != 0)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (user_moved && act.idle_timeout_s &&
+	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - act.counters.last_seen_ns >
+	    (uint64_t)act.idle_timeout_s * 500000000u)
+		kernel_engine_stream_put(ol.ke, &fl->key, &act);
 	if (act.counters.packets >= seen[0] && act.counters.bytes >= seen[1]) {
 		uint64_t dp = act.counters.packets - seen[0];
 		uint64_t db = act.counters.bytes - seen[1];
@@ -79,6 +98,11 @@ static void flow_fold(struct media_leg *in, struct flow *fl)
 	/* bpf_ktime_get_ns() and evloop_now_ms() are both CLOCK_MONOTONIC. */
 	if (act.counters.last_seen_ns / 1000000u > in->last_rx_ms)
 		in->last_rx_ms = act.counters.last_seen_ns / 1000000u;
+}
+
+static void flow_fold(struct media_leg *in, struct flow *fl)
+{
+	flow_fold_renew(in, fl, false);
 }
 
 static void flow_remove(struct media_leg *in, struct flow *fl)
@@ -108,7 +132,8 @@ static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp
 	bool native_dead_end = ol.mode[from] == KE_MODE_XDP_NATIVE &&
 			       ol.mode[!from] != KE_MODE_XDP_NATIVE &&
 			       ol.ifindex[from] != ol.ifindex[!from];
-	bool want = ol.mode[from] != KE_MODE_NONE && !native_dead_end && latched && usable(dst);
+	bool want = ol.mode[from] != KE_MODE_NONE && !native_dead_end && latched && usable(dst) &&
+		    media_leg_may_send(s, (enum media_side)!from, rtcp);
 	struct smq_flow_key key;
 	struct smq_flow_action act;
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
@@ -120,10 +145,11 @@ static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp
 		flow_remove(in, fl);
 	if (!want)
 		return;
-	kernel_engine_action_ipv4(&act, &relay_out, dst, ol.ifindex[!from],
+	kernel_engine_action_ipv4(&act, &relay_out, dst, ol.ifindex[from], ol.ifindex[!from],
 				  rtcp ? SMQ_FLOW_F_RTCP : 0,
 				  ((uint64_t)ntohs(s->leg[0].local.sin_port) << 16) |
 				  ntohs(s->leg[1].local.sin_port));
+	act.idle_timeout_s = OFFLOAD_IDLE_TIMEOUT_S;
 	rc = kernel_engine_stream_put(ol.ke, &key, &act);
 	if (rc) {
 		log_ratelimited("offload-put", 10, LOG_WARNING,
@@ -294,6 +320,24 @@ static enum kernel_engine_mode attach(const char *ifname, int want, bool xdp_vet
 	return chosen;
 }
 
+/* The kernel engine will not run: take away what an earlier sipmasq left
+ * attached and pinned, or say loudly that it still forwards. */
+static void purge_leftover(const char *pin_dir, const char *because)
+{
+	char why[512] = "";
+	int rc = kernel_engine_purge(pin_dir, why, sizeof(why));
+
+	if (rc > 0)
+		log_notice("kernel engine: removed the fast path an earlier sipmasq left in %s "
+			   "(%s): every stream goes through userspace", pin_dir, because);
+	else if (rc < 0)
+		log_err("kernel engine: an earlier sipmasq's fast path is still attached and "
+			"pinned in %s and cannot be removed (%s%s%s): it keeps forwarding old "
+			"calls' media ahead of this daemon; remove it as root (ip link set IF "
+			"xdp off, tc filter del dev IF ingress, rm -r %s)", pin_dir,
+			strerror(-rc), why[0] ? "; " : "", why, pin_dir);
+}
+
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
 {
 	struct kernel_engine_opts opts = { 0 };
@@ -303,6 +347,8 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 	int rc;
 
 	memset(&ol, 0, sizeof(ol));
+	/* Every engine checks the ingress interface: userspace sockets too. */
+	media_set_ifindex(ifindex_priv, ifindex_pub);
 	ol.ifindex[MEDIA_PRIVATE] = ifindex_priv;
 	ol.ifindex[MEDIA_PUBLIC] = ifindex_pub;
 	ol.want = cfg->rtp_engine;
@@ -310,6 +356,8 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 	if (cfg->rtp_engine == RTP_ENGINE_USERSPACE || !cfg->rtp_proxy_enable) {
 		log_notice("rtp engine: userspace%s",
 			   cfg->rtp_proxy_enable ? " (rtp_engine = userspace)" : "");
+		purge_leftover(cfg->bpf_pin_dir, cfg->rtp_proxy_enable ? "rtp_engine = userspace"
+							       : "rtp_proxy_enable = 0");
 		return;
 	}
 	opts.pin_dir = cfg->bpf_pin_dir;
@@ -321,6 +369,7 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 		log_warn("rtp engine: userspace (kernel engine unavailable: %s)",
 			 why[0] ? why : strerror(-rc));
 		ol.ke = NULL;
+		purge_leftover(cfg->bpf_pin_dir, "kernel engine unavailable");
 		return;
 	}
 	for (int side = 0; side < 2; side++) {
@@ -329,6 +378,11 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 			ol.mode[side] = ol.mode[MEDIA_PRIVATE];
 		else
 			ol.mode[side] = attach(names[side], cfg->rtp_engine, cfg->rtp_xdp_veth);
+		/* Not used there: an earlier sipmasq's attachment must not go
+		 * on forwarding on that interface. */
+		if (ol.mode[side] == KE_MODE_NONE && kernel_engine_detach(ol.ke, names[side]) == 0)
+			log_notice("rtp engine on %s: removed the attachment an earlier sipmasq "
+				   "left there", names[side]);
 	}
 	if (!offload_active()) {
 		kernel_engine_close(ol.ke, false);
@@ -369,9 +423,15 @@ void offload_stream_sync(struct media_stream *s)
 {
 	struct offloaded *o = s ? s->engine_priv : NULL;
 
-	for (int from = 0; o && from < 2; from++)
+	for (int from = 0; o && from < 2; from++) {
+		struct media_leg *in = &s->leg[from];
+		uint64_t user = in->fwd_packets - in->kernel_packets;
+		bool moved = user != o->user_fwd[from];
+
 		for (unsigned rtcp = 0; rtcp < 2; rtcp++)
-			flow_fold(&s->leg[from], &o->flow[from][rtcp]);
+			flow_fold_renew(in, &o->flow[from][rtcp], moved);
+		o->user_fwd[from] = in->fwd_packets - in->kernel_packets;
+	}
 }
 
 void offload_sync(void)
@@ -479,6 +539,8 @@ const char *offload_engine_name(void)
 
 #else /* !HAVE_BPF */
 
+#include <sys/stat.h>
+
 void offload_iface_changed(enum media_side side, int ifindex)
 {
 	(void)side;
@@ -487,10 +549,16 @@ void offload_iface_changed(enum media_side side, int ifindex)
 
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
 {
-	(void)ifindex_priv;
-	(void)ifindex_pub;
+	media_set_ifindex(ifindex_priv, ifindex_pub);
+	struct stat st;
+
 	if (cfg->rtp_engine != RTP_ENGINE_USERSPACE)
 		log_notice("rtp engine: userspace (sipmasq was built without eBPF support)");
+	if (cfg->bpf_pin_dir[0] && stat(cfg->bpf_pin_dir, &st) == 0)
+		log_err("kernel engine: %s exists: an earlier sipmasq built with eBPF may have "
+			"left its fast path attached there, forwarding old calls' media; this "
+			"build cannot remove it (rm -r %s, and detach its XDP/tc programs)",
+			cfg->bpf_pin_dir, cfg->bpf_pin_dir);
 }
 
 void offload_sync(void) {}

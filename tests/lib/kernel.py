@@ -120,6 +120,8 @@ def _decode_formatted(f):
         "new_src": _addr(v["new_src_addr"]), "new_src_port": _port(v["new_src_port"]),
         "new_dst": _addr(v["new_dst_addr"]), "new_dst_port": _port(v["new_dst_port"]),
         "egress_ifindex": int(v["egress_ifindex"]), "flags": int(v["flags"]),
+        "ingress_ifindex": int(v["ingress_ifindex"]),
+        "idle_timeout_s": int(v["idle_timeout_s"]),
         "cookie": int(v["cookie"]),
         "packets": int(c["packets"]), "bytes": int(c["bytes"]),
     }
@@ -128,7 +130,7 @@ def _decode_formatted(f):
 def dump_streams(pin_dir, timeout=5):
     """Entries of <pin_dir>/smq_streams read with ``bpftool -j map dump
     pinned``: a list of dicts (dst, dst_port, src, src_port, new_src,
-    new_src_port, new_dst, new_dst_port, egress_ifindex, flags, cookie,
+    new_src_port, new_dst, new_dst_port, egress_ifindex, ingress_ifindex, idle_timeout_s, flags, cookie,
     packets, bytes; addresses dotted, ports host order). None when the map
     is not pinned."""
     path = os.path.join(pin_dir, "smq_streams")

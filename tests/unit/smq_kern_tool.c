@@ -128,8 +128,10 @@ static int print_entry(const struct smq_flow_key *k, const struct smq_flow_actio
 	print_ip(a->new_src_addr);
 	printf(", \"new_src_port\": %u, \"new_dst\": ", ntohs(a->new_src_port));
 	print_ip(a->new_dst_addr);
-	printf(", \"new_dst_port\": %u, \"egress_ifindex\": %u, \"cookie\": %llu, \"counters\": ",
-	       ntohs(a->new_dst_port), a->egress_ifindex, (unsigned long long)a->cookie);
+	printf(", \"new_dst_port\": %u, \"ingress_ifindex\": %u, \"egress_ifindex\": %u, "
+	       "\"cookie\": %llu, \"counters\": ",
+	       ntohs(a->new_dst_port), a->ingress_ifindex, a->egress_ifindex,
+	       (unsigned long long)a->cookie);
 	print_counters(&a->counters);
 	printf("}");
 	return 0;
@@ -175,7 +177,7 @@ static int cmd_put(int argc, char **argv)
 		fprintf(stderr, "smq_kern_tool: no interface %s\n", argv[4]);
 		return 1;
 	}
-	kernel_engine_action_ipv4(&act, &src, &dst, egress, 0, 0);
+	kernel_engine_action_ipv4(&act, &src, &dst, 0, egress, 0, 0);
 	ke = open_engine(true);
 	err = kernel_engine_stream_put(ke, &key, &act);
 	kernel_engine_close(ke, true);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -78,8 +79,8 @@ static struct sockaddr_in sa(const char *ip, uint16_t port)
 	return a;
 }
 
-/* add_entry: packets to 10.1.0.1:relay_port from src:sport go to
- * new_src:nsport -> new_dst:ndport via egress (0 = routed). */
+/* add_entry: packets to 10.1.0.1:relay_port from src:sport arriving on
+ * smqa go to new_src:nsport -> new_dst:ndport via egress (0 = routed). */
 static void add_entry(uint16_t relay_port, const char *src, uint16_t sport,
 		      const char *new_src, uint16_t nsport, const char *new_dst, uint16_t ndport,
 		      int egress)
@@ -90,7 +91,7 @@ static void add_entry(uint16_t relay_port, const char *src, uint16_t sport,
 	struct smq_flow_action act;
 
 	kernel_engine_key_ipv4(&key, &relay, &peer);
-	kernel_engine_action_ipv4(&act, &out_src, &out_dst, egress, 0, relay_port);
+	kernel_engine_action_ipv4(&act, &out_src, &out_dst, if_a, egress, 0, relay_port);
 	CHECK_INT(kernel_engine_stream_put(ke, &key, &act), 0);
 }
 
@@ -130,13 +131,13 @@ static bool counted_(unsigned int reason, int line)
 	return ok;
 }
 
-/* run: one frame through the XDP program under test (tc = false) or the tc
- * program, arriving on smqa. Returns the verdict, or -1 if the run itself
- * failed. */
-static int run(bool tc, struct pkt *in, struct pkt *out)
+/* run_on: one frame through the XDP program under test (tc = false) or the
+ * tc program, arriving on interface ifindex. Returns the verdict, or -1 if
+ * the run itself failed. */
+static int run_on(bool tc, int ifindex, struct pkt *in, struct pkt *out)
 {
-	struct xdp_md xctx = { .data_end = (__u32)in->len, .ingress_ifindex = (__u32)if_a };
-	struct __sk_buff sctx = { .ifindex = (__u32)if_a, .ingress_ifindex = (__u32)if_a };
+	struct xdp_md xctx = { .data_end = (__u32)in->len, .ingress_ifindex = (__u32)ifindex };
+	struct __sk_buff sctx = { .ifindex = (__u32)ifindex, .ingress_ifindex = (__u32)ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = (__u32)in->len,
 		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1);
 	int err;
@@ -156,6 +157,12 @@ static int run(bool tc, struct pkt *in, struct pkt *out)
 	}
 	out->len = o.data_size_out;
 	return (int)o.retval;
+}
+
+/* run: run_on() smqa, where every entry expects its packets. */
+static int run(bool tc, struct pkt *in, struct pkt *out)
+{
+	return run_on(tc, if_a, in, out);
 }
 
 /* passed_unchanged: the verdict is "to the stack" and not a byte moved. */
@@ -399,6 +406,68 @@ static void test_passes(bool tc)
 	COUNTED(SMQ_REASON_MALFORMED);
 }
 
+/* The latched peer's exact tuple arriving on the other interface (smqb,
+ * the other side: a spoofed source that rp_filter would drop) goes to the
+ * stack untouched, and the entry counts nothing. */
+static void test_wrong_ingress(bool tc)
+{
+	struct smq_flow_action before, after;
+	struct pkt in, out;
+	uint8_t pay[32];
+
+	rtp_payload(pay, sizeof(pay), 8);
+	pkt_build(&in, &rtp_in, pay, sizeof(pay));
+	CHECK_INT(get_entry(40000, "10.1.0.2", 5004, &before), 0);
+	mark();
+	CHECK(passed_unchanged(tc, run_on(tc, if_b, &in, &out), &in, &out));
+	COUNTED(SMQ_REASON_WRONG_INGRESS);
+	CHECK_INT(get_entry(40000, "10.1.0.2", 5004, &after), 0);
+	CHECK_INT(after.counters.packets, before.counters.packets);
+	/* The same frame on its own interface is forwarded. */
+	mark();
+	CHECK_INT(run(tc, &in, &out), tc ? TC_ACT_REDIRECT : XDP_REDIRECT);
+	COUNTED(SMQ_REASON_FORWARDED);
+}
+
+/* An entry idle past its idle_timeout_s (a dead daemon's, or a call that
+ * is over) stops forwarding: the stack gets the frame untouched. A put by
+ * the daemon renews it. */
+static void test_idle_expired(bool tc)
+{
+	struct sockaddr_in relay = sa("10.1.0.1", 40000), peer = sa("10.1.0.2", 5004);
+	struct smq_flow_key key;
+	struct smq_flow_action saved, act;
+	struct timespec ts;
+	struct pkt in, out;
+	uint8_t pay[32];
+
+	rtp_payload(pay, sizeof(pay), 9);
+	pkt_build(&in, &rtp_in, pay, sizeof(pay));
+	kernel_engine_key_ipv4(&key, &relay, &peer);
+	if (!CHECK_INT(kernel_engine_stream_get(ke, &key, &saved), 0))
+		return;
+	act = saved;
+	act.idle_timeout_s = 2;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	act.counters.last_seen_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec -
+				    3000000000u;   /* 3 s ago */
+	CHECK_INT(bpf_map_update_elem(ke->streams_fd, &key, &act, BPF_ANY), 0);
+	mark();
+	CHECK(passed_unchanged(tc, run(tc, &in, &out), &in, &out));
+	COUNTED(SMQ_REASON_IDLE_EXPIRED);
+	CHECK_INT(kernel_engine_stream_put(ke, &key, &act), 0);
+	mark();
+	CHECK_INT(run(tc, &in, &out), tc ? TC_ACT_REDIRECT : XDP_REDIRECT);
+	COUNTED(SMQ_REASON_FORWARDED);
+	/* 1 s idle of 2 allowed: still forwarding. */
+	act.counters.last_seen_ns += 2000000000u;
+	CHECK_INT(bpf_map_update_elem(ke->streams_fd, &key, &act, BPF_ANY), 0);
+	mark();
+	CHECK_INT(run(tc, &in, &out), tc ? TC_ACT_REDIRECT : XDP_REDIRECT);
+	COUNTED(SMQ_REASON_FORWARDED);
+	CHECK_INT(bpf_map_update_elem(ke->streams_fd, &key, &saved, BPF_ANY), 0);
+}
+
 /* Hits whose next hop cannot be used go to the stack untouched. */
 static void test_fib_failures(bool tc)
 {
@@ -504,6 +573,8 @@ int main(void)
 		test_hit_csum_ffff(tc);
 		test_hit_same_interface(tc);
 		test_passes(tc);
+		test_wrong_ingress(tc);
+		test_idle_expired(tc);
 		test_fib_failures(tc);
 		if (i == 1)
 			CHECK_INT(kernel_engine_tx_port_add(ke, if_b), 0);

@@ -69,7 +69,7 @@ static void make_act(struct smq_flow_action *a, uint64_t cookie)
 
 	inet_pton(AF_INET, "10.2.0.1", &src.sin_addr);
 	inet_pton(AF_INET, "10.2.0.2", &dst.sin_addr);
-	kernel_engine_action_ipv4(a, &src, &dst, 0, SMQ_FLOW_F_RTCP, cookie);
+	kernel_engine_action_ipv4(a, &src, &dst, 0, 0, SMQ_FLOW_F_RTCP, cookie);
 }
 
 static int count_cb(const struct smq_flow_key *k, const struct smq_flow_action *a, void *arg)

@@ -14,10 +14,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/base/addr.h"
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
 #include "kmod-free-fallback/media.h"
 #include "kmod-free-fallback/latch.h"
+#include "kmod-free-fallback/media_dest.h"
 #include "tests/unit/unit.h"
 
 #define RANGE_LOW  41000
@@ -355,9 +357,10 @@ static void test_strict_latch(void)
 	close(phone); close(prov); close(attacker);
 }
 
-/* NAT mode (SDP address differs from the signalling source): the first
- * source with a consistent SSRC latches; a sprayer changing its SSRC, or
- * coming second, does not. */
+/* NAT mode (SDP address differs from the signalling source) and the party
+ * sends from neither: a stranger with a consistent SSRC latches, but only
+ * after the grace period and when it is the only proven one; a sprayer
+ * changing its SSRC does not count. */
 static void test_nat_latch(void)
 {
 	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
@@ -374,13 +377,18 @@ static void test_nat_latch(void)
 	/* SIP came from 192.0.2.1: media from elsewhere (another NAT pool). */
 	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, (struct in_addr){ htonl(0xc0000201) });
 	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, lo);
+	/* Proven before the grace period ends: waits. */
+	for (int i = 0; i < LATCH_SSRC_PACKETS; i++)
+		send_rtp(phone, lport(s, 0), 7, 60);
+	pump();
+	CHECK(!s->leg[0].latched && quiet(prov));
+	usleep((LATCH_GRACE_MS + 100) * 1000);
 	for (uint32_t i = 0; i < 2 * LATCH_SSRC_PACKETS; i++)
 		send_rtp(attacker, lport(s, 0), 100 + i, 50);
 	send_to(attacker, lport(s, 0), 0x00, 8);   /* not RTP */
 	pump();
 	CHECK(!s->leg[0].latched && quiet(prov));
-	for (int i = 0; i < LATCH_SSRC_PACKETS; i++)
-		send_rtp(phone, lport(s, 0), 7, 60);
+	send_rtp(phone, lport(s, 0), 7, 60);
 	pump();
 	CHECK(s->leg[0].latched);
 	CHECK_INT(ntohs(s->leg[0].peer.sin_port), sock_port(phone));
@@ -396,6 +404,85 @@ static void test_nat_latch(void)
 	CHECK_INT(s->leg[0].foreign, LATCH_SSRC_PACKETS + 1);
 	media_stream_close(s);
 	close(phone); close(prov); close(attacker);
+}
+
+/* The hijack of issue 13: the provider's media address differs from its
+ * SIP address (NAT mode); a sprayer rotating 4 source ports with one SSRC,
+ * plus 3-packet bursts, starts before the provider sends. The provider's
+ * exact SDP address latches at its first packet, the sprayer never does,
+ * and the phone's audio never reaches the sprayer. If a stranger did win
+ * (the party silent past the grace period), the party's own address takes
+ * the leg back inside the window. */
+static void test_spray_hijack(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int phone = udp_sock(0), prov = udp_sock(0), spray[4];
+	unsigned char buf[512];
+
+	for (int i = 0; i < 4; i++)
+		spray[i] = udp_sock_at(INADDR_LOOPBACK + 2, 0);   /* 127.0.0.3 */
+	if (!CHECK(phone >= 0 && prov >= 0 && spray[3] >= 0) ||
+	    !CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	struct sockaddr_in sdp_phone = lo_ep(sock_port(phone));
+	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	/* The provider's SIP comes from 192.0.2.7, its media from 127.0.0.1. */
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, (struct in_addr){ htonl(0xc0000207) });
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 4; i++)
+			send_rtp(spray[i], lport(s, 1), 0x5eed, 50);
+		for (int i = 0; i < LATCH_SSRC_PACKETS; i++)
+			send_rtp(spray[0], lport(s, 1), 0x5eed, 50);
+		pump();
+	}
+	CHECK(!s->leg[1].latched);
+	send_rtp(prov, lport(s, 1), 0x77, 60);
+	pump();
+	CHECK(s->leg[1].latched);
+	CHECK_INT(ntohs(s->leg[1].peer.sin_port), sock_port(prov));
+	CHECK_INT(recv_len(phone), 60);
+	usleep((LATCH_GRACE_MS + 100) * 1000);
+	for (int i = 0; i < 4; i++)
+		for (int k = 0; k < LATCH_SSRC_PACKETS; k++)
+			send_rtp(spray[i], lport(s, 1), 0x5eed, 50);
+	send_rtp(phone, lport(s, 0), 1, 70);   /* the phone talks */
+	pump();
+	CHECK_INT(ntohs(s->leg[1].peer.sin_port), sock_port(prov));
+	CHECK(quiet(phone));
+	CHECK_INT(recv_len(prov), 70);
+	for (int i = 0; i < 4; i++)
+		CHECK(recv(spray[i], buf, sizeof(buf), MSG_DONTWAIT) < 0);
+
+	/* A silent party: after the grace period the only proven stranger
+	 * latches; the party's exact address then takes it back. */
+	media_stream_close(s);
+	if (!CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	sdp_phone = lo_ep(sock_port(phone));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, (struct in_addr){ htonl(0xc0000207) });
+	usleep((LATCH_GRACE_MS + 100) * 1000);
+	for (int k = 0; k < LATCH_SSRC_PACKETS; k++)
+		send_rtp(spray[1], lport(s, 1), 0x5eed, 50);
+	pump();
+	CHECK(s->leg[1].latched);
+	CHECK_INT(ntohs(s->leg[1].peer.sin_port), sock_port(spray[1]));
+	while (recv(phone, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	send_rtp(prov, lport(s, 1), 0x77, 60);
+	pump();
+	CHECK_INT(ntohs(s->leg[1].peer.sin_port), sock_port(prov));
+	CHECK_INT(recv_len(phone), 60);
+	send_rtp(phone, lport(s, 0), 1, 70);
+	pump();
+	CHECK_INT(recv_len(prov), 70);
+	CHECK(recv(spray[1], buf, sizeof(buf), MSG_DONTWAIT) < 0);
+	media_stream_close(s);
+	close(phone); close(prov);
+	for (int i = 0; i < 4; i++)
+		close(spray[i]);
 }
 
 /* After the window a party that never sent is not latched any more; any
@@ -429,7 +516,7 @@ static void test_window(void)
 	close(phone); close(prov);
 }
 
-/* The policy alone, on a fake clock: window, modes, candidates. */
+/* The policy alone, on a fake clock: window, modes, tiers, candidates. */
 static void test_latch_policy(void)
 {
 	struct in_addr lo = { htonl(INADDR_LOOPBACK) }, none = { 0 };
@@ -453,30 +540,166 @@ static void test_latch_policy(void)
 	latch_open(&l, 1000, 10000);   /* open, but no SDP */
 	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 1000), LATCH_REJECT);
 	CHECK_INT(latch_rtcp(&l, NULL, &a, 1000), LATCH_REJECT);
-	latch_set_sdp(&l, MEDIA_PRIVATE, lo, lo);
+	/* Strict: the SDP address, any port, at once; strangers never. */
+	latch_set_sdp(&l, MEDIA_PRIVATE, &b, lo);
 	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 11000), LATCH_ACCEPT);
-	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 11001), LATCH_REJECT);
+	CHECK_INT(l.tier, LATCH_TIER_SDP_IP);
+	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 11001), LATCH_REJECT);   /* closed */
+	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 11000), LATCH_ACCEPT);   /* better */
+	CHECK_INT(l.tier, LATCH_TIER_EXACT);
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 11000), LATCH_REJECT);   /* worse */
 	CHECK_INT(latch_rtcp(&l, NULL, &b, 11000), LATCH_ACCEPT);
 	CHECK_INT(latch_rtcp(&l, &a, &b, 99999), LATCH_ACCEPT);   /* RTP proved it */
+	struct sockaddr_in stranger = a;
+	stranger.sin_addr = pub;
+	latch_set_sdp(&l, MEDIA_PRIVATE, &b, lo);
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(latch_rtp(&l, &stranger, rtp, sizeof(rtp), 9000), LATCH_REJECT);
 
-	latch_set_sdp(&l, MEDIA_PUBLIC, priv, priv);   /* NAT */
+	/* NAT (private SDP on the public side): strangers wait for the grace
+	 * period and LATCH_SSRC_PACKETS of one SSRC. */
+	struct sockaddr_in sdp_priv = addr_make(priv, 4000);
+	latch_open(&l, 2000, 10000);
+	latch_set_sdp(&l, MEDIA_PUBLIC, &sdp_priv, priv);
+	CHECK_INT(l.tier, LATCH_TIER_NONE);
 	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_WAIT);
 	CHECK_INT(latch_rtcp(&l, NULL, &a, 2000), LATCH_WAIT);
-	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 2000), LATCH_WAIT);
 	rtp[11] = 2;   /* a changes SSRC: starts over */
 	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_WAIT);
 	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_WAIT);
 	CHECK_INT(latch_rtp(&l, &a, rtp, 11, 2000), LATCH_WAIT);   /* too short */
-	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_ACCEPT);
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000), LATCH_WAIT);   /* proven, grace */
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 2000 + LATCH_GRACE_MS), LATCH_ACCEPT);
+	CHECK_INT(l.tier, LATCH_TIER_STRANGER);
+	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 3500), LATCH_REJECT);   /* no swap */
+	CHECK_INT(latch_rtp(&l, &sdp_priv, rtp, 4, 3500), LATCH_ACCEPT);      /* better */
+	CHECK_INT(l.tier, LATCH_TIER_EXACT);
 	latch_open(&l, 20000, 10000);
 	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 30001), LATCH_REJECT);
 
-	/* NAT, but from the signalling source's address: at once. */
+	/* Two proven strangers: ambiguous, nobody latches. */
+	latch_set_sdp(&l, MEDIA_PUBLIC, &sdp_priv, priv);
+	latch_open(&l, 40000, 10000);
+	for (int i = 0; i < LATCH_SSRC_PACKETS; i++) {
+		CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 40000), LATCH_WAIT);
+		CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 40000), LATCH_WAIT);
+	}
+	CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 42000), LATCH_WAIT);
+	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 42000), LATCH_WAIT);
+	/* Candidate cap: 2 more new sources are followed, the 5th is not. */
+	for (uint16_t p = 6000; p < 6006; p += 2) {
+		struct sockaddr_in c = lo_ep(p);
+		CHECK_INT(latch_rtp(&l, &c, rtp, sizeof(rtp), 42000),
+			  p < 6004 ? LATCH_WAIT : LATCH_REJECT);
+	}
+	/* A new signalling event forgets the strangers of the last window. */
+	latch_open(&l, 50000, 10000);
+	for (int i = 0; i < LATCH_SSRC_PACKETS; i++)
+		CHECK_INT(latch_rtp(&l, &a, rtp, sizeof(rtp), 50000 + LATCH_GRACE_MS),
+			  i + 1 < LATCH_SSRC_PACKETS ? LATCH_WAIT : LATCH_ACCEPT);
+
+	/* NAT, but from the signalling source's address: at once, and only a
+	 * better tier replaces it. */
 	struct sockaddr_in nat = lo_ep(40000);
-	latch_set_sdp(&l, MEDIA_PRIVATE, priv, lo);
-	CHECK_INT(latch_rtp(&l, &nat, rtp, 4, 25000), LATCH_ACCEPT);
+	latch_set_sdp(&l, MEDIA_PRIVATE, &sdp_priv, lo);
+	latch_open(&l, 25000, 10000);
 	nat.sin_addr = pub;
 	CHECK_INT(latch_rtp(&l, &nat, rtp, sizeof(rtp), 25000), LATCH_WAIT);
+	nat.sin_addr = lo;
+	CHECK_INT(latch_rtp(&l, &nat, rtp, 4, 25000), LATCH_ACCEPT);
+	CHECK_INT(l.tier, LATCH_TIER_SIGNAL_IP);
+	nat.sin_addr = pub;
+	for (int i = 0; i < LATCH_SSRC_PACKETS; i++)
+		CHECK_INT(latch_rtp(&l, &nat, rtp, sizeof(rtp), 29000), LATCH_REJECT);
+
+	/* Adopted after a restart: the saved peer's tier holds. */
+	latch_set_sdp(&l, MEDIA_PUBLIC, &sdp_priv, none);
+	latch_adopted(&l, &a);
+	CHECK_INT(l.tier, LATCH_TIER_STRANGER);
+	latch_open(&l, 60000, 10000);
+	CHECK_INT(latch_rtp(&l, &b, rtp, sizeof(rtp), 62000), LATCH_REJECT);
+	latch_unlatched(&l);
+	CHECK_INT(l.tier, LATCH_TIER_NONE);
+}
+
+/* NAT mode (the provider's SIP source is not its SDP address): nothing is
+ * sent to the announced address before a packet from it proves it (an SDP
+ * cannot aim the phone's audio at a third host); once it has, both ways. */
+static void test_nat_no_send(void)
+{
+	struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+	struct media_stream *s;
+	int phone = udp_sock(0), prov = udp_sock(0);
+
+	if (!CHECK(phone >= 0 && prov >= 0) || !CHECK_INT(media_stream_open(lo, lo, &s), 0))
+		return;
+	struct sockaddr_in sdp_phone = lo_ep(sock_port(phone));
+	struct sockaddr_in sdp_prov = lo_ep(sock_port(prov));
+	media_stream_set_peer(s, MEDIA_PRIVATE, &sdp_phone, lo);
+	media_stream_set_peer(s, MEDIA_PUBLIC, &sdp_prov, (struct in_addr){ htonl(0xc0000207) });
+	CHECK(media_leg_may_send(s, MEDIA_PRIVATE, false));
+	CHECK(!media_leg_may_send(s, MEDIA_PUBLIC, false));
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK(s->leg[0].latched);
+	CHECK(quiet(prov));
+	CHECK_INT(s->leg[0].drops, 1);
+	send_rtp(prov, lport(s, 1), 2, 50);
+	pump();
+	CHECK_INT(recv_len(phone), 50);
+	CHECK(media_leg_may_send(s, MEDIA_PUBLIC, false));
+	CHECK(!media_leg_may_send(s, MEDIA_PUBLIC, true));   /* RTCP not proven */
+	send_rtp(phone, lport(s, 0), 1, 60);
+	pump();
+	CHECK_INT(recv_len(prov), 60);
+	media_stream_close(s);
+	close(phone); close(prov);
+}
+
+/* Refused SDP destinations, on a made-up host: eth0 (ifindex 2) private
+ * 10.0.0.1/24, eth1 (3) public 198.51.100.1/24. */
+static void test_dest_verdict(void)
+{
+	struct media_ifaddr host[3];
+	const int sides[2] = { 2, 3 }, one_if[2] = { 2, 2 };
+	struct in_addr a;
+
+	memset(host, 0, sizeof(host));
+	inet_pton(AF_INET, "10.0.0.1", &host[0].addr);
+	inet_pton(AF_INET, "255.255.255.0", &host[0].mask);
+	host[0].ifindex = 2;
+	inet_pton(AF_INET, "198.51.100.1", &host[1].addr);
+	inet_pton(AF_INET, "255.255.255.0", &host[1].mask);
+	host[1].ifindex = 3;
+	inet_pton(AF_INET, "127.0.0.1", &host[2].addr);
+	inet_pton(AF_INET, "255.0.0.0", &host[2].mask);
+	host[2].ifindex = 1;
+#define VERDICT(side, ip, ifs) \
+	(inet_pton(AF_INET, ip, &a), media_dest_verdict(side, a, host, 3, ifs))
+	CHECK(!VERDICT(MEDIA_PUBLIC, "203.0.113.7", sides));
+	CHECK(!VERDICT(MEDIA_PUBLIC, "198.51.100.2", sides));
+	CHECK(!VERDICT(MEDIA_PUBLIC, "192.168.1.5", sides));   /* NAT: latching decides */
+	CHECK(!VERDICT(MEDIA_PRIVATE, "10.0.0.2", sides));
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "127.0.0.1", sides), "loopback");
+	CHECK(!VERDICT(MEDIA_PRIVATE, "127.5.0.1", sides));   /* a PBX on the gateway */
+	CHECK(!VERDICT(MEDIA_PRIVATE, "10.0.0.1", sides));
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "224.0.0.1", sides), "multicast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "239.255.255.250", sides), "multicast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "255.255.255.255", sides), "broadcast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "198.51.100.255", sides), "broadcast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "10.0.0.255", sides), "broadcast");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "0.1.2.3", sides), "reserved");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "240.0.0.1", sides), "reserved");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "198.51.100.1", sides), "this gateway");
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "10.0.0.1", sides), "this gateway");
+	CHECK(!VERDICT(MEDIA_PRIVATE, "198.51.100.1", sides));
+	CHECK_STR(VERDICT(MEDIA_PUBLIC, "10.0.0.3", sides), "other side's network");
+	CHECK_STR(VERDICT(MEDIA_PRIVATE, "198.51.100.9", sides), "other side's network");
+	/* One interface for both sides (behind a NAT router): no "other side". */
+	CHECK(!VERDICT(MEDIA_PUBLIC, "10.0.0.3", one_if));
+	/* Interfaces unknown: only the address rules. */
+	CHECK(!VERDICT(MEDIA_PUBLIC, "10.0.0.3", ((const int[2]){ 0, 0 })));
+#undef VERDICT
 }
 
 /* Exhaustion, ports held by someone else, and release on close. */
@@ -536,6 +759,9 @@ int main(void)
 	test_no_peer();
 	test_strict_latch();
 	test_nat_latch();
+	test_spray_hijack();
+	test_nat_no_send();
+	test_dest_verdict();
 	test_latch_policy();
 	test_window();
 	test_exhaustion();
