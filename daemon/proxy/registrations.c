@@ -19,6 +19,7 @@
 #include "daemon/base/addr.h"
 #include "daemon/base/log.h"
 #include "daemon/proxy/registrations.h"
+#include "daemon/proxy/registrations_siproxd.h"
 #include "daemon/base/statefile.h"
 
 /* Unregistered bindings linger this long so late responses still map. */
@@ -341,6 +342,22 @@ int reg_save(void)
 	return statefile_write(reg_path, reg_emit, NULL);
 }
 
+int reg_restore(const char *token, const char *aor, const char *contact, const char *user,
+		const struct sockaddr_in *src, time_t expires, time_t now)
+{
+	struct binding *b;
+
+	if (expires <= now || (token && token[0] && reg_find_token(token)))
+		return 0;
+	b = binding_new(token && token[0] ? token : NULL, aor, contact, user);
+	if (!b)
+		return -ENOMEM;
+	b->src = *src;
+	b->expires = expires;
+	b->registered = true;
+	return 1;
+}
+
 /* One line: token expires ip:port aor contact user. URIs never contain
  * spaces in libosip2's serialisation, so whitespace splits fields. */
 static int reg_parse_line(char *line, time_t now)
@@ -350,7 +367,6 @@ static int reg_parse_line(char *line, time_t now)
 	char *contact = strtok(NULL, " \t\n"), *user = strtok(NULL, " \t\n");
 	char *colon, *end;
 	long long expires;
-	struct binding *b;
 
 	if (!tok || !exp || !src || !aor || !contact || !user ||
 	    strlen(tok) != REG_TOKEN_LEN || !(colon = strrchr(src, ':')))
@@ -363,30 +379,17 @@ static int reg_parse_line(char *line, time_t now)
 	uint16_t port = addr_parse_port(colon + 1, 0);
 	if (!port || !addr_is_numeric(src, &sa.sin_addr))
 		return -EINVAL;
-	if (expires <= now || reg_find_token(tok))
-		return 0;
-	b = binding_new(tok, aor, contact, strcmp(user, "-") ? user : "");
-	if (!b)
-		return -ENOMEM;
-	b->src = addr_make(sa.sin_addr, port);
-	b->expires = (time_t)expires;
-	b->registered = true;
-	return 1;
+	sa = addr_make(sa.sin_addr, port);
+	return reg_restore(tok, aor, contact, strcmp(user, "-") ? user : "", &sa,
+			   (time_t)expires, now);
 }
 
-int reg_init(const char *path)
+/* sipmasq's own format, one binding a line (reg_emit). */
+static int load_own(FILE *f, time_t now)
 {
 	char line[2048];
-	FILE *f;
 	int n = 0, lineno = 0;
-	time_t now = time(NULL);
 
-	snprintf(reg_path, sizeof(reg_path), "%s", path ? path : "");
-	if (!reg_path[0])
-		return 0;
-	f = fopen(reg_path, "r");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
 		if (line[0] == '#' || line[0] == '\n')
@@ -396,6 +399,33 @@ int reg_init(const char *path)
 			log_warn("%s:%d: unreadable registration line, skipped", reg_path, lineno);
 		else
 			n += rc;
+	}
+	return n;
+}
+
+int reg_init(const char *path)
+{
+	FILE *f;
+	int n, c;
+	time_t now = time(NULL);
+
+	snprintf(reg_path, sizeof(reg_path), "%s", path ? path : "");
+	if (!reg_path[0])
+		return 0;
+	f = fopen(reg_path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	/* siproxd's file starts with a slot line, "****:active:expires". */
+	c = getc(f);
+	ungetc(c, f);
+	if (c == '*') {
+		n = reg_siproxd_load(f, reg_path, now);
+		if (n >= 0)
+			log_notice("%s: siproxd's registration file: %d registration(s) imported "
+				   "(saved back in sipmasq's format; see docs/siproxd-migration.md)",
+				   reg_path, n);
+	} else {
+		n = load_own(f, now);
 	}
 	fclose(f);
 	live_registered = reg_count();

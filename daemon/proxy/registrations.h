@@ -33,11 +33,20 @@ struct binding {
 	struct binding *next_aor;      /* by AOR */
 };
 
-/* reg_init: set the registration_file path ("" = no persistence) and load it.
- * Bindings already expired in the file are skipped. Returns the number loaded
- * or -errno (a missing file is not an error: 0). Bad lines are logged with
- * file:line and skipped. */
+/* reg_init: set the registration_file path ("" = no persistence) and load it:
+ * sipmasq's own format, or a file siproxd wrote (registrations_siproxd.h),
+ * told apart by its first byte. Bindings already expired in the file are
+ * skipped. Returns the number loaded or -errno (a missing file is not an
+ * error: 0). Bad lines are logged with file:line and skipped. The file is
+ * always written back in sipmasq's format. */
 int reg_init(const char *path);
+
+/* reg_restore: add a registered binding read back from a file. token:
+ * its smqid (NULL or "" = draw a new one); expires: absolute wall-clock
+ * time (s). Strings are copied. Returns 1, 0 when skipped (already expired
+ * at `now`, or the token is taken), or -ENOMEM. */
+int reg_restore(const char *token, const char *aor, const char *contact, const char *user,
+		const struct sockaddr_in *src, time_t expires, time_t now);
 
 /* reg_fini: free every binding (the file is left as last saved). */
 void reg_fini(void);
