@@ -19,11 +19,9 @@
 #include <unistd.h>
 
 #include "daemon/base/addr.h"
-#include "daemon/media/calls.h"
 #include "daemon/config/config.h"
 #include "kmod-free-fallback/media.h"
 #include "daemon/base/log.h"
-#include "daemon/transport/sip_transport.h"
 
 /* Makefile.am defines SYSCONFDIR; the fallback only serves ad-hoc builds. */
 #ifndef SYSCONFDIR
@@ -123,13 +121,13 @@ static const struct directive directives[] = {
 	SUPPORTED("ua_string",         DT_PATH,   ua_string, 0, 0),   /* blanks allowed */
 	SUPPORTED("proxy_auth_algorithms", DT_AUTH_ALGS, proxy_auth_alg, 0, 0),
 	SUPPORTED("proxy_auth_nonce_lifetime", DT_UINT, proxy_auth_nonce_lifetime, 1, 3600),
-	SUPPORTED("sip_max_message_size", DT_UINT, sip_max_message_size, 512, SIP_MAX_DATAGRAM),
+	SUPPORTED("sip_max_message_size", DT_UINT, sip_max_message_size, 512, CONFIG_SIP_MESSAGE_MAX),
 	SUPPORTED("sip_max_headers",   DT_UINT,   sip_max_headers, 8, 10000),
 	SUPPORTED("sip_max_vias",      DT_UINT,   sip_max_vias, 2, 1000),
 	SUPPORTED("max_registrations", DT_UINT,   max_registrations, 1, 1000000),
 	SUPPORTED("max_registrations_per_aor", DT_UINT, max_registrations_per_aor, 1, 1000),
 	SUPPORTED("max_calls",         DT_UINT,   max_calls, 1, 1000000),
-	SUPPORTED("max_streams_per_call", DT_UINT, max_streams_per_call, 1, CALL_MAX_STREAMS),
+	SUPPORTED("max_streams_per_call", DT_UINT, max_streams_per_call, 1, CONFIG_STREAMS_PER_CALL_MAX),
 	SUPPORTED("via_stash_size",    DT_UINT,   via_stash_size, 16, 4000000),
 	SUPPORTED("sip_rate_limit",    DT_UINT,   sip_rate_limit, 0, 1000000),
 	SUPPORTED("sip_rate_burst",    DT_UINT,   sip_rate_burst, 1, 1000000),
@@ -213,7 +211,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->max_registrations = 1024;
 	cfg->max_registrations_per_aor = 10;
 	cfg->max_calls = 256;
-	cfg->max_streams_per_call = CALL_MAX_STREAMS;
+	cfg->max_streams_per_call = CONFIG_STREAMS_PER_CALL_MAX;
 	cfg->via_stash_size = 65536;   /* VIA_STASH_MAX of via_stash.h */
 	cfg->sip_rate_limit = 50;
 	cfg->sip_rate_burst = 100;

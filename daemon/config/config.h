@@ -31,6 +31,11 @@ enum auth_alg {
 #define CONFIG_LIST_MAX 32      /* entries per list */
 #define CONFIG_ITEM_MAX 256     /* bytes per entry, with its NUL */
 
+/* Bounds the directives are checked against. The layers above take their
+ * own limits from here (config is below them: it may not include them). */
+#define CONFIG_SIP_MESSAGE_MAX 65535   /* bytes: the largest UDP datagram */
+#define CONFIG_STREAMS_PER_CALL_MAX 8  /* m= lines relayed per call */
+
 /* The values of one repeatable directive, in file order. line[i] is the
  * line of config_file that gave item[i] (for error messages). */
 struct config_list {

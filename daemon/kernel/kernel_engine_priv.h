@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <bpf/libbpf.h>
+
 #include "daemon/kernel/kernel_engine.h"
 
 struct smq_fwd;   /* the skeleton, bpf/smq_fwd.skel.h */
@@ -51,6 +53,18 @@ void ke_libbpf_quiet(bool quiet);
  * Returns 0 or -ENAMETOOLONG. */
 int ke_pin_path(const struct kernel_engine *ke, const char *prefix, const char *name,
 		char *buf);
+
+/* ke_libbpf_print: libbpf's print callback (libbpf_set_print): warnings
+ * to the daemon's log (debug while ke_libbpf_quiet is on), verifier logs
+ * shortened to their head and tail. Returns what vfprintf would. */
+int ke_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap);
+
+/* ke_verifier_last: the last meaningful line of the last verifier log
+ * ("" when none since ke_verifier_reset). */
+const char *ke_verifier_last(void);
+
+/* ke_verifier_reset: forget the last verifier line (before a load). */
+void ke_verifier_reset(void);
 
 /* ke_detach_pinned_all: clean stop: detach and unpin every attachment
  * pinned in the pin directory. */

@@ -5,9 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/config/config.h"
 #include "kmod-free-fallback/media.h"
 
-#define CALL_MAX_STREAMS 8   /* m= lines relayed per call */
+#define CALL_MAX_STREAMS CONFIG_STREAMS_PER_CALL_MAX   /* m= lines relayed per call */
 
 struct call {
 	char *call_id;                         /* Call-ID header value */

@@ -10,15 +10,42 @@
 #include "daemon/base/addr.h"
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
-#include "daemon/proxy/proxy_core.h"
+#include "daemon/proxy/proxy_addresses.h"
+#include "daemon/sip/sip_msg.h"
 #include "daemon/dns/resolver.h"
 #include "daemon/sip/sip_hop.h"
 
+const char *proxy_side_name(enum media_side s)
+{
+	return s == MEDIA_PRIVATE ? "private" : "public";
+}
+
+/* The address sipmasq shows toward a side (Via, Record-Route, Contact, SDP). */
+struct in_addr proxy_face(const struct proxy_addrs *pa, enum media_side s)
+{
+	return s == MEDIA_PUBLIC ? pa->announce_pub : pa->side[MEDIA_PRIVATE].addr;
+}
+
+bool proxy_ip_is_ours(const struct proxy_addrs *pa, struct in_addr ip)
+{
+	return ip.s_addr == pa->side[0].addr.s_addr || ip.s_addr == pa->side[1].addr.s_addr ||
+	       ip.s_addr == pa->announce_pub.s_addr;
+}
+
+bool proxy_uri_is_ours(const struct proxy_addrs *pa, const osip_uri_t *uri)
+{
+	unsigned short port;
+	const char *host = sipmsg_uri_host_port(uri, &port);
+	struct in_addr ip;
+
+	return host && addr_is_numeric(host, &ip) && proxy_ip_is_ours(pa, ip) && port == pa->port;
+}
+
 /* Re-read interface addresses; logs changes. Returns iface_lookup's code for
  * the side that failed first. */
-int proxy_refresh_interfaces(void)
+int proxy_refresh_interfaces(struct proxy_addrs *pa)
 {
-	const char *names[2] = { px.cfg->if_inbound, px.cfg->if_outbound };
+	const char *names[2] = { pa->cfg->if_inbound, pa->cfg->if_outbound };
 	int rc = 0;
 
 	for (int s = 0; s < 2; s++) {
@@ -27,7 +54,7 @@ int proxy_refresh_interfaces(void)
 
 		if (r == -ENODEV && !rc)
 			rc = r;
-		if (now.addr.s_addr != px.side[s].addr.s_addr) {
+		if (now.addr.s_addr != pa->side[s].addr.s_addr) {
 			char ip[INET_ADDRSTRLEN];
 			inet_ntop(AF_INET, &now.addr, ip, sizeof(ip));
 			if (now.addr.s_addr)
@@ -37,54 +64,54 @@ int proxy_refresh_interfaces(void)
 				log_warn("%s interface %s has no IPv4 address",
 					 proxy_side_name((enum media_side)s), names[s]);
 		}
-		px.side[s] = now;
+		pa->side[s] = now;
 	}
-	px.announce_pub = px.host_outbound_ip.s_addr ? px.host_outbound_ip :
-			  px.side[MEDIA_PUBLIC].addr;
-	px.last_iface_ms = evloop_now_ms();
+	pa->announce_pub = pa->host_outbound_ip.s_addr ? pa->host_outbound_ip :
+			  pa->side[MEDIA_PUBLIC].addr;
+	pa->last_iface_ms = evloop_now_ms();
 	return rc;
 }
 
 static void on_host_outbound(void *arg, const struct sip_hop *hop, int err,
 			     const struct sockaddr_in *addr)
 {
+	struct proxy_addrs *pa = arg;
 	char ip[INET_ADDRSTRLEN];
 
-	(void)arg;
 	if (err) {
 		if (err != -ECANCELED)
 			log_ratelimited("host_outbound", 300, LOG_WARNING,
 					"host_outbound %s does not resolve (%s)%s", hop->host,
-					strerror(-err), px.host_outbound_ip.s_addr ?
+					strerror(-err), pa->host_outbound_ip.s_addr ?
 					": keeping the last address" : "");
 		return;
 	}
-	if (addr->sin_addr.s_addr != px.host_outbound_ip.s_addr) {
+	if (addr->sin_addr.s_addr != pa->host_outbound_ip.s_addr) {
 		inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof(ip));
 		log_notice("host_outbound %s: address %s", hop->host, ip);
 	}
-	px.host_outbound_ip = addr->sin_addr;
-	px.announce_pub = addr->sin_addr;
+	pa->host_outbound_ip = addr->sin_addr;
+	pa->announce_pub = addr->sin_addr;
 }
 
 /* host_outbound may be a name (dynamic DNS): looked up at start (waiting
  * for the answer: the loop is not running yet), then every
  * host_outbound_refresh s without blocking; the cache keeps an answer for
  * its TTL. Until a new answer arrives the last address stays in use. */
-void proxy_host_outbound_lookup(bool at_start)
+void proxy_host_outbound_lookup(struct proxy_addrs *pa, bool at_start)
 {
 	struct sip_hop hop;
 	struct sockaddr_in sa;
 	int rc;
 
-	px.last_dns_ms = evloop_now_ms();
-	if (!px.cfg->host_outbound[0] || sip_hop_set(&hop, px.cfg->host_outbound, 5060) != 0)
+	pa->last_dns_ms = evloop_now_ms();
+	if (!pa->cfg->host_outbound[0] || sip_hop_set(&hop, pa->cfg->host_outbound, 5060) != 0)
 		return;   /* a port: A only, no SRV */
 	rc = at_start ? resolver_resolve_sync(&hop, &sa, 5000) : resolver_cached(&hop, &sa);
 	if (rc == -EAGAIN)
-		rc = resolver_start(&hop, on_host_outbound, NULL);
+		rc = resolver_start(&hop, on_host_outbound, pa);
 	else
-		on_host_outbound(NULL, &hop, rc, &sa);
+		on_host_outbound(pa, &hop, rc, &sa);
 	if (rc == -EBUSY)
 		log_ratelimited("host_outbound", 300, LOG_WARNING,
 				"host_outbound %s: resolver busy, retrying later", hop.host);

@@ -13,17 +13,20 @@
 
 #include "daemon/proxy/host_mask.h"
 #include "daemon/base/log.h"
-#include "daemon/proxy/proxy_core.h"
+#include "daemon/proxy/proxy_register.h"
+#include "daemon/proxy/proxy_send.h"
+#include "daemon/proxy/proxy_uri.h"
 #include "daemon/proxy/registrations.h"
 #include "daemon/sip/sip_msg.h"
 #include "daemon/sip/sip_validate.h"
 
 /* The AOR a REGISTER binds: its To URI, with the host replaced by the
  * masked_host of a matching mask_host (siproxd's mask feature). */
-static void registered_aor(const osip_uri_t *to, char *buf, size_t n)
+static void registered_aor(const struct proxy_addrs *pa, const osip_uri_t *to, char *buf,
+			   size_t n)
 {
 	osip_uri_t masked = *to;   /* shallow: only the host pointer differs */
-	const char *host = host_mask_of(px.cfg, to->host);
+	const char *host = host_mask_of(pa->cfg, to->host);
 
 	if (host)
 		masked.host = (char *)host;
@@ -33,25 +36,27 @@ static void registered_aor(const osip_uri_t *to, char *buf, size_t n)
 /* The masqueraded form of a binding: sip:user@public:port;smqid=token,
  * with masked_host for the public address when the binding's AOR was
  * masked (mask_host). */
-static int contact_masquerade_uri(osip_contact_t *c, const struct binding *b)
+static int contact_masquerade_uri(const struct proxy_addrs *pa, osip_contact_t *c,
+				  const struct binding *b)
 {
 	char text[320], ip[INET_ADDRSTRLEN];
-	const char *host = host_mask_masked_aor(px.cfg, b->aor);
+	const char *host = host_mask_masked_aor(pa->cfg, b->aor);
 
-	inet_ntop(AF_INET, &px.announce_pub, ip, sizeof(ip));
+	inet_ntop(AF_INET, &pa->announce_pub, ip, sizeof(ip));
 	snprintf(text, sizeof(text), "sip:%s%s%s:%u;smqid=%s", b->user, b->user[0] ? "@" : "",
-		 host ? host : ip, px.port, b->token);
+		 host ? host : ip, pa->port, b->token);
 	return proxy_uri_replace(&c->url, text);
 }
 
 /* reg_bind failed (errno says why): log the limit hit and pick the answer. */
-static int binding_refused(const osip_message_t *msg, const struct sockaddr_in *src)
+static int binding_refused(const struct proxy_addrs *pa, const osip_message_t *msg,
+			   const struct sockaddr_in *src)
 {
 	if (errno == EDQUOT)
-		sipval_limit_hit("max_registrations_per_aor", px.cfg->max_registrations_per_aor,
+		sipval_limit_hit("max_registrations_per_aor", pa->cfg->max_registrations_per_aor,
 				 msg->sip_method, src);
 	else if (errno == ENOSPC)
-		sipval_limit_hit("max_registrations", px.cfg->max_registrations, msg->sip_method,
+		sipval_limit_hit("max_registrations", pa->cfg->max_registrations, msg->sip_method,
 				 src);
 	else
 		return 500;
@@ -61,7 +66,8 @@ static int binding_refused(const osip_message_t *msg, const struct sockaddr_in *
 /* Masquerade every Contact of a message from the private side (dialogs).
  * Returns 0, or 503 when max_registrations leaves no room for a binding
  * (the Contact would leak unmasqueraded). */
-int proxy_contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src)
+int proxy_contacts_masquerade(const struct proxy_addrs *pa, osip_message_t *msg,
+			      const struct sockaddr_in *src)
 {
 	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
 		osip_contact_t *c = osip_list_get(&msg->contacts, i);
@@ -73,8 +79,8 @@ int proxy_contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src
 		sipmsg_uri_str(c->url, real, sizeof(real));
 		b = reg_bind(NULL, real, c->url->username, src, DIALOG_BINDING_S, false);
 		if (!b)
-			return binding_refused(msg, src);
-		contact_masquerade_uri(c, b);
+			return binding_refused(pa, msg, src);
+		contact_masquerade_uri(pa, c, b);
 	}
 	return 0;
 }
@@ -83,12 +89,13 @@ int proxy_contacts_masquerade(osip_message_t *msg, const struct sockaddr_in *src
  * 6-7). masquerade: the REGISTER goes on to a registrar, with each Contact
  * replaced by its masqueraded form; otherwise sipmasq is the registrar.
  * Returns 0, or 503 (max_registrations*) or 500 (out of memory). */
-int proxy_register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool masquerade)
+int proxy_register_bind(const struct proxy_addrs *pa, osip_message_t *msg,
+			const struct sockaddr_in *src, bool masquerade)
 {
 	int hdr_expires = sipmsg_expires(msg);
 	char aor[256];
 
-	registered_aor(msg->to->url, aor, sizeof(aor));
+	registered_aor(pa, msg->to->url, aor, sizeof(aor));
 	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
 		osip_contact_t *c = osip_list_get(&msg->contacts, i);
 		int expires = sipmsg_contact_expires(c);
@@ -105,7 +112,7 @@ int proxy_register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool
 		if (expires < 0)
 			expires = hdr_expires;
 		if (expires < 0) {
-			expires = (int)px.cfg->default_expires;
+			expires = (int)pa->cfg->default_expires;
 			sipmsg_set_expires(msg, (unsigned)expires);
 			hdr_expires = expires;
 		}
@@ -113,7 +120,7 @@ int proxy_register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool
 		b = reg_bind(aor, real, c->url->username, src, (unsigned)expires, expires > 0);
 		if (!b) {
 			reg_save();   /* the Contacts bound before this one */
-			return binding_refused(msg, src);
+			return binding_refused(pa, msg, src);
 		}
 		if (expires == 0)
 			reg_unbind(b);
@@ -121,7 +128,7 @@ int proxy_register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool
 			log_info("register %s -> %s (expires %d s) as smqid=%s", aor, real, expires,
 				 b->token);
 		if (masquerade)
-			contact_masquerade_uri(c, b);
+			contact_masquerade_uri(pa, c, b);
 	}
 	reg_save();
 	return 0;
@@ -129,21 +136,22 @@ int proxy_register_bind(osip_message_t *msg, const struct sockaddr_in *src, bool
 
 /* Registrar mode: a REGISTER addressed to sipmasq itself is answered here
  * with 200 and every live binding of the AOR (RFC 3261 10.3 step 8). */
-void proxy_register_local(osip_message_t *msg, const struct sockaddr_in *src)
+void proxy_register_local(const struct proxy_addrs *pa, osip_message_t *msg,
+			  const struct sockaddr_in *src)
 {
 	time_t now = time(NULL);
 	osip_message_t *resp;
 	char aor[256], value[320];
 
-	int status = proxy_register_bind(msg, src, false);
+	int status = proxy_register_bind(pa, msg, src, false);
 
 	if (status) {
-		proxy_reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
+		proxy_reply(pa, msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
 		return;
 	}
 	if (sipmsg_make_response(msg, 200, 0, &resp) != 0)
 		return;
-	registered_aor(msg->to->url, aor, sizeof(aor));
+	registered_aor(pa, msg->to->url, aor, sizeof(aor));
 	for (const struct binding *b = reg_head(); b; b = b->next) {
 		if (!b->registered || b->expires <= now || strcasecmp(b->aor, aor))
 			continue;
@@ -151,7 +159,7 @@ void proxy_register_local(osip_message_t *msg, const struct sockaddr_in *src)
 			 (long long)(b->expires - now));
 		osip_message_set_contact(resp, value);
 	}
-	proxy_send_to(resp, src);
+	proxy_send_to(pa, resp, src);
 	osip_message_free(resp);
 }
 

@@ -24,7 +24,10 @@
 #include "daemon/proxy/host_mask.h"
 #include "daemon/base/iface.h"
 #include "daemon/base/log.h"
-#include "daemon/proxy/proxy_core.h"
+#include "daemon/proxy/proxy_addresses.h"
+#include "daemon/proxy/proxy_register.h"
+#include "daemon/proxy/proxy_send.h"
+#include "daemon/proxy/proxy_uri.h"
 #include "daemon/proxy/registrations.h"
 #include "daemon/dns/resolver.h"
 #include "daemon/media/sdp_rewrite.h"
@@ -38,33 +41,9 @@
 #include "daemon/sip/sip_validate.h"
 #include "daemon/proxy/via_stash.h"
 
-struct proxy_state px;
-
-const char *proxy_side_name(enum media_side s)
-{
-	return s == MEDIA_PRIVATE ? "private" : "public";
-}
-
-/* The address sipmasq shows toward a side (Via, Record-Route, Contact, SDP). */
-struct in_addr proxy_face(enum media_side s)
-{
-	return s == MEDIA_PUBLIC ? px.announce_pub : px.side[MEDIA_PRIVATE].addr;
-}
-
-bool proxy_ip_is_ours(struct in_addr ip)
-{
-	return ip.s_addr == px.side[0].addr.s_addr || ip.s_addr == px.side[1].addr.s_addr ||
-	       ip.s_addr == px.announce_pub.s_addr;
-}
-
-bool proxy_uri_is_ours(const osip_uri_t *uri)
-{
-	unsigned short port;
-	const char *host = sipmsg_uri_host_port(uri, &port);
-	struct in_addr ip;
-
-	return host && addr_is_numeric(host, &ip) && proxy_ip_is_ours(ip) && port == px.port;
-}
+/* The proxy's addresses: owned by this file (the transport's receive
+ * callback carries no context), passed to every other proxy file. */
+static struct proxy_addrs px;
 
 /* The private side: what arrives on if_inbound (when it is not also
  * if_outbound), what comes from its subnet (also in front of a NAT router,
@@ -79,86 +58,16 @@ static enum media_side request_side(const struct sockaddr_in *src, int ifindex)
 		return MEDIA_PRIVATE;
 	if (iface_in_subnet(&px.side[MEDIA_PRIVATE], src->sin_addr))
 		return MEDIA_PRIVATE;
-	if ((ntohl(src->sin_addr.s_addr) >> 24) == 127 || proxy_ip_is_ours(src->sin_addr) ||
+	if ((ntohl(src->sin_addr.s_addr) >> 24) == 127 || proxy_ip_is_ours(&px, src->sin_addr) ||
 	    reg_known_source(src->sin_addr))
 		return MEDIA_PRIVATE;
 	return MEDIA_PUBLIC;
 }
 
-/* The transport toward a peer: the connection it has with sipmasq when
- * there is one (RFC 3261 18.2.2), else UDP. */
-static enum sip_proto proto_to(const struct sockaddr_in *peer)
-{
-	return sip_tcp_connected(peer) ? SIP_PROTO_TCP : SIP_PROTO_UDP;
-}
-
-/* sipmasq's own Record-Route entries and masqueraded Contacts in a message
- * that leaves over TCP say ;transport=tcp, so that the peer's requests in
- * the dialog (and to the binding) come back over TCP (RFC 3263 4.1). */
-static void transport_mark(osip_message_t *msg, enum sip_proto proto)
-{
-	if (proto != SIP_PROTO_TCP)
-		return;
-	for (int i = 0; i < osip_list_size(&msg->contacts); i++) {
-		osip_contact_t *c = osip_list_get(&msg->contacts, i);
-
-		if (c->url && sipmsg_uri_param(c->url, "smqid"))
-			sipmsg_uri_set_param(c->url, "transport", "tcp");
-	}
-	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
-		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
-
-		if (rr->url && proxy_uri_is_ours(rr->url))
-			sipmsg_uri_set_param(rr->url, "transport", "tcp");
-	}
-}
-
-/* Serialise msg and hand it to the send step (sip_send: at once when the
- * hop's address is known, else once its DNS lookup answers) over the
- * hop's transport. upgrade: a request that RFC 3261 18.1.1 moves from UDP
- * to TCP when larger than UDP_REQUEST_MAX (its Via, pushed by sipmasq,
- * then says TCP). */
-static void send_msg(osip_message_t *msg, const struct sip_hop *hop_in, bool upgrade)
-{
-	struct sip_hop hop = *hop_in;
-	char *buf = NULL;
-	size_t len;
-	int rc;
-
-	transport_mark(msg, hop.proto);
-	rc = sipmsg_serialize(msg, &buf, &len);
-	if (rc == 0 && upgrade && hop.proto == SIP_PROTO_UDP && len > UDP_REQUEST_MAX) {
-		log_debug(DBCLASS_PROXY, "%zu-byte request to %s: TCP instead of UDP", len,
-			  hop.host);
-		osip_free(buf);
-		buf = NULL;
-		hop.proto = SIP_PROTO_TCP;
-		sipmsg_via_set_proto(msg, hop.proto);
-		transport_mark(msg, hop.proto);
-		rc = sipmsg_serialize(msg, &buf, &len);
-	}
-	if (rc != 0) {
-		log_ratelimited("serialize", 10, LOG_ERR, "cannot serialise a SIP message, dropped");
-		return;
-	}
-	sip_send(&hop, buf, len);
-	osip_free(buf);
-}
-
-/* Send msg to dst over the connection dst has with sipmasq, else UDP. */
-void proxy_send_to(osip_message_t *msg, const struct sockaddr_in *dst)
-{
-	struct sip_hop hop;
-
-	sip_hop_from_addr(&hop, dst);
-	hop.proto = proto_to(dst);
-	send_msg(msg, &hop, false);
-}
-
 /* sipmasq's own SIP address: sending there would loop. */
 static bool addr_is_self(const struct sockaddr_in *dst)
 {
-	return proxy_ip_is_ours(dst->sin_addr) && dst->sin_port == htons(px.port);
+	return proxy_ip_is_ours(&px, dst->sin_addr) && dst->sin_port == htons(px.port);
 }
 
 /* ua_string (siproxd): what the public side sees of the private UAs'
@@ -179,53 +88,6 @@ static void ua_masquerade(osip_message_t *msg)
 			h->hvalue = osip_strdup(px.cfg->ua_string);
 		}
 	}
-}
-
-/* Answer req ourselves, to where it came from (RFC 3581 symmetric
- * response), with header hname: hvalue when hname is not NULL. */
-static void reply_with(const osip_message_t *req, const struct sockaddr_in *src, int code,
-		       unsigned retry_after, const char *hname, const char *hvalue)
-{
-	osip_message_t *resp;
-
-	if (req->sip_method && !strcmp(req->sip_method, "ACK"))
-		return;   /* ACK is never answered */
-	if (sipmsg_make_response(req, code, retry_after, &resp) != 0)
-		return;
-	if (hname)
-		osip_message_set_header(resp, hname, hvalue);
-	proxy_send_to(resp, src);
-	osip_message_free(resp);
-}
-
-void proxy_reply(const osip_message_t *req, const struct sockaddr_in *src, int code,
-		  unsigned retry_after)
-{
-	reply_with(req, src, code, retry_after, NULL, NULL);
-}
-
-/* "scheme:user@host[:port]": the AOR of a To/From URI without parameters. */
-void proxy_aor_of(const osip_uri_t *uri, char *buf, size_t n)
-{
-	snprintf(buf, n, "%s:%s%s%s%s%s", uri->scheme ? uri->scheme : "sip",
-		 uri->username ? uri->username : "", uri->username ? "@" : "",
-		 uri->host ? uri->host : "", uri->port ? ":" : "", uri->port ? uri->port : "");
-}
-
-/* Replace a URI in place by a parsed copy of `text`. */
-int proxy_uri_replace(osip_uri_t **uri, const char *text)
-{
-	osip_uri_t *u;
-
-	if (osip_uri_init(&u) != 0)
-		return -ENOMEM;
-	if (osip_uri_parse(u, text) != 0) {
-		osip_uri_free(u);
-		return -EINVAL;
-	}
-	osip_uri_free(*uri);
-	*uri = u;
-	return 0;
 }
 
 /* Rewrite the SDP and follow the call state. Returns 0, or a SIP status to
@@ -292,7 +154,7 @@ static int media_handle(osip_message_t *msg, enum media_side from,
 		return 0;
 	for (int s = 0; s < 2; s++) {
 		addrs.bind[s] = px.side[s].addr;
-		addrs.announce[s] = proxy_face((enum media_side)s);
+		addrs.announce[s] = proxy_face(&px, (enum media_side)s);
 	}
 	addrs.signal_src = src->sin_addr;
 	rc = sdp_rewrite(c, from, &addrs, body->body, body->length, &out, &out_len);
@@ -320,7 +182,7 @@ static void routes_pop_ours(osip_message_t *msg)
 {
 	osip_route_t *r;
 
-	while ((r = osip_list_get(&msg->routes, 0)) && proxy_uri_is_ours(r->url)) {
+	while ((r = osip_list_get(&msg->routes, 0)) && proxy_uri_is_ours(&px, r->url)) {
 		osip_list_remove(&msg->routes, 0);
 		osip_route_free(r);
 	}
@@ -368,7 +230,7 @@ static int next_hop_outgoing(const osip_message_t *msg, struct sip_hop *hop)
 	const char *host;
 	unsigned short port;
 
-	if (osip_list_size(&msg->routes) == 0 && !proxy_uri_is_ours(msg->req_uri) &&
+	if (osip_list_size(&msg->routes) == 0 && !proxy_uri_is_ours(&px, msg->req_uri) &&
 	    outbound_proxy_for(msg, &host, &port)) {
 		log_debug(DBCLASS_PROXY, "%s to outbound proxy %s:%u", msg->sip_method, host,
 			  port);
@@ -397,7 +259,7 @@ static bool registered_here(const struct binding *b)
 
 	if (osip_uri_init(&aor) != 0)
 		return false;
-	here = osip_uri_parse(aor, b->aor) == 0 && aor->host && proxy_uri_is_ours(aor);
+	here = osip_uri_parse(aor, b->aor) == 0 && aor->host && proxy_uri_is_ours(&px, aor);
 	osip_uri_free(aor);
 	return here;
 }
@@ -416,7 +278,7 @@ static struct binding *incoming_target(const osip_message_t *msg)
 
 	if (token)
 		return reg_find_token(token);
-	if (!proxy_uri_is_ours(msg->req_uri)) {
+	if (!proxy_uri_is_ours(&px, msg->req_uri)) {
 		/* user@masked_host is sipmasq's own name for a masked phone. */
 		proxy_aor_of(msg->req_uri, aor, sizeof(aor));
 		return host_mask_masked_aor(px.cfg, aor) ? reg_find_aor(aor) : NULL;
@@ -446,7 +308,7 @@ static void record_route(osip_message_t *msg, enum media_side to)
 {
 	osip_record_route_t *rr;
 
-	if (sipmsg_record_route_push(msg, proxy_face(to), px.port) != 0)
+	if (sipmsg_record_route_push(msg, proxy_face(&px, to), px.port) != 0)
 		return;
 	rr = osip_list_get(&msg->record_routes, 0);
 	osip_uri_uparam_add(rr->url, osip_strdup("smqrr"),
@@ -459,13 +321,13 @@ static void record_route_face(osip_message_t *msg, enum media_side to, char leg)
 {
 	char text[80], ip[INET_ADDRSTRLEN];
 
-	inet_ntop(AF_INET, (struct in_addr[]){ proxy_face(to) }, ip, sizeof(ip));
+	inet_ntop(AF_INET, (struct in_addr[]){ proxy_face(&px, to) }, ip, sizeof(ip));
 	snprintf(text, sizeof(text), "sip:%s:%u;lr;smqrr=%c", ip, px.port, leg);
 	for (int i = 0; i < osip_list_size(&msg->record_routes); i++) {
 		osip_record_route_t *rr = osip_list_get(&msg->record_routes, i);
 		const char *entry_leg = rr->url ? sipmsg_uri_param(rr->url, "smqrr") : NULL;
 
-		if (rr->url && proxy_uri_is_ours(rr->url) && (!entry_leg || entry_leg[0] == leg))
+		if (rr->url && proxy_uri_is_ours(&px, rr->url) && (!entry_leg || entry_leg[0] == leg))
 			proxy_uri_replace(&rr->url, text);
 	}
 }
@@ -484,16 +346,16 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 	    (rc = auth_check_request(msg, src, evloop_now_ms(), &challenge)) != 0) {
 		if (rc < 0)
 			return 500;
-		proxy_send_to(challenge, src);
+		proxy_send_to(&px, challenge, src);
 		osip_message_free(challenge);
 		return -1;   /* answered: 407 */
 	}
-	if (!strcmp(msg->sip_method, "REGISTER") && proxy_uri_is_ours(msg->req_uri)) {
-		proxy_register_local(msg, src);
+	if (!strcmp(msg->sip_method, "REGISTER") && proxy_uri_is_ours(&px, msg->req_uri)) {
+		proxy_register_local(&px, msg, src);
 		return -1;   /* answered */
 	}
-	int status = !strcmp(msg->sip_method, "REGISTER") ? proxy_register_bind(msg, src, true) :
-		     proxy_contacts_masquerade(msg, src);
+	int status = !strcmp(msg->sip_method, "REGISTER") ? proxy_register_bind(&px, msg, src, true) :
+		     proxy_contacts_masquerade(&px, msg, src);
 
 	if (status)
 		return status;
@@ -503,7 +365,7 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 		return 404;
 	/* A next hop naming sipmasq: known here when numeric (or cached); a
 	 * name is checked when it resolves (send_failed, SIP_SEND_SELF). */
-	if (sip_hop_resolve(hop, &dst) == 0 && addr_is_self(&dst))
+	if (resolver_cached(hop, &dst) == 0 && addr_is_self(&dst))
 		return sipval_local_status(msg);
 	return 0;
 }
@@ -518,13 +380,13 @@ static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 	b = incoming_target(msg);
 	if (!b) {
 		/* Not for a masqueraded contact: refuse, never relay (no open relay). */
-		return proxy_uri_is_ours(msg->req_uri) ? sipval_local_status(msg) : 404;
+		return proxy_uri_is_ours(&px, msg->req_uri) ? sipval_local_status(msg) : 404;
 	}
 	if (proxy_uri_replace(&msg->req_uri, b->contact) != 0)
 		return 500;
 	sip_hop_from_addr(hop, &b->src);
 	/* The phone's connection, else what its Contact asks for. */
-	hop->proto = proto_to(&b->src);
+	hop->proto = proxy_proto_to(&b->src);
 	if (hop->proto == SIP_PROTO_UDP && sip_hop_from_uri(msg->req_uri, &uri_hop) == 0)
 		hop->proto = uri_hop.proto;
 	if (dialog_creating(msg))
@@ -625,13 +487,13 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src,
 	log_debug(DBCLASS_PROXY, "%s from %s (%s side)", msg->sip_method, addr_str(src, a),
 		  proxy_side_name(from));
 	if (mf == 0) {
-		proxy_reply(msg, src, 483, 0);
+		proxy_reply(&px, msg, src, 483, 0);
 		return;
 	}
 	sipmsg_set_max_forwards(msg, mf < 0 ? 70 : mf - 1);
 	sipmsg_branch(msg, to == MEDIA_PUBLIC ? 'O' : 'I', branch);
 	if (via_loop(msg, branch)) {
-		proxy_reply(msg, src, 482, 0);
+		proxy_reply(&px, msg, src, 482, 0);
 		return;
 	}
 	routes_pop_ours(msg);
@@ -649,16 +511,16 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src,
 			  addr_str(src, a), status);
 		if (loop_tag[0])   /* the answer goes back with the Call-ID it came with */
 			callid_mark_with(msg, loop_tag);
-		proxy_reply(msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
+		proxy_reply(&px, msg, src, status, status == 503 ? RETRY_AFTER_S : 0);
 		return;
 	}
 	/* Topology hiding: the public side sees only sipmasq's Via. */
 	if ((mark && callid_mark(msg) != 0) ||
 	    (to == MEDIA_PUBLIC && via_stash_save(branch, msg, evloop_now_ms()) != 0)) {
-		proxy_reply(msg, src, 500, 0);
+		proxy_reply(&px, msg, src, 500, 0);
 		return;
 	}
-	if (sipmsg_via_push(msg, proxy_face(to), px.port, hop.proto, branch) != 0)
+	if (sipmsg_via_push(msg, proxy_face(&px, to), px.port, hop.proto, branch) != 0)
 		return;
 	via_apply_use_rport(msg, to);
 	if (loop_tag[0]) {
@@ -667,7 +529,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src,
 	}
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &hop, to == MEDIA_PUBLIC);
+	proxy_send_hop(&px, msg, &hop, to == MEDIA_PUBLIC);
 }
 
 /* A response goes back over the transport its request came on (the Via's
@@ -679,7 +541,7 @@ static void response_transport(const osip_via_t *via, struct sip_hop *hop)
 	struct sockaddr_in dst;
 
 	hop->proto = sipmsg_via_proto(via);
-	if (hop->proto == SIP_PROTO_TCP && sip_hop_resolve(hop, &dst) == 0 &&
+	if (hop->proto == SIP_PROTO_TCP && resolver_cached(hop, &dst) == 0 &&
 	    !sip_tcp_connected(&dst))
 		hop->port = addr_parse_port(via->port, 5060);
 }
@@ -719,7 +581,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	if (to == MEDIA_PRIVATE)
 		flood_note_peer(src->sin_addr, evloop_now_ms());   /* answered our request */
 	via = osip_list_get(&msg->vias, 0);
-	if (!via || sipmsg_via_response_hop(via, &hop) != 0) {
+	if (!via || sip_hop_from_via(via, &hop) != 0) {
 		log_ratelimited("response-via", 10, LOG_INFO,
 				"response from %s has no usable Via below ours, dropped",
 				addr_str(src, a));
@@ -731,7 +593,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 	if (to == MEDIA_PRIVATE && !strcmp(msg->cseq->method, "REGISTER"))
 		proxy_register_response(msg);
 	else if (to == MEDIA_PUBLIC)
-		proxy_contacts_masquerade(msg, src);   /* the UA answered from src */
+		proxy_contacts_masquerade(&px, msg, src);   /* the UA answered from src */
 	record_route_face(msg, to, to == MEDIA_PRIVATE ? 'O' : 'I');
 	if (media_handle(msg, from, src) != 0)
 		return;
@@ -739,7 +601,7 @@ static void handle_response(osip_message_t *msg, const struct sockaddr_in *src)
 		return;
 	if (to == MEDIA_PUBLIC)
 		ua_masquerade(msg);
-	send_msg(msg, &hop, false);
+	proxy_send_hop(&px, msg, &hop, false);
 }
 
 /* A message sip_send could not deliver. A request is answered as if its
@@ -805,7 +667,7 @@ static bool message_refused(const osip_message_t *msg, const char *buf, size_t l
 	if (sipval_limits(px.cfg, buf, len, msg, &v)) {
 		sipval_limit_hit(v.limit, v.value, request ? msg->sip_method : "response", src);
 		if (request && osip_list_size(&msg->vias) > 0)
-			proxy_reply(msg, src, v.status, 0);
+			proxy_reply(&px, msg, src, v.status, 0);
 		return true;
 	}
 	if (!request && !sipval_content_length_ok(msg)) {
@@ -820,7 +682,7 @@ static bool message_refused(const osip_message_t *msg, const char *buf, size_t l
 				msg->sip_method, addr_str(src, a), v.status == 416 ?
 				"Request-URI scheme not supported" : v.status == 420 ?
 				"Proxy-Require not supported" : "bad Content-Length", v.status);
-		reply_with(msg, src, v.status, 0, v.status == 420 ? "Unsupported" : NULL,
+		proxy_reply_with(&px, msg, src, v.status, 0, v.status == 420 ? "Unsupported" : NULL,
 			   v.unsupported);
 		return true;
 	}
@@ -840,7 +702,7 @@ static bool foreign_scheme_answered(const char *buf, size_t len, const struct so
 		log_ratelimited("sip-validate", 10, LOG_INFO,
 				"%s from %s: Request-URI scheme not supported, answered 416",
 				msg->sip_method, addr_str(src, a));
-		proxy_reply(msg, src, 416, 0);
+		proxy_reply(&px, msg, src, 416, 0);
 	}
 	osip_message_free(msg);
 	return true;
@@ -881,7 +743,7 @@ static void proxy_rx(const char *buf, size_t len, const struct sockaddr_in *src,
 				"missing or inconsistent mandatory header" : "unsupported SIP version");
 		/* A request we can address an answer to gets one (RFC 3261 8.2). */
 		if (msg && MSG_IS_REQUEST(msg) && osip_list_size(&msg->vias) > 0)
-			proxy_reply(msg, src, rc == -EPROTONOSUPPORT ? 505 : 400, 0);
+			proxy_reply(&px, msg, src, rc == -EPROTONOSUPPORT ? 505 : 400, 0);
 		if (msg)
 			osip_message_free(msg);
 		return;
@@ -912,13 +774,13 @@ int proxy_init(const struct sipmasq_config *cfg)
 	if (rc)
 		return rc;
 	sip_send_init(send_failed, addr_is_self);
-	rc = proxy_refresh_interfaces();
+	rc = proxy_refresh_interfaces(&px);
 	if (rc == -ENODEV) {
 		log_err("%s: no such interface '%s'", cfg->config_file,
 			px.side[MEDIA_PRIVATE].ifindex ? cfg->if_outbound : cfg->if_inbound);
 		return rc;
 	}
-	proxy_host_outbound_lookup(true);
+	proxy_host_outbound_lookup(&px, true);
 	calls_set_logging(cfg->log_calls);
 	rc = limits_apply(cfg);
 	if (rc)
@@ -967,9 +829,9 @@ void proxy_tick(void)
 	uint64_t now = evloop_now_ms();
 
 	if (!px.offline && now - px.last_iface_ms >= 5000)
-		proxy_refresh_interfaces();
+		proxy_refresh_interfaces(&px);
 	if (!px.offline && now - px.last_dns_ms >= px.cfg->host_outbound_refresh * 1000ull)
-		proxy_host_outbound_lookup(false);
+		proxy_host_outbound_lookup(&px, false);
 	resolver_tick();
 	sip_send_expire(now);
 	calls_expire(now, px.cfg->rtp_timeout);

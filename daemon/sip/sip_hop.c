@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #include "daemon/base/addr.h"
-#include "daemon/dns/resolver.h"
 #include "daemon/sip/sip_msg.h"
 
 int sip_hop_set(struct sip_hop *hop, const char *host, uint16_t port)
@@ -43,11 +42,6 @@ int sip_hop_from_uri(const osip_uri_t *uri, struct sip_hop *hop)
 	return 0;
 }
 
-const char *sip_hop_proto_name(enum sip_proto proto)
-{
-	return proto == SIP_PROTO_TCP ? "TCP" : "UDP";
-}
-
 void sip_hop_from_addr(struct sip_hop *hop, const struct sockaddr_in *addr)
 {
 	inet_ntop(AF_INET, &addr->sin_addr, hop->host, sizeof(hop->host));
@@ -55,7 +49,17 @@ void sip_hop_from_addr(struct sip_hop *hop, const struct sockaddr_in *addr)
 	hop->proto = SIP_PROTO_UDP;
 }
 
-int sip_hop_resolve(const struct sip_hop *hop, struct sockaddr_in *dst)
+int sip_hop_from_via(const osip_via_t *via, struct sip_hop *hop)
 {
-	return resolver_cached(hop, dst);
+	const char *host = sipmsg_via_param(via, "received");
+	const char *rport = sipmsg_via_param(via, "rport");
+	uint16_t port = addr_parse_port(via->port, 0);
+
+	if (!host || !*host)
+		host = via->host;
+	if (rport && *rport)
+		port = addr_parse_port(rport, port);
+	if ((via->port && *via->port && !port) || (rport && *rport && !port) || !host || !*host)
+		return -EINVAL;
+	return sip_hop_set(hop, host, port);
 }

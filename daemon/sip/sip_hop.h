@@ -7,8 +7,8 @@
 #include <osipparser2/osip_parser.h>
 #include <stdint.h>
 
-/* Transport protocol of a hop (RFC 3261 section 18). */
-enum sip_proto { SIP_PROTO_UDP = 0, SIP_PROTO_TCP = 1 };
+#include "daemon/sip/sip_proto.h"
+
 
 /* Where to send: filled from a URI (sip_hop_from_uri) or from the
  * configuration (sip_hop_set). */
@@ -28,17 +28,14 @@ int sip_hop_from_uri(const osip_uri_t *uri, struct sip_hop *hop);
  * Returns 0 or -ENAMETOOLONG. */
 int sip_hop_set(struct sip_hop *hop, const char *host, uint16_t port);
 
-/* sip_hop_proto_name: "UDP" or "TCP", as in a Via's sent-protocol. */
-const char *sip_hop_proto_name(enum sip_proto proto);
-
 /* sip_hop_from_addr: a UDP hop to a known address (network byte order),
  * e.g. the source of a request. */
 void sip_hop_from_addr(struct sip_hop *hop, const struct sockaddr_in *addr);
 
-/* sip_hop_resolve: the address of hop when known without a query: a
- * numeric host (port 0 becomes 5060) or a name in the resolver's cache.
- * Never blocks. Returns 0; -EAGAIN when a DNS lookup is needed (sip_send
- * does it); a cached failure (-ENOENT, -ETIMEDOUT, -EHOSTUNREACH). */
-int sip_hop_resolve(const struct sip_hop *hop, struct sockaddr_in *dst);
+/* sip_hop_from_via: where a response for this Via goes (RFC 3261
+ * 18.2.2, RFC 3581 section 4): received/rport when present, else sent-by
+ * (a name without port is looked up as RFC 3263 section 5 says, by
+ * sip_send). Returns 0, or -EINVAL for a bad port or no host. */
+int sip_hop_from_via(const osip_via_t *via, struct sip_hop *hop);
 
 #endif

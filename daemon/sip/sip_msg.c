@@ -117,21 +117,6 @@ void sipmsg_via_mark_received(osip_message_t *msg, const struct sockaddr_in *src
 	}
 }
 
-int sipmsg_via_response_hop(const osip_via_t *via, struct sip_hop *hop)
-{
-	const char *host = sipmsg_via_param(via, "received");
-	const char *rport = sipmsg_via_param(via, "rport");
-	uint16_t port = addr_parse_port(via->port, 0);
-
-	if (!host || !*host)
-		host = via->host;
-	if (rport && *rport)
-		port = addr_parse_port(rport, port);
-	if ((via->port && *via->port && !port) || (rport && *rport && !port) || !host || !*host)
-		return -EINVAL;
-	return sip_hop_set(hop, host, port);
-}
-
 /* FNV-1a, 64 bit: a stable, cheap hash for branch derivation (not a
  * security boundary: branches only need to be unique and repeatable). */
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -186,7 +171,7 @@ int sipmsg_via_push(osip_message_t *msg, struct in_addr host, unsigned short por
 	inet_ntop(AF_INET, &host, ip, sizeof(ip));
 	snprintf(p, sizeof(p), "%u", port);
 	via_set_version(via, osip_strdup("2.0"));
-	via_set_protocol(via, osip_strdup(sip_hop_proto_name(proto)));
+	via_set_protocol(via, osip_strdup(sip_proto_name(proto)));
 	via_set_host(via, osip_strdup(ip));
 	via_set_port(via, osip_strdup(p));
 	osip_via_set_branch(via, osip_strdup(branch));
@@ -208,7 +193,7 @@ void sipmsg_via_set_proto(osip_message_t *msg, enum sip_proto proto)
 	if (!via)
 		return;
 	osip_free(via->protocol);
-	via_set_protocol(via, osip_strdup(sip_hop_proto_name(proto)));
+	via_set_protocol(via, osip_strdup(sip_proto_name(proto)));
 }
 
 void sipmsg_via_mark_connection(osip_message_t *msg, const struct sockaddr_in *src)

@@ -10,7 +10,7 @@
 
 #include <osipparser2/osip_parser.h>
 
-#include "daemon/sip/sip_hop.h"
+#include "daemon/sip/sip_proto.h"
 
 /* Prefix of every Via branch sipmasq generates: RFC 3261 magic cookie plus
  * "smq" and a direction letter ('O' = request sent to the public side,
@@ -47,12 +47,6 @@ const char *sipmsg_via_param(const osip_via_t *via, const char *name);
  * (when the source differs from sent-by) and fill rport= with the source
  * port (when the client asked with an empty rport) on the topmost Via. */
 void sipmsg_via_mark_received(osip_message_t *msg, const struct sockaddr_in *src);
-
-/* sipmsg_via_response_hop: where a response for this Via goes (RFC 3261
- * 18.2.2, RFC 3581 section 4): received/rport when present, else sent-by
- * (a name without port is looked up as RFC 3263 section 5 says, by
- * sip_send). Returns 0, or -EINVAL for a bad port or no host. */
-int sipmsg_via_response_hop(const osip_via_t *via, struct sip_hop *hop);
 
 /* sipmsg_branch: the branch sipmasq puts in its Via for request msg, sent
  * toward direction `dir` ('O' or 'I'). Stateless-proxy rule of RFC 3261

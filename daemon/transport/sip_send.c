@@ -69,7 +69,7 @@ static int deliver(const struct sip_hop *hop, const struct sockaddr_in *dst, con
 		return -1;
 	}
 	log_debug(DBCLASS_NETTRAF, "to %s/%s:\n%.*s", addr_str(dst, a),
-		  sip_hop_proto_name(hop->proto), (int)len, buf);
+		  sip_proto_name(hop->proto), (int)len, buf);
 	sip_transport_deliver(hop->proto, dst, buf, len);
 	return 0;
 }

@@ -6,10 +6,11 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
+#include "daemon/config/config.h"
 #include "daemon/sip/sip_hop.h"
 
 /* Largest datagram accepted; RFC 3261 18.1.1 sizes UDP well below this. */
-#define SIP_MAX_DATAGRAM 65535
+#define SIP_MAX_DATAGRAM CONFIG_SIP_MESSAGE_MAX
 
 /* Called for each datagram or stream message: buf (len bytes, NUL-terminated
  * after len for convenience), its source, the index of the interface it
