@@ -158,6 +158,23 @@ static int write_pid_file(const char *path)
 	return 0;
 }
 
+/* registration_file into the binding table: sipmasq's format, else
+ * siproxd's (a gateway moving from siproxd keeps its phones reachable).
+ * Returns the number of bindings or -errno. */
+static int registrations_load(const char *path)
+{
+	int n = reg_init(path);
+
+	if (n == -EPROTO) {
+		n = reg_siproxd_import(path);
+		if (n >= 0)
+			log_notice("%s is siproxd's registration file: %d registration(s) imported; "
+				   "it is saved back in sipmasq's format (docs/siproxd-migration.md)",
+				   path, n);
+	}
+	return n;
+}
+
 /* --export-registrations=siproxd: rewrite registration_file in siproxd's
  * format, for a move back to siproxd (docs/siproxd-migration.md), and
  * exit. The masqueraded URL names host_outbound, else if_outbound's
@@ -182,7 +199,7 @@ static int export_registrations(const struct sipmasq_config *cfg)
 			"address siproxd is to announce", cfg->if_outbound);
 		return EXIT_RUNTIME;
 	}
-	n = reg_init(cfg->registration_file);
+	n = registrations_load(cfg->registration_file);
 	if (n >= 0)
 		n = reg_siproxd_export(cfg->registration_file, host, cfg->sip_listen_port,
 				       &skipped);
@@ -334,7 +351,7 @@ int main(int argc, char **argv)
 	else if (rc > 0)
 		log_notice("%d call(s) adopted from %s", rc, cfg.call_state_file);
 	offload_purge_stale();
-	nreg = reg_init(cfg.registration_file);
+	nreg = registrations_load(cfg.registration_file);
 	if (nreg < 0)
 		log_warn("registration_file %s: %s", cfg.registration_file, strerror(-nreg));
 	else if (cfg.registration_file[0])

@@ -19,7 +19,6 @@
 #include "daemon/base/addr.h"
 #include "daemon/base/log.h"
 #include "daemon/proxy/registrations.h"
-#include "daemon/proxy/registrations_siproxd.h"
 #include "daemon/base/statefile.h"
 
 /* Unregistered bindings linger this long so late responses still map. */
@@ -415,18 +414,10 @@ int reg_init(const char *path)
 	f = fopen(reg_path, "r");
 	if (!f)
 		return errno == ENOENT ? 0 : -errno;
-	/* siproxd's file starts with a slot line, "****:active:expires". */
+	/* siproxd's file starts with a slot line, "****:active:expires":
+	 * registrations_siproxd.c reads it. */
 	c = getc(f);
-	ungetc(c, f);
-	if (c == '*') {
-		n = reg_siproxd_load(f, reg_path, now);
-		if (n >= 0)
-			log_notice("%s: siproxd's registration file: %d registration(s) imported "
-				   "(saved back in sipmasq's format; see docs/siproxd-migration.md)",
-				   reg_path, n);
-	} else {
-		n = load_own(f, now);
-	}
+	n = c == '*' ? -EPROTO : (ungetc(c, f), load_own(f, now));
 	fclose(f);
 	live_registered = reg_count();
 	return n;

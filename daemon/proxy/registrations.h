@@ -33,12 +33,12 @@ struct binding {
 	struct binding *next_aor;      /* by AOR */
 };
 
-/* reg_init: set the registration_file path ("" = no persistence) and load it:
- * sipmasq's own format, or a file siproxd wrote (registrations_siproxd.h),
- * told apart by its first byte. Bindings already expired in the file are
- * skipped. Returns the number loaded or -errno (a missing file is not an
- * error: 0). Bad lines are logged with file:line and skipped. The file is
- * always written back in sipmasq's format. */
+/* reg_init: set the registration_file path ("" = no persistence) and load it.
+ * Bindings already expired in the file are skipped. Returns the number loaded
+ * or -errno (a missing file is not an error: 0); -EPROTO when the file is
+ * siproxd's (its first byte is '*': reg_siproxd_import reads it). Bad lines
+ * are logged with file:line and skipped. The file is always written back
+ * in sipmasq's format. */
 int reg_init(const char *path);
 
 /* reg_restore: add a registered binding read back from a file. token:

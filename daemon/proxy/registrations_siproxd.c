@@ -87,7 +87,7 @@ static int slot_import(const char *true_url, const char *masq_url, const char *r
 	return rc;
 }
 
-int reg_siproxd_load(FILE *f, const char *path, time_t now)
+static int siproxd_load(FILE *f, const char *path, time_t now)
 {
 	char line[512], urls[3][512];
 	int n = 0, slot = 0;
@@ -118,6 +118,18 @@ int reg_siproxd_load(FILE *f, const char *path, time_t now)
 			log_info("%s: slot %d (%s) not imported", path, slot, urls[0]);
 		n += rc;
 	}
+	return n;
+}
+
+int reg_siproxd_import(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n;
+
+	if (!f)
+		return -errno;
+	n = siproxd_load(f, path, time(NULL));
+	fclose(f);
 	return n;
 }
 

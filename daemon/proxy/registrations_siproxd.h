@@ -17,14 +17,14 @@
 /* Slots in siproxd's file (its URLMAP_SIZE). */
 #define SIPROXD_SLOTS 512
 
-/* reg_siproxd_load: add every active, unexpired slot of siproxd's file f
- * (already open, read from its start; path only names it in log lines) as
- * a registered binding: contact = the true URL, AOR = the registered URL
+/* reg_siproxd_import: add every active, unexpired slot of siproxd's file
+ * at path (reg_init said -EPROTO) as a registered binding (reg_restore):
+ * contact = the true URL, AOR = the registered URL
  * (scheme:user@host[:port]), source = the Contact's address. A masqueraded
  * URL carrying smqid= (written by reg_siproxd_export) keeps its token.
  * Reading stops at the first line that is not a slot (logged once).
- * Returns the number of bindings added, or -ENOMEM. */
-int reg_siproxd_load(FILE *f, const char *path, time_t now);
+ * Returns the number of bindings added, or -errno (-ENOMEM, fopen's). */
+int reg_siproxd_import(const char *path);
 
 /* reg_siproxd_export: atomically replace `path` with the live registered
  * bindings in siproxd's format, padded to SIPROXD_SLOTS slots. The
