@@ -27,6 +27,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from lib import flows, netns
 from lib.flows import ALICE, CAROL, DOMAIN, ERIN, GW_PUBLIC, OUTBOUND_PROXY, REGISTRAR
 from lib.sipmasq import binary as smq_binary
@@ -58,16 +60,19 @@ def tcp_listening(ns, ip, port):
                for line in out.splitlines() if len(line.split()) >= 4)
 
 
-def test_phone_registering_from_another_port_rings(topology, kamailio, sipp, sipmasq):
+@pytest.mark.parametrize("host", ["10.0.0.2", "alice-phone.lan"], ids=["address", "name"])
+def test_phone_registering_from_another_port_rings(topology, kamailio, sipp, sipmasq, host):
     """A phone whose REGISTER leaves from port 5099 and whose Contact says
-    5060 (the port it listens on) is rung on 5060, as siproxd does."""
+    5060 (the port it listens on) is rung on 5060, as siproxd does. A host
+    name in the Contact (that no DNS knows here) stands for the address the
+    REGISTER came from."""
     sipmasq()
-    reg = register_contact(sipp, topology, ALICE, 5099, "sip:alice@10.0.0.2:5060")
+    reg = register_contact(sipp, topology, ALICE, 5099, "sip:alice@%s:5060" % host)
     assert reg.ok, reg.describe()
     uas = flows.start_callee(sipp, topology, ALICE, timeout=10)
     uac = call_from_far_end(sipp, topology, ALICE)
     _, uas_res = flows.finished_ok(uac, uas)
-    assert flows.received_requests(uas_res, "INVITE")[0].ruri == "sip:alice@10.0.0.2:5060"
+    assert flows.received_requests(uas_res, "INVITE")[0].ruri == "sip:alice@%s:5060" % host
 
 
 def test_phone_behind_its_own_nat_is_reached_at_the_source(topology, kamailio, sipp, sipmasq):

@@ -3,6 +3,7 @@
  * connection first and the source address where only it can work. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "daemon/base/addr.h"
@@ -24,6 +25,7 @@ static bool nat_between(const struct binding *b, const struct sip_hop *contact)
 int binding_hop(const struct binding *b, const osip_uri_t *contact, struct sip_hop *hop)
 {
 	char a[ADDR_STRLEN];
+	struct in_addr ip;
 	int rc;
 
 	if (b->src.sin_addr.s_addr && sip_tcp_connected(&b->src)) {
@@ -45,7 +47,13 @@ int binding_hop(const struct binding *b, const osip_uri_t *contact, struct sip_h
 			  addr_str(&b->src, a), sipmsg_uri_param(contact, "ob") ? "ob" : "NAT");
 		return 0;
 	}
-	log_debug(DBCLASS_PROXY, "binding %s: to its Contact %s:%u", b->token, hop->host,
+	if (b->src.sin_addr.s_addr && !addr_is_numeric(hop->host, &ip)) {
+		/* A name in a private UA's Contact: the gateway's DNS rarely knows
+		 * it, and the UA is where its requests come from; its port and
+		 * transport still count. */
+		inet_ntop(AF_INET, &b->src.sin_addr, hop->host, sizeof(hop->host));
+	}
+	log_debug(DBCLASS_PROXY, "binding %s: to its Contact at %s:%u", b->token, hop->host,
 		  hop->port ? hop->port : 5060);
 	return 0;
 }

@@ -16,10 +16,11 @@
  *     transport) when the UA asks for its flow (the ;ob URI parameter,
  *     RFC 5626 section 5.4) or when a NAT sits between it and sipmasq: the
  *     Contact's host is a numeric address other than the source's;
- *  3. else the Contact itself: host (a name is looked up by sip_send),
- *     port and ;transport= (RFC 3263), as siproxd does. A phone that
- *     sends from another port than it listens on, or whose TCP connection
- *     has closed, is reached there.
+ *  3. else the Contact itself: host, port and ;transport= (RFC 3263), as
+ *     siproxd does. A phone that sends from another port than it listens
+ *     on, or whose TCP connection has closed, is reached there. A host
+ *     name in the Contact stands for the source's address (the gateway's
+ *     DNS rarely knows a LAN phone's name; siproxd would look it up).
  * Via rport does not count as asking for the flow: most UAs send it on
  * every request, and it concerns responses (RFC 3581). Returns 0, or
  * sip_hop_from_uri's error for a Contact that names no usable hop. */
