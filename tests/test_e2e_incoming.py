@@ -166,8 +166,9 @@ def siproxd_file(path, expires_in=600):
 def test_siproxd_registration_file_imported(topology, kamailio, sipp, sipmasq, tmp_path):
     """sipmasq takes over siproxd's registration_file: both phones are
     known at start (one log line, no warnings), and a call that the
-    provider sends to the Contact siproxd registered there rings alice
-    without her re-registering."""
+    provider sends to the Contact siproxd registered there rings each phone
+    without it registering again. When alice does register again, siproxd's
+    Contact goes from the provider."""
     path = str(tmp_path / "siproxd_registrations")
     siproxd_file(path)
     smq = sipmasq(registration_file=path)
@@ -192,6 +193,16 @@ def test_siproxd_registration_file_imported(topology, kamailio, sipp, sipmasq, t
         assert flows.received_requests(uas_res, "INVITE")[0].ruri == \
             "sip:%s@%s:5060" % (ua.user, ua.ip)
         flows.wait_unbound(topology, ua)
+
+    # alice registers through sipmasq: its REGISTER also removes siproxd's
+    # Contact, so the provider does not fork each call to both.
+    assert flows.register(sipp, topology, ALICE).ok
+    contacts = kamailio.active_contacts("alice")
+    assert len(contacts) == 1 and ";smqid=" in contacts[0], contacts
+    flows.wait_unbound(topology, ALICE)
+    uas = flows.start_callee(sipp, topology, ALICE, timeout=10)
+    _, uas_res = flows.finished_ok(call_from_far_end(sipp, topology, ALICE), uas)
+    assert len(flows.received_requests(uas_res, "INVITE")) == 1
 
 
 def test_registrations_exported_for_siproxd(topology, kamailio, sipp, sipmasq, tmp_path):

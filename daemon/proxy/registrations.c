@@ -95,6 +95,7 @@ static void binding_free(struct binding *b)
 	free(b->aor);
 	free(b->contact);
 	free(b->user);
+	free(b->legacy);
 	free(b);
 }
 
@@ -269,6 +270,12 @@ void reg_set_expires(struct binding *b, unsigned seconds)
 	b->expires = time(NULL) + seconds;
 }
 
+void reg_legacy_done(struct binding *b)
+{
+	free(b->legacy);
+	b->legacy = NULL;
+}
+
 const struct binding *reg_head(void)
 {
 	return bindings;
@@ -318,15 +325,17 @@ static int reg_emit(FILE *f, void *arg)
 	time_t now = time(NULL);
 
 	(void)arg;
-	fprintf(f, "# sipmasq registrations v1: token expires(unix s) src aor contact user\n");
+	fprintf(f, "# sipmasq registrations v1: token expires(unix s) src aor contact user "
+		"[legacy]\n");
 	for (struct binding *b = bindings; b; b = b->next) {
 		char src[ADDR_STRLEN];
 
 		if (!b->registered || !live(b, now))
 			continue;
-		fprintf(f, "%s %lld %s %s %s %s\n", b->token, (long long)b->expires,
+		fprintf(f, "%s %lld %s %s %s %s%s%s\n", b->token, (long long)b->expires,
 			addr_str(&b->src, src), b->aor, b->contact,
-			b->user[0] ? b->user : "-");
+			b->user[0] ? b->user : "-", b->legacy ? " " : "",
+			b->legacy ? b->legacy : "");
 	}
 	return ferror(f) ? -EIO : 0;
 }
@@ -342,7 +351,7 @@ int reg_save(void)
 }
 
 int reg_restore(const char *token, const char *aor, const char *contact, const char *user,
-		const struct sockaddr_in *src, time_t expires, time_t now)
+		const char *legacy, const struct sockaddr_in *src, time_t expires, time_t now)
 {
 	struct binding *b;
 
@@ -351,19 +360,22 @@ int reg_restore(const char *token, const char *aor, const char *contact, const c
 	b = binding_new(token && token[0] ? token : NULL, aor, contact, user);
 	if (!b)
 		return -ENOMEM;
+	if (legacy && !(b->legacy = strdup(legacy)))
+		return -ENOMEM;   /* b stays, without its legacy Contact */
 	b->src = *src;
 	b->expires = expires;
 	b->registered = true;
 	return 1;
 }
 
-/* One line: token expires ip:port aor contact user. URIs never contain
- * spaces in libosip2's serialisation, so whitespace splits fields. */
+/* One line: token expires ip:port aor contact user [legacy]. URIs never
+ * contain spaces in libosip2's serialisation, so whitespace splits fields. */
 static int reg_parse_line(char *line, time_t now)
 {
 	char *tok = strtok(line, " \t\n"), *exp = strtok(NULL, " \t\n");
 	char *src = strtok(NULL, " \t\n"), *aor = strtok(NULL, " \t\n");
 	char *contact = strtok(NULL, " \t\n"), *user = strtok(NULL, " \t\n");
+	char *legacy = strtok(NULL, " \t\n");
 	char *colon, *end;
 	long long expires;
 
@@ -379,7 +391,7 @@ static int reg_parse_line(char *line, time_t now)
 	if (!port || !addr_is_numeric(src, &sa.sin_addr))
 		return -EINVAL;
 	sa = addr_make(sa.sin_addr, port);
-	return reg_restore(tok, aor, contact, strcmp(user, "-") ? user : "", &sa,
+	return reg_restore(tok, aor, contact, strcmp(user, "-") ? user : "", legacy, &sa,
 			   (time_t)expires, now);
 }
 

@@ -60,7 +60,7 @@ static int slot_import(const char *true_url, const char *masq_url, const char *r
 {
 	osip_uri_t *contact = uri_parse(true_url), *masq = uri_parse(masq_url);
 	osip_uri_t *aor_uri = uri_parse(reg_url);
-	char contact_s[256], aor[256];
+	char contact_s[256], aor[256], legacy[256];
 	const char *token = masq ? sipmsg_uri_param(masq, "smqid") : NULL;
 	struct sockaddr_in src = { 0 };
 	struct in_addr ip;
@@ -75,8 +75,13 @@ static int slot_import(const char *true_url, const char *masq_url, const char *r
 			src = addr_make(ip, addr_parse_port(contact->port, 5060));
 		if (token && strlen(token) != REG_TOKEN_LEN)
 			token = NULL;
-		rc = reg_restore(token, aor, contact_s,
-				 contact->username ? contact->username : "", &src, expires, now);
+		/* siproxd's own masqueraded Contact is what its registrar holds:
+		 * the phone's next REGISTER through sipmasq removes it, else the
+		 * registrar would fork each call to both Contacts. */
+		if (masq && !token)
+			sipmsg_uri_str(masq, legacy, sizeof(legacy));
+		rc = reg_restore(token, aor, contact_s, contact->username ? contact->username : "",
+				 masq && !token ? legacy : NULL, &src, expires, now);
 	}
 	if (contact)
 		osip_uri_free(contact);

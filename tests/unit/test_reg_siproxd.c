@@ -76,6 +76,25 @@ static void test_real_file(void)
 	}
 	CHECK(reg_find_aor("sip:carol@198.51.100.2") != NULL);
 	CHECK_INT(reg_count(), 2);
+	if (b)
+		CHECK_STR(b->legacy, "sip:alice@198.51.100.1");
+
+	/* Saved in sipmasq's format and read back: the legacy Contact stays
+	 * until a REGISTER removes it at the registrar. */
+	CHECK_INT(reg_save(), 0);
+	reg_fini();
+	CHECK_INT(reg_init(path), 2);
+	b = reg_find_aor("sip:alice@198.51.100.2");
+	if (CHECK(b != NULL)) {
+		CHECK_STR(b->legacy, "sip:alice@198.51.100.1");
+		reg_legacy_done(b);
+		CHECK(b->legacy == NULL);
+	}
+	CHECK_INT(reg_save(), 0);
+	reg_fini();
+	CHECK_INT(reg_init(path), 2);
+	b = reg_find_aor("sip:alice@198.51.100.2");
+	CHECK(b && !b->legacy);
 	reg_fini();
 }
 
@@ -161,8 +180,10 @@ static void test_export_round_trip(void)
 
 	CHECK_INT(load(), 1);
 	b = reg_find_token(token);
-	if (CHECK(b != NULL))
+	if (CHECK(b != NULL)) {
 		CHECK_STR(b->aor, "sip:alice@example.test");
+		CHECK(b->legacy == NULL);   /* the registrar holds sipmasq's Contact */
+	}
 	reg_fini();
 }
 
