@@ -140,17 +140,23 @@ def test_tcp_phone_rings_over_its_open_connection(topology, kamailio, sipp, sipm
     assert res[3]["data"].startswith("INVITE sip:alice@10.0.0.2:5077"), res
 
 
-def test_request_without_token_found_by_aor(topology, kamailio, sipp, sipmasq):
-    """A provider that drops the Contact's parameters (the smqid token):
-    Request-URI sip:alice@sipmasq, To alice's AOR. The call rings alice."""
+@pytest.mark.parametrize("ruri, to", [
+    ("sip:alice@%s:5060" % GW_PUBLIC, ALICE.aor),        # Contact parameters dropped
+    ("sip:4930123@%s" % GW_PUBLIC, ALICE.aor),           # dialled number, To the AOR
+    (ALICE.aor, "sip:4930123@%s" % DOMAIN),              # the AOR in the Request-URI
+], ids=["params-dropped", "dialled-number", "aor-in-ruri"])
+def test_request_without_token_found_by_aor(topology, kamailio, sipp, sipmasq, ruri, to):
+    """Requests without the smqid token of sipmasq's Contact, as providers
+    send them: found by the To AOR, else the Request-URI AOR (as siproxd
+    does). The call rings alice."""
     sipmasq()
     assert flows.register(sipp, topology, ALICE).ok
     uas = flows.start_callee(sipp, topology, ALICE, timeout=10)
     uac = sipp.start(topology.wan, "uac_call_ruri", ERIN.ip, ERIN.port, "%s:5060" % GW_PUBLIC,
-                     keys={"to": ALICE.aor, "from_user": ERIN.user, "domain": DOMAIN,
-                           "ruri": "sip:alice@%s:5060" % GW_PUBLIC},
+                     keys={"to": to, "from_user": ERIN.user, "domain": DOMAIN, "ruri": ruri},
                      media_port=ERIN.media, duration_ms=SHORT_CALL_MS, timeout=10)
-    flows.finished_ok(uac, uas)
+    _, uas_res = flows.finished_ok(uac, uas)
+    assert flows.received_requests(uas_res, "INVITE")[0].ruri == "sip:alice@10.0.0.2:5060"
 
 
 def siproxd_file(path, expires_in=600):
