@@ -1,6 +1,7 @@
 /* sipmasq: command line, start-up, main loop and clean stop. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,11 +22,13 @@
 #include "daemon/config/config.h"
 #include "daemon/main/control.h"
 #include "daemon/base/evloop.h"
+#include "daemon/base/iface.h"
 #include "daemon/base/log.h"
 #include "daemon/dns/acl_names.h"
 #include "kmod-free-fallback/media.h"
 #include "daemon/media/offload.h"
 #include "daemon/proxy/registrations.h"
+#include "daemon/proxy/registrations_siproxd.h"
 #include "daemon/sip/sip_msg.h"
 #include "daemon/proxy/sip_proxy.h"
 
@@ -57,7 +60,10 @@ static void usage(FILE *f)
 		"  -d, --debug PATTERN    debug class bit pattern (siproxd DBCLASS_*, e.g. 0x24)\n"
 		"  -p, --pid-file FILE    write the process id to FILE\n"
 		"  -v, --version          print the version and exit\n"
-		"      --foreground       do not daemonize; log to stderr\n",
+		"      --foreground       do not daemonize; log to stderr\n"
+		"      --export-registrations=siproxd\n"
+		"                         rewrite registration_file in siproxd's format (to\n"
+		"                         go back to siproxd; stop sipmasq first) and exit\n",
 		SYSCONFDIR);
 }
 
@@ -67,6 +73,7 @@ struct options {
 	bool debug_set;
 	uint32_t debug;
 	bool foreground;
+	bool export_siproxd;   /* --export-registrations=siproxd */
 };
 
 /* Returns -1 to go on, or an exit status. */
@@ -79,6 +86,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "foreground", no_argument, NULL, 'F' },
+		{ "export-registrations", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -119,6 +127,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'F':
 			o->foreground = true;
 			break;
+		case 'E':
+			if (strcmp(optarg, "siproxd")) {
+				fprintf(stderr, "sipmasq: --export-registrations: only 'siproxd' "
+					"is known, not '%s'\n", optarg);
+				return EXIT_CONFIG;
+			}
+			o->export_siproxd = true;
+			break;
 		default:
 			usage(stderr);
 			return EXIT_CONFIG;
@@ -143,6 +159,64 @@ static int write_pid_file(const char *path)
 	fprintf(f, "%ld\n", (long)getpid());
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		return -errno;
+	return 0;
+}
+
+/* registration_file into the binding table: sipmasq's format, else
+ * siproxd's (a gateway moving from siproxd keeps its phones reachable).
+ * Returns the number of bindings or -errno. */
+static int registrations_load(const char *path)
+{
+	int n = reg_init(path);
+
+	if (n == -EPROTO) {
+		n = reg_siproxd_import(path);
+		if (n >= 0)
+			log_notice("%s is siproxd's registration file: %d registration(s) imported; "
+				   "it is saved back in sipmasq's format (docs/siproxd-migration.md)",
+				   path, n);
+	}
+	return n;
+}
+
+/* --export-registrations=siproxd: rewrite registration_file in siproxd's
+ * format, for a move back to siproxd (docs/siproxd-migration.md), and
+ * exit. The masqueraded URL names host_outbound, else if_outbound's
+ * address, as siproxd's own would. */
+static int export_registrations(const struct sipmasq_config *cfg)
+{
+	struct iface_side side;
+	char host[256];
+	unsigned skipped = 0;
+	int n;
+
+	if (!cfg->registration_file[0]) {
+		log_err("%s: no registration_file to export", cfg->config_file);
+		return EXIT_CONFIG;
+	}
+	if (cfg->host_outbound[0]) {
+		snprintf(host, sizeof(host), "%s", cfg->host_outbound);
+	} else if (iface_lookup(cfg->if_outbound, &side) == 0 && side.addr.s_addr) {
+		inet_ntop(AF_INET, &side.addr, host, sizeof(host));
+	} else {
+		log_err("if_outbound %s has no address: set host_outbound to the public "
+			"address siproxd is to announce", cfg->if_outbound);
+		return EXIT_RUNTIME;
+	}
+	n = registrations_load(cfg->registration_file);
+	if (n >= 0)
+		n = reg_siproxd_export(cfg->registration_file, host, cfg->sip_listen_port,
+				       &skipped);
+	reg_fini();
+	if (n < 0) {
+		log_err("registration_file %s: %s", cfg->registration_file, strerror(-n));
+		return EXIT_RUNTIME;
+	}
+	log_notice("%s: %d registration(s) written in siproxd's format", cfg->registration_file,
+		   n);
+	if (skipped)
+		log_warn("%u of them siproxd cannot read (over %d slots, or a URI over 127 "
+			 "characters): those phones must register again", skipped, SIPROXD_SLOTS);
 	return 0;
 }
 
@@ -262,6 +336,8 @@ int main(int argc, char **argv)
 	log_open(true, cfg.silence_log);
 
 	parser_init();
+	if (opt.export_siproxd)
+		return export_registrations(&cfg);
 	sipmsg_trace_init();
 	if (evloop_init() != 0) {
 		log_err("epoll: %s", strerror(errno));
@@ -295,7 +371,7 @@ int main(int argc, char **argv)
 		log_notice("%d call(s) adopted from %s", rc, cfg.call_state_file);
 	offload_purge_stale();
 	reg_set_autosave(cfg.autosave_registrations);
-	nreg = reg_init(cfg.registration_file);
+	nreg = registrations_load(cfg.registration_file);
 	if (nreg < 0)
 		log_warn("registration_file %s: %s", cfg.registration_file, strerror(-nreg));
 	else if (cfg.registration_file[0])

@@ -96,6 +96,25 @@ int proxy_contacts_masquerade(const struct proxy_addrs *pa, osip_message_t *msg,
 	return 0;
 }
 
+/* Legacy Contacts removed by one REGISTER: more than a few in one REGISTER
+ * wait for the next. */
+#define LEGACY_MAX 4
+
+/* A binding imported from siproxd's registration file still has siproxd's
+ * masqueraded Contact at the registrar: the REGISTER that refreshes the
+ * binding also removes that one (Contact with expires=0, RFC 3261 10.2.2),
+ * or the registrar would fork every call to both Contacts and the phone
+ * would get each INVITE twice. */
+static void legacy_remove(osip_message_t *msg, const struct binding *b)
+{
+	char value[300];
+
+	snprintf(value, sizeof(value), "<%s>;expires=0", b->legacy);
+	if (osip_message_set_contact(msg, value) == 0)
+		log_info("register %s: siproxd's Contact %s removed at the registrar", b->aor,
+			 b->legacy);
+}
+
 /* Bind the Contacts of a REGISTER from a private UA (RFC 3261 10.3 steps
  * 6-7). masquerade: the REGISTER goes on to a registrar, with each Contact
  * replaced by its masqueraded form; otherwise sipmasq is the registrar.
@@ -103,7 +122,8 @@ int proxy_contacts_masquerade(const struct proxy_addrs *pa, osip_message_t *msg,
 int proxy_register_bind(const struct proxy_addrs *pa, osip_message_t *msg,
 			const struct sockaddr_in *src, bool masquerade)
 {
-	int hdr_expires = sipmsg_expires(msg), rc;
+	int hdr_expires = sipmsg_expires(msg), rc, n_legacy = 0;
+	const struct binding *legacy[LEGACY_MAX];
 	char aor[256];
 
 	registered_aor(pa, msg->to->url, aor, sizeof(aor));
@@ -142,7 +162,12 @@ int proxy_register_bind(const struct proxy_addrs *pa, osip_message_t *msg,
 			reg_save();
 			return rc;
 		}
+		if (masquerade && b->legacy && n_legacy < LEGACY_MAX)
+			legacy[n_legacy++] = b;
 	}
+	/* Added after the loop, which would bind them as the UA's own. */
+	for (int i = 0; i < n_legacy; i++)
+		legacy_remove(msg, legacy[i]);
 	reg_save();
 	return 0;
 }
@@ -196,6 +221,8 @@ void proxy_register_response(osip_message_t *msg)
 			expires = hdr_expires;
 		if (ok && expires > 0 && b->expires > time(NULL))
 			reg_set_expires(b, (unsigned)expires);
+		if (ok && b->legacy)
+			reg_legacy_done(b);   /* the registrar took the removal */
 		proxy_uri_replace(&c->url, b->contact);
 	}
 	if (ok)

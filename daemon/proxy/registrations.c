@@ -101,6 +101,7 @@ static void binding_free(struct binding *b)
 	free(b->aor);
 	free(b->contact);
 	free(b->user);
+	free(b->legacy);
 	free(b);
 }
 
@@ -275,6 +276,12 @@ void reg_set_expires(struct binding *b, unsigned seconds)
 	b->expires = time(NULL) + seconds;
 }
 
+void reg_legacy_done(struct binding *b)
+{
+	free(b->legacy);
+	b->legacy = NULL;
+}
+
 const struct binding *reg_head(void)
 {
 	return bindings;
@@ -324,15 +331,17 @@ static int reg_emit(FILE *f, void *arg)
 	time_t now = time(NULL);
 
 	(void)arg;
-	fprintf(f, "# sipmasq registrations v1: token expires(unix s) src aor contact user\n");
+	fprintf(f, "# sipmasq registrations v1: token expires(unix s) src aor contact user "
+		"[legacy]\n");
 	for (struct binding *b = bindings; b; b = b->next) {
 		char src[ADDR_STRLEN];
 
 		if (!b->registered || !live(b, now))
 			continue;
-		fprintf(f, "%s %lld %s %s %s %s\n", b->token, (long long)b->expires,
+		fprintf(f, "%s %lld %s %s %s %s%s%s\n", b->token, (long long)b->expires,
 			addr_str(&b->src, src), b->aor, b->contact,
-			b->user[0] ? b->user : "-");
+			b->user[0] ? b->user : "-", b->legacy ? " " : "",
+			b->legacy ? b->legacy : "");
 	}
 	return ferror(f) ? -EIO : 0;
 }
@@ -382,14 +391,34 @@ int reg_flush(void)
 
 /* One line: token expires ip:port aor contact user. URIs never contain
  * spaces in libosip2's serialisation, so whitespace splits fields. */
+int reg_restore(const char *token, const char *aor, const char *contact, const char *user,
+		const char *legacy, const struct sockaddr_in *src, time_t expires, time_t now)
+{
+	struct binding *b;
+
+	if (expires <= now || (token && token[0] && reg_find_token(token)))
+		return 0;
+	b = binding_new(token && token[0] ? token : NULL, aor, contact, user);
+	if (!b)
+		return -ENOMEM;
+	if (legacy && !(b->legacy = strdup(legacy)))
+		return -ENOMEM;   /* b stays, without its legacy Contact */
+	b->src = *src;
+	b->expires = expires;
+	b->registered = true;
+	return 1;
+}
+
+/* One line: token expires ip:port aor contact user [legacy]. URIs never
+ * contain spaces in libosip2's serialisation, so whitespace splits fields. */
 static int reg_parse_line(char *line, time_t now)
 {
 	char *tok = strtok(line, " \t\n"), *exp = strtok(NULL, " \t\n");
 	char *src = strtok(NULL, " \t\n"), *aor = strtok(NULL, " \t\n");
 	char *contact = strtok(NULL, " \t\n"), *user = strtok(NULL, " \t\n");
+	char *legacy = strtok(NULL, " \t\n");
 	char *colon, *end;
 	long long expires;
-	struct binding *b;
 
 	if (!tok || !exp || !src || !aor || !contact || !user ||
 	    strlen(tok) != REG_TOKEN_LEN || !(colon = strrchr(src, ':')))
@@ -402,30 +431,17 @@ static int reg_parse_line(char *line, time_t now)
 	uint16_t port = addr_parse_port(colon + 1, 0);
 	if (!port || !addr_is_numeric(src, &sa.sin_addr))
 		return -EINVAL;
-	if (expires <= now || reg_find_token(tok))
-		return 0;
-	b = binding_new(tok, aor, contact, strcmp(user, "-") ? user : "");
-	if (!b)
-		return -ENOMEM;
-	b->src = addr_make(sa.sin_addr, port);
-	b->expires = (time_t)expires;
-	b->registered = true;
-	return 1;
+	sa = addr_make(sa.sin_addr, port);
+	return reg_restore(tok, aor, contact, strcmp(user, "-") ? user : "", legacy, &sa,
+			   (time_t)expires, now);
 }
 
-int reg_init(const char *path)
+/* sipmasq's own format, one binding a line (reg_emit). */
+static int load_own(FILE *f, time_t now)
 {
 	char line[2048];
-	FILE *f;
 	int n = 0, lineno = 0;
-	time_t now = time(NULL);
 
-	snprintf(reg_path, sizeof(reg_path), "%s", path ? path : "");
-	if (!reg_path[0])
-		return 0;
-	f = fopen(reg_path, "r");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
 		if (line[0] == '#' || line[0] == '\n')
@@ -436,6 +452,25 @@ int reg_init(const char *path)
 		else
 			n += rc;
 	}
+	return n;
+}
+
+int reg_init(const char *path)
+{
+	FILE *f;
+	int n, c;
+	time_t now = time(NULL);
+
+	snprintf(reg_path, sizeof(reg_path), "%s", path ? path : "");
+	if (!reg_path[0])
+		return 0;
+	f = fopen(reg_path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	/* siproxd's file starts with a slot line, "****:active:expires":
+	 * registrations_siproxd.c reads it. */
+	c = getc(f);
+	n = c == '*' ? -EPROTO : (ungetc(c, f), load_own(f, now));
 	fclose(f);
 	live_registered = reg_count();
 	return n;

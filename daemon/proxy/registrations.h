@@ -27,6 +27,9 @@ struct binding {
 	struct sockaddr_in src;        /* where the UA's requests come from (NAT-aware target) */
 	time_t expires;                /* wall clock (s) when the binding ends */
 	bool registered;               /* from REGISTER (saved) vs dialog-only */
+	char *legacy;                  /* siproxd's masqueraded Contact of an imported
+	                                * binding, still at the registrar until the
+	                                * next REGISTER removes it; NULL if none */
 	struct binding *next;
 	struct binding *next_token;    /* registrations.c's hash chains: by token, */
 	struct binding *next_contact;  /* by contact, */
@@ -35,9 +38,23 @@ struct binding {
 
 /* reg_init: set the registration_file path ("" = no persistence) and load it.
  * Bindings already expired in the file are skipped. Returns the number loaded
- * or -errno (a missing file is not an error: 0). Bad lines are logged with
- * file:line and skipped. */
+ * or -errno (a missing file is not an error: 0); -EPROTO when the file is
+ * siproxd's (its first byte is '*': reg_siproxd_import reads it). Bad lines
+ * are logged with file:line and skipped. The file is always written back
+ * in sipmasq's format. */
 int reg_init(const char *path);
+
+/* reg_restore: add a registered binding read back from a file. token:
+ * its smqid (NULL or "" = draw a new one); legacy: see struct binding
+ * (NULL = none); expires: absolute wall-clock time (s). Strings are
+ * copied. Returns 1, 0 when skipped (already expired at `now`, or the
+ * token is taken), or -ENOMEM. */
+int reg_restore(const char *token, const char *aor, const char *contact, const char *user,
+		const char *legacy, const struct sockaddr_in *src, time_t expires, time_t now);
+
+/* reg_legacy_done: the registrar no longer holds b's legacy Contact:
+ * forget it (saved with the next reg_save). */
+void reg_legacy_done(struct binding *b);
 
 /* reg_fini: free every binding (the file is left as last saved). */
 void reg_fini(void);

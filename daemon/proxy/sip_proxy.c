@@ -18,6 +18,7 @@
 #include "daemon/base/acl.h"
 #include "daemon/base/addr.h"
 #include "daemon/proxy/auth.h"
+#include "daemon/proxy/binding_hop.h"
 #include "daemon/sip/callid_mark.h"
 #include "daemon/media/calls.h"
 #include "daemon/base/evloop.h"
@@ -264,27 +265,57 @@ static bool registered_here(const struct binding *b)
 	return here;
 }
 
-/* The binding an incoming request is for: the smqid of a masqueraded
- * Contact, else (registrar mode) an AOR registered at sipmasq itself or at
- * one of its masked_host names. A user registered at a provider is reached
- * only through the Contact that sipmasq gave the provider: a stranger
- * probing user names at sipmasq's address gets the same answer for every
- * name (no enumeration). */
-static struct binding *incoming_target(const osip_message_t *msg)
+/* A live registered binding whose AOR is uri's (scheme:user@host[:port]);
+ * a port in uri that the AOR lacks is tried without. NULL for a URI
+ * without a user part: an AOR always has one. */
+static struct binding *binding_of_aor(const osip_uri_t *uri)
 {
-	const char *token = sipmsg_uri_param(msg->req_uri, "smqid");
 	char aor[256];
 	struct binding *b;
 
-	if (token)
-		return reg_find_token(token);
-	if (!proxy_uri_is_ours(&px, msg->req_uri)) {
-		/* user@masked_host is sipmasq's own name for a masked phone. */
-		proxy_aor_of(msg->req_uri, aor, sizeof(aor));
-		return host_mask_masked_aor(px.cfg, aor) ? reg_find_aor(aor) : NULL;
+	if (!uri || !uri->host || !uri->username)
+		return NULL;
+	proxy_aor_of(uri, aor, sizeof(aor));
+	b = reg_find_aor(aor);
+	if (!b && uri->port) {
+		osip_uri_t bare = *uri;   /* shallow: only the port differs */
+
+		bare.port = NULL;
+		proxy_aor_of(&bare, aor, sizeof(aor));
+		b = reg_find_aor(aor);
 	}
-	b = reg_find_user(msg->req_uri->username);
-	return b && registered_here(b) ? b : NULL;
+	return b;
+}
+
+/* The binding an incoming request is for:
+ *  1. the smqid of a masqueraded Contact (the Request-URI of a provider
+ *     that routes to the Contact sipmasq registered);
+ *  2. registrar mode: a user registered at sipmasq itself;
+ *  3. without a (known) token, as siproxd does: the To URI's AOR, then the
+ *     Request-URI's AOR, matched against the registered AORs. This finds
+ *     the phones of a registration file inherited from siproxd, and those
+ *     of providers that drop the Contact's parameters or put the dialled
+ *     number in the Request-URI.
+ * A user part alone at sipmasq's own address (user@public-address, what a
+ * scanner such as svwar probes) finds nobody, unlike siproxd: every name
+ * gets the same answer (no enumeration), and a caller must name the AOR,
+ * provider's domain included. */
+static struct binding *incoming_target(const osip_message_t *msg)
+{
+	const char *token = sipmsg_uri_param(msg->req_uri, "smqid");
+	struct binding *b = token ? reg_find_token(token) : NULL;
+
+	if (b)
+		return b;
+	if (!token && proxy_uri_is_ours(&px, msg->req_uri)) {
+		b = reg_find_user(msg->req_uri->username);
+		if (b && registered_here(b))
+			return b;
+	}
+	b = binding_of_aor(msg->to ? msg->to->url : NULL);
+	if (!b && !proxy_uri_is_ours(&px, msg->req_uri))
+		b = binding_of_aor(msg->req_uri);   /* also user@masked_host (mask_host) */
+	return b;
 }
 
 static bool dialog_creating(const osip_message_t *msg)
@@ -383,7 +414,6 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 {
 	struct binding *b;
-	struct sip_hop uri_hop;
 
 	if (!strcmp(msg->sip_method, "REGISTER"))
 		return 403;   /* sipmasq is no registrar for the public side */
@@ -394,11 +424,9 @@ static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
 	}
 	if (proxy_uri_replace(&msg->req_uri, b->contact) != 0)
 		return 500;
-	sip_hop_from_addr(hop, &b->src);
-	/* The phone's connection, else what its Contact asks for. */
-	hop->proto = proxy_proto_to(&b->src);
-	if (hop->proto == SIP_PROTO_UDP && sip_hop_from_uri(msg->req_uri, &uri_hop) == 0)
-		hop->proto = uri_hop.proto;
+	/* Its live connection, else its Contact, else where it sends from. */
+	if (binding_hop(b, msg->req_uri, hop) != 0)
+		return 404;
 	if (dialog_creating(msg) && record_route(msg, MEDIA_PRIVATE) != 0)
 		return 500;
 	return 0;
