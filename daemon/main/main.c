@@ -21,6 +21,7 @@
 #include "daemon/main/control.h"
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
+#include "daemon/base/pidfile.h"
 #include "kmod-free-fallback/media.h"
 #include "daemon/media/offload.h"
 #include "daemon/proxy/registrations.h"
@@ -127,21 +128,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
-static int write_pid_file(const char *path)
-{
-	char tmp[SIPMASQ_PATH_MAX + 8];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return -errno;
-	return 0;
-}
-
 static int daemonize(void)
 {
 	pid_t pid = fork();
@@ -218,7 +204,7 @@ int main(int argc, char **argv)
 {
 	static struct sipmasq_config cfg;
 	struct options opt = { 0 };
-	int rc, status = 0, nreg;
+	int rc, status = 0, nreg, pid_fd = -1;
 
 	rc = parse_args(argc, argv, &opt);
 	if (rc >= 0)
@@ -245,6 +231,18 @@ int main(int argc, char **argv)
 	if (opt.foreground)
 		cfg.daemonize = false;
 	log_debug_mask = cfg.debug_level;
+	if (cfg.pid_file[0]) {
+		pid_t holder;
+
+		pid_fd = pidfile_lock(cfg.pid_file, &holder);
+		if (pid_fd == -EWOULDBLOCK) {
+			log_err("pid_file %s is locked by a running sipmasq (pid %ld): "
+				"not starting a second one", cfg.pid_file, (long)holder);
+			return EXIT_RUNTIME;
+		}
+		if (pid_fd < 0)
+			log_warn("pid_file %s: %s", cfg.pid_file, strerror(-pid_fd));
+	}
 
 	parser_init();
 	sipmsg_trace_init();
@@ -288,7 +286,7 @@ int main(int argc, char **argv)
 		}
 		log_open(true, cfg.silence_log);
 	}
-	if (cfg.pid_file[0] && (rc = write_pid_file(cfg.pid_file)) != 0)
+	if (pid_fd >= 0 && (rc = pidfile_write(pid_fd)) != 0)
 		log_warn("pid_file %s: %s", cfg.pid_file, strerror(-rc));
 	control_open(cfg.control_socket);   /* logged; sipmasq runs without it */
 	install_signals();
@@ -311,8 +309,7 @@ int main(int argc, char **argv)
 	reg_fini();
 	auth_fini();
 	evloop_fini();
-	if (cfg.pid_file[0])
-		unlink(cfg.pid_file);
+	pidfile_release(pid_fd, cfg.pid_file);
 	log_close();
 	return status;
 }
