@@ -4,9 +4,13 @@ the running process, a call still relayed by the kernel), the smq-streams
 table of the pinned stream map, and the systemd unit."""
 
 import os
+import pwd
+import shutil
 import subprocess
+import tempfile
 
-from lib import netns
+from lib import flows, kernel, netns
+from lib.flows import ALICE, BOB
 from lib.sipmasq import binary
 
 
@@ -36,3 +40,64 @@ def test_pid_file_refuses_a_second_sipmasq(sipmasq, tmp_path):
 
     assert smq.stop() == 0
     assert not os.path.exists(pid_file), "a clean stop removes the pid file"
+
+
+def _status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+CAP_NET_ADMIN, CAP_BPF = 12, 39
+
+
+def test_user_drops_root_and_keeps_only_the_engine_caps(topology, kamailio, sipp, sipmasq):
+    """user = nobody: after start-up the process is nobody (real, effective,
+    saved and filesystem ids; no other group), holds only CAP_NET_ADMIN and
+    CAP_BPF (bounding set too), and the kernel engine still forwards a call
+    through the descriptors it opened as root; a clean stop still detaches
+    and unpins."""
+    nobody = pwd.getpwnam("nobody")
+    state = tempfile.mkdtemp(prefix="smq-state-", dir="/tmp")   # nobody's state dir
+    try:
+        os.chown(state, nobody.pw_uid, nobody.pw_gid)
+        smq = sipmasq(user="nobody", rtp_engine="tc",
+                      registration_file=os.path.join(state, "registrations"))
+        st = _status(smq.proc.popen.pid)
+        uid, gid = str(nobody.pw_uid), str(nobody.pw_gid)
+        assert st["Uid"].split() == [uid] * 4, st["Uid"]
+        assert st["Gid"].split() == [gid] * 4, st["Gid"]
+        assert st["Groups"].split() == [gid], st["Groups"]
+        want = (1 << CAP_NET_ADMIN) | (1 << CAP_BPF)
+        for k in ("CapPrm", "CapEff", "CapBnd"):
+            assert int(st[k], 16) == want, (k, st[k])
+        assert int(st["CapInh"], 16) == 0 and int(st["CapAmb"], 16) == 0, st
+        assert st["NoNewPrivs"] == "1", st["NoNewPrivs"]
+        assert "running as nobody (uid %s, gid %s), capabilities: " \
+            "cap_net_admin,cap_bpf=ep" % (uid, gid) in smq.log(), smq.log()[-3000:]
+        # The control socket changed hands with the rest.
+        sock = os.stat(smq.config["control_socket"])
+        assert (sock.st_uid, sock.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+
+        # A call: registered (the file is written as nobody), latched and
+        # forwarded by the tc program through the maps opened as root.
+        assert flows.register(sipp, topology, ALICE).ok
+        netns.wait_for(lambda: os.path.exists(os.path.join(state, "registrations")), 3,
+                       what="the registration file written as nobody")
+        assert os.stat(os.path.join(state, "registrations")).st_uid == nobody.pw_uid
+        uas = flows.start_callee(sipp, topology, BOB)
+        uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB), duration_ms=3000)
+        uac_res, uas_res = uac.result(), uas.result()
+        assert uac_res.ok and uas_res.ok, uac_res.describe() + uas_res.describe()
+        end = smq.call_end(flows.first_sent(uac_res, "INVITE").call_id)
+        assert end["engine"] == "tc", end
+        assert end["p2p_kernel"] > 50 and end["p2r_kernel"] > 50, end
+
+        pin_dir = smq.config["bpf_pin_dir"]
+        assert smq.stop() == 0
+        assert "ERROR" not in smq.log(), smq.log()[-3000:]
+        # Unpinned (the emptied directory itself may stay: its parent is root's).
+        assert not os.path.isdir(pin_dir) or os.listdir(pin_dir) == [], os.listdir(pin_dir)
+        for ifname in ("gwlan", "gwwan"):
+            assert kernel.attachments(topology.gw, ifname) == {"xdp": None, "tc": []}, ifname
+    finally:
+        shutil.rmtree(state, ignore_errors=True)

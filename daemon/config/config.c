@@ -92,6 +92,7 @@ static const struct directive directives[] = {
 	SUPPORTED("debug_level",       DT_MASK,   debug_level, 0, 0xffffffffu),
 	SUPPORTED("registration_file", DT_PATH,   registration_file, 0, 0),
 	SUPPORTED("pid_file",          DT_PATH,   pid_file, 0, 0),
+	SUPPORTED("user",              DT_HOST,   user, 0, 0),
 	SUPPORTED("autosave_registrations", DT_AUTOSAVE, autosave_registrations,
 		  0, 0xffffffffu),
 	SUPPORTED("hosts_allow_reg",   DT_ACL,    hosts_allow_reg, 0, 0),
@@ -140,7 +141,6 @@ static const struct directive directives[] = {
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
-	UNSUPPORTED("user"),
 	UNSUPPORTED("chrootjail"),
 	UNSUPPORTED("rtp_dscp"),
 	UNSUPPORTED("sip_dscp"),

@@ -63,6 +63,7 @@ struct sipmasq_config {
 	bool autosave_registrations;     /* informational; sipmasq saves on every change */
 	char registration_file[SIPMASQ_PATH_MAX]; /* "" = registrations not persisted */
 	char pid_file[SIPMASQ_PATH_MAX];          /* "" = no pid file */
+	char user[64];                   /* account to run as after start-up, "" = stay */
 	char config_file[SIPMASQ_PATH_MAX];       /* the file that was read */
 	/* Access lists (siproxd semantics, see acl_permits). Empty = allow all
 	 * (deny: nothing denied). */

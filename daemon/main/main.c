@@ -19,6 +19,7 @@
 #include "daemon/media/calls.h"
 #include "daemon/config/config.h"
 #include "daemon/main/control.h"
+#include "daemon/main/drop_root.h"
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
 #include "daemon/base/pidfile.h"
@@ -204,6 +205,7 @@ int main(int argc, char **argv)
 {
 	static struct sipmasq_config cfg;
 	struct options opt = { 0 };
+	struct privs_user run_as;
 	int rc, status = 0, nreg, pid_fd = -1;
 
 	rc = parse_args(argc, argv, &opt);
@@ -231,6 +233,11 @@ int main(int argc, char **argv)
 	if (opt.foreground)
 		cfg.daemonize = false;
 	log_debug_mask = cfg.debug_level;
+	if (cfg.user[0] && (rc = privs_lookup(cfg.user, &run_as)) != 0) {
+		log_err("%s: user %s: %s", cfg.config_file, cfg.user,
+			rc == -ENOENT ? "no such user" : strerror(-rc));
+		return EXIT_CONFIG;
+	}
 	if (cfg.pid_file[0]) {
 		pid_t holder;
 
@@ -289,6 +296,8 @@ int main(int argc, char **argv)
 	if (pid_fd >= 0 && (rc = pidfile_write(pid_fd)) != 0)
 		log_warn("pid_file %s: %s", cfg.pid_file, strerror(-rc));
 	control_open(cfg.control_socket);   /* logged; sipmasq runs without it */
+	if (cfg.user[0] && drop_root(&cfg, &run_as) != 0)
+		stop_signal = SIGTERM, status = EXIT_RUNTIME;   /* never run as root by mistake */
 	install_signals();
 	log_notice("sipmasq %s ready: SIP on UDP port %u, RTP relay %s %u-%u",
 		   PACKAGE_VERSION, cfg.sip_listen_port,
