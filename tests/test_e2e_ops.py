@@ -101,3 +101,69 @@ def test_user_drops_root_and_keeps_only_the_engine_caps(topology, kamailio, sipp
             assert kernel.attachments(topology.gw, ifname) == {"xdp": None, "tc": []}, ifname
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_sd_notify_ready_and_stopping(tmp_path, topology):
+    """Type=notify: READY=1 once serving, STOPPING=1 when the stop begins,
+    on the socket systemd names in NOTIFY_SOCKET."""
+    import signal
+    import socket
+    from lib.sipmasq import Sipmasq
+    smq = Sipmasq(None, topology.gw, tmp_path)
+    smq.write_config()
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    with open(smq.log_path, "w") as log:
+        proc = subprocess.Popen(netns.ns_argv(smq.ns, [binary(), "--foreground", "-c",
+                                                       smq.conf_path]),
+                                stdout=log, stderr=log, env=env)
+    try:
+        ready = sock.recv(4096).decode()
+        assert "READY=1" in ready.split("\n"), ready
+        assert "STATUS=serving; media in the kernel engine" in ready, ready
+        assert "ready" in smq.log(), "READY=1 must come after the 'ready' line"
+        proc.send_signal(signal.SIGTERM)
+        stopping = sock.recv(4096).decode()
+        assert stopping == "STOPPING=1", stopping
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sock.close()
+        smq.remove_pins()
+
+
+def _unit_for_here(tmp_path):
+    """etc/sipmasq.service.in with this build's paths, and the man pages of
+    its Documentation= where `man` finds them."""
+    with open(os.path.join(netns.REPO, "etc", "sipmasq.service.in")) as f:
+        text = f.read()
+    text = text.replace("@sbindir@", os.path.dirname(binary())) \
+               .replace("@sysconfdir@", str(tmp_path))
+    unit = tmp_path / "sipmasq.service"
+    unit.write_text(text)
+    for sec, page in (("8", "sipmasq.8"), ("5", "sipmasq.conf.5"), ("8", "sipmasqctl.8")):
+        os.makedirs(tmp_path / "man" / ("man" + sec), exist_ok=True)
+        shutil.copy(os.path.join(netns.REPO, "docs", page), tmp_path / "man" / ("man" + sec))
+    return unit, dict(os.environ, MANPATH=str(tmp_path / "man"))
+
+
+def test_systemd_unit_verifies(tmp_path):
+    assert shutil.which("systemd-analyze"), "systemd-analyze missing (Debian: systemd)"
+    unit, env = _unit_for_here(tmp_path)
+    res = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert res.returncode == 0 and not res.stderr.strip(), (res.returncode, res.stderr)
+    text = unit.read_text()
+    caps = "CAP_NET_BIND_SERVICE CAP_NET_ADMIN CAP_BPF"
+    assert "\nAmbientCapabilities=%s\n" % caps in text
+    assert "\nCapabilityBoundingSet=%s\n" % caps in text
+    assert "\nType=notify\n" in text and "\nUser=sipmasq\n" in text
+    # The score docs/operations.md quotes.
+    sec = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert "Overall exposure level for sipmasq.service: 1.9" in sec.stdout, sec.stdout[-500:]

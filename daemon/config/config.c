@@ -204,7 +204,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->proxy_auth_nonce_lifetime = 300;
 	cfg->rtp_latch_window = MEDIA_LATCH_WINDOW_DEFAULT_S;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
-	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq/sipmasq.sock");
 	cfg->sip_max_message_size = 16384;
 	cfg->sip_max_headers = 100;
 	cfg->sip_max_vias = 32;

@@ -120,7 +120,7 @@ struct sipmasq_config {
 	                                  * udp (default) or tcp */
 	char ua_string[128];             /* User-Agent/Server shown to the public side, "" = as is */
 	char control_socket[SIPMASQ_PATH_MAX];    /* sipmasqctl's UNIX socket, "" = none,
-	                                           * default /run/sipmasq.sock */
+	                                           * default /run/sipmasq/sipmasq.sock */
 	char call_state_file[SIPMASQ_PATH_MAX];   /* active calls, for a hitless restart;
 	                                           * "" = <registration_file>.calls */
 	/* Limits against hostile or broken input (sipmasq's own; see

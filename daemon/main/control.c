@@ -299,6 +299,18 @@ int control_open(const char *path)
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0)
 		return -errno;
+	/* /run/sipmasq/ of the default path: made here when not run by systemd
+	 * (whose RuntimeDirectory= makes it). */
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_warn("control socket directory %s: %s", dir, strerror(errno));
+	}
 	unlink(path);   /* a stale socket of a previous run */
 	/* srw-rw----: the owner and the group (main.c hands both to `user`
 	 * when it drops root) are who may use sipmasqctl; nobody else. */

@@ -23,6 +23,7 @@
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
 #include "daemon/base/pidfile.h"
+#include "daemon/base/service.h"
 #include "kmod-free-fallback/media.h"
 #include "daemon/media/offload.h"
 #include "daemon/proxy/registrations.h"
@@ -303,8 +304,11 @@ int main(int argc, char **argv)
 		   PACKAGE_VERSION, cfg.sip_listen_port,
 		   cfg.rtp_proxy_enable ? "ports" : "disabled,", cfg.rtp_port_low,
 		   cfg.rtp_port_high);
+	service_ready(offload_active() ? "serving; media in the kernel engine"
+				       : "serving; media in userspace");
 
 	main_loop();
+	service_stopping();
 
 	if (handover)
 		call_state_save();     /* the next sipmasq adopts these calls */

@@ -32,7 +32,7 @@
 #include "daemon/sipmasqctl/table.h"
 
 #ifndef SIPMASQ_CONTROL_SOCKET
-#define SIPMASQ_CONTROL_SOCKET "/run/sipmasq.sock"
+#define SIPMASQ_CONTROL_SOCKET "/run/sipmasq/sipmasq.sock"
 #endif
 
 static const char *sock_path = SIPMASQ_CONTROL_SOCKET;
