@@ -3,6 +3,7 @@ pid file), the privilege drop of `user` (uid, groups and capabilities of
 the running process, a call still relayed by the kernel), the smq-streams
 table of the pinned stream map, and the systemd unit."""
 
+import json
 import os
 import pwd
 import shutil
@@ -167,3 +168,57 @@ def test_systemd_unit_verifies(tmp_path):
     sec = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
                          capture_output=True, text=True, timeout=60, env=env)
     assert "Overall exposure level for sipmasq.service: 1.9" in sec.stdout, sec.stdout[-500:]
+
+
+SMQ_STREAMS = os.path.join(netns.REPO, "scripts", "smq-streams")
+
+
+def test_smq_streams_renders_a_live_kernel_call(topology, kamailio, sipp, sipmasq, tmp_path):
+    """scripts/smq-streams: the pinned smq_streams map of a tc-engine call
+    as a table whose rows match sipmasqctl's streams, with and without the
+    BTF names in bpftool's dump."""
+    smq = sipmasq(rtp_engine="tc")
+    pin_dir = smq.config["bpf_pin_dir"]
+    assert flows.register(sipp, topology, ALICE).ok
+    flows.start_callee(sipp, topology, BOB)
+    flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB), duration_ms=4000)
+    ctl = {}
+
+    def offloaded():
+        ctl["rows"] = {r["direction"]: r for r in smq.ctl("streams")["streams"]}
+        return (len(ctl["rows"]) == 2 and all(r["in_kernel"] and r["kernel_packets"] > 10
+                                               for r in ctl["rows"].values()))
+    netns.wait_for(offloaded, 6, interval=0.2, what="both directions in the kernel")
+    # In the gateway's namespace, as on a gateway: egress ifindex -> name.
+    out = subprocess.run(netns.ns_argv(smq.ns, [SMQ_STREAMS, pin_dir]), capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["FROM", "RELAY-IN", "RELAY-OUT", "TO", "KIND", "EGRESS",
+                                "PACKETS", "BYTES", "IDLE", "COOKIE"], lines
+    rows = {(r[0], r[1]): r for r in (ln.split() for ln in lines[1:])}
+    for d in ctl["rows"].values():
+        row = rows.get((d["source"], d["relay_in"]))
+        assert row, (d, out.stdout)
+        egress = "gwwan" if d["direction"] == "private->public" else "gwlan"
+        assert row[2:6] == [d["relay_out"], d["destination"], "RTP", egress], (row, d)
+        assert int(row[6]) > 10 and int(row[7]) >= 160 * int(row[6]), row
+        assert row[8].endswith("s") and float(row[8][:-1]) < 2, row     # audio flowing
+        priv = int(ctl["rows"]["private->public"]["relay_in"].rsplit(":", 1)[1])
+        pub = int(ctl["rows"]["public->private"]["relay_in"].rsplit(":", 1)[1])
+        assert row[9] == "%d/%d" % (priv, pub), row
+    # The same dump without BTF names: decoded from the raw bytes alike.
+    dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "pinned",
+                                      os.path.join(pin_dir, "smq_streams")],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert all("formatted" in e for e in dump)
+    raw = tmp_path / "raw.json"
+    raw.write_text(json.dumps([{"key": e["key"], "value": e["value"]} for e in dump]))
+    with_btf = tmp_path / "btf.json"
+    with_btf.write_text(json.dumps(dump))
+
+    def table(path):
+        res = subprocess.run([SMQ_STREAMS, "-f", str(path)], capture_output=True, text=True,
+                             check=True)
+        return [ln.split()[:8] + ln.split()[9:] for ln in res.stdout.splitlines()]   # no IDLE
+    assert table(raw) == table(with_btf) and len(table(raw)) == 1 + len(dump)
