@@ -222,3 +222,12 @@ def test_smq_streams_renders_a_live_kernel_call(topology, kamailio, sipp, sipmas
                              check=True)
         return [ln.split()[:8] + ln.split()[9:] for ln in res.stdout.splitlines()]   # no IDLE
     assert table(raw) == table(with_btf) and len(table(raw)) == 1 + len(dump)
+
+
+def test_unknown_user_is_a_config_error(tmp_path, topology):
+    from lib.sipmasq import Sipmasq
+    smq = Sipmasq(None, topology.gw, tmp_path, {"user": "no-such-user-smq"})
+    smq.write_config()
+    res = _start_second(smq)
+    assert res.returncode == 2, (res.returncode, res.stderr)
+    assert "%s: user no-such-user-smq: no such user" % smq.conf_path in res.stderr, res.stderr
