@@ -231,3 +231,41 @@ def test_unknown_user_is_a_config_error(tmp_path, topology):
     res = _start_second(smq)
     assert res.returncode == 2, (res.returncode, res.stderr)
     assert "%s: user no-such-user-smq: no such user" % smq.conf_path in res.stderr, res.stderr
+
+
+def test_user_handover_keeps_the_call(topology, kamailio, sipp, sipmasq):
+    """An upgrade of a sipmasq that dropped root: SIGUSR2 as nobody saves
+    the call and leaves the fast path attached; the next sipmasq (root at
+    start) adopts the pins nobody owns now, drops root again, and the call
+    ends normally with the kernel's counts."""
+    import signal
+    nobody = pwd.getpwnam("nobody")
+    state = tempfile.mkdtemp(prefix="smq-state-", dir="/tmp")
+    try:
+        os.chown(state, nobody.pw_uid, nobody.pw_gid)
+        smq = sipmasq(user="nobody", rtp_engine="tc",
+                      registration_file=os.path.join(state, "registrations"))
+        assert flows.register(sipp, topology, ALICE).ok
+        uas = flows.start_callee(sipp, topology, BOB)
+        uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB), duration_ms=6000)
+        netns.wait_for(lambda: [r["in_kernel"] for r in smq.ctl("streams")["streams"]]
+                       == [True, True], 6, interval=0.2, what="the call in the kernel")
+        mark = len(smq.log())
+        assert smq.stop(sig=signal.SIGUSR2) == 0
+        log = smq.log()[mark:]
+        assert "left attached for the next sipmasq" in log and "ERROR" not in log, log
+        assert os.stat(os.path.join(state, "registrations.calls")).st_uid == nobody.pw_uid
+
+        mark = len(smq.log())
+        smq.start()
+        log = smq.log()[mark:]
+        assert "1 call(s) adopted" in log and "running as nobody" in log, log[-3000:]
+        uac_res, uas_res = uac.result(), uas.result()
+        assert uac_res.ok and uas_res.ok, uac_res.describe() + uas_res.describe()
+        end = smq.call_end(flows.first_sent(uac_res, "INVITE").call_id)
+        assert end["reason"] == "bye" and end["engine"] == "tc", end
+        assert end["p2p_kernel"] > 100 and end["p2r_kernel"] > 100, end
+        assert "WARNING" not in smq.log()[mark:] and "ERROR" not in smq.log()[mark:], \
+            smq.log()[mark:][-3000:]
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
