@@ -23,7 +23,6 @@ int privs_lookup(const char *name, struct privs_user *u)
 
 	if (strlen(name) >= sizeof(u->name))
 		return -ENAMETOOLONG;
-	errno = 0;
 	pw = getpwnam(name);
 	if (!pw && *name) {
 		unsigned long id = strtoul(name, &end, 10);
@@ -31,8 +30,8 @@ int privs_lookup(const char *name, struct privs_user *u)
 		if (!*end && id < (uid_t)-1)
 			pw = getpwuid((uid_t)id);
 	}
-	if (!pw)
-		return errno ? -errno : -ENOENT;
+	if (!pw)   /* errno is no guide: glibc sets various ones for "not there" */
+		return -ENOENT;
 	snprintf(u->name, sizeof(u->name), "%s", name);
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;

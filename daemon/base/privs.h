@@ -22,7 +22,8 @@ struct privs_user {
 };
 
 /* privs_lookup: resolve a user name (or a numeric uid) into *u.
- * Returns 0, -ENOENT when there is no such user, -ENAMETOOLONG, or -errno. */
+ * Returns 0, -ENOENT when there is no such user (or the passwd database
+ * cannot be read), or -ENAMETOOLONG. */
 int privs_lookup(const char *name, struct privs_user *u);
 
 /* privs_give: chown path to u (and, with tree, the entries directly in it:
