@@ -76,7 +76,7 @@ static bool kept(cap_value_t c, const int *keep, unsigned n)
 	return false;
 }
 
-/* Narrow every capability set to keep[]; caps is the process's state. */
+/* Permitted and effective sets = keep[], inheritable and ambient empty. */
 static int caps_trim(const int *keep, unsigned n)
 {
 	cap_t caps = cap_init();   /* all sets clear */
@@ -105,9 +105,12 @@ int privs_drop(const struct privs_user *u, const int *keep, unsigned n)
 	int rc = 0;
 
 	/* The bounding set first, while CAP_SETPCAP is still effective. */
-	for (cap_value_t c = 0; c <= CAP_LAST_CAP && !rc; c++)
-		if (!kept(c, keep, n) && CAP_IS_SUPPORTED(c) &&
-		    cap_drop_bound(c) < 0 && errno != EINVAL && errno != EPERM)
+	/* Every capability this kernel knows, newer than our headers too. EPERM:
+	 * not ours to drop (started without CAP_SETPCAP, e.g. by systemd with
+	 * its own CapabilityBoundingSet=, which then is the limit). */
+	for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits() && !rc; c++)
+		if (!kept(c, keep, n) && cap_drop_bound(c) < 0 && errno != EINVAL &&
+		    errno != EPERM)
 			rc = -errno;
 	if (!rc && become) {
 		/* Keep the permitted set across setuid; trimmed right after. */
