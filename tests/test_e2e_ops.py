@@ -160,7 +160,7 @@ def test_systemd_unit_verifies(tmp_path):
                          text=True, timeout=60, env=env)
     assert res.returncode == 0 and not res.stderr.strip(), (res.returncode, res.stderr)
     text = unit.read_text()
-    caps = "CAP_NET_BIND_SERVICE CAP_NET_ADMIN CAP_BPF"
+    caps = "CAP_NET_BIND_SERVICE CAP_NET_ADMIN CAP_BPF CAP_PERFMON"
     assert "\nAmbientCapabilities=%s\n" % caps in text
     assert "\nCapabilityBoundingSet=%s\n" % caps in text
     assert "\nType=notify\n" in text and "\nUser=sipmasq\n" in text
@@ -271,4 +271,58 @@ def test_user_handover_keeps_the_call(topology, kamailio, sipp, sipmasq):
         assert "WARNING" not in smq.log()[mark:] and "ERROR" not in smq.log()[mark:], \
             smq.log()[mark:][-3000:]
     finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+UNIT_CAPS = "+net_bind_service,+net_admin,+bpf,+perfmon"
+
+
+def test_unit_capabilities_suffice_for_the_kernel_engine(topology, kamailio, sipp, procs,
+                                                         tmp_path):
+    """What sipmasq.service does: start as an unprivileged user with only
+    CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON (ambient
+    and bounding) and a pin directory made the user's beforehand (its
+    ExecStartPre). SIP on 5060, the programs pass the verifier without
+    CAP_SYS_ADMIN, and a call is forwarded in the kernel."""
+    from lib.sipmasq import Sipmasq
+    nobody = pwd.getpwnam("nobody")
+    state = tempfile.mkdtemp(prefix="smq-unit-", dir="/tmp")
+    # Configuration and log where nobody can read them (not in tmp_path).
+    smq = Sipmasq(procs, topology.gw, state, {
+        "rtp_engine": "tc", "registration_file": os.path.join(state, "registrations"),
+        "control_socket": os.path.join(state, "sipmasq.sock")})
+    pin_dir = smq.config["bpf_pin_dir"]
+    try:
+        os.chown(state, nobody.pw_uid, nobody.pw_gid)
+        os.mkdir(pin_dir, 0o700)
+        os.chown(pin_dir, nobody.pw_uid, nobody.pw_gid)
+        smq.write_config()
+        argv = ["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid,
+                "--clear-groups", "--inh-caps=" + UNIT_CAPS, "--ambient-caps=" + UNIT_CAPS,
+                "--bounding-set=-all," + UNIT_CAPS, "--no-new-privs",
+                binary(), "--foreground", "-c", smq.conf_path]
+        proc = procs.start(topology.gw, argv, smq.log_path, name="sipmasq")
+        netns.wait_for(lambda: "ready" in smq.log() or not proc.alive(), 10,
+                       what="sipmasq ready")
+        assert proc.alive(), smq.log()[-3000:]
+        log = smq.log()
+        assert "fast path attached to gwlan (tc)" in log, log[-3000:]
+        assert "fast path attached to gwwan (tc)" in log, log[-3000:]
+        st = _status(proc.popen.pid)
+        assert st["Uid"].split()[0] == str(nobody.pw_uid), st["Uid"]
+
+        assert flows.register(sipp, topology, ALICE).ok
+        uas = flows.start_callee(sipp, topology, BOB)
+        uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB), duration_ms=3000)
+        uac_res, uas_res = uac.result(), uas.result()
+        assert uac_res.ok and uas_res.ok, uac_res.describe() + uas_res.describe()
+        smq.proc = proc
+        end = smq.call_end(flows.first_sent(uac_res, "INVITE").call_id)
+        assert end["engine"] == "tc" and end["p2p_kernel"] > 50 and end["p2r_kernel"] > 50, end
+        assert proc.stop() == 0
+        assert "kernel engine: stopped, fast path detached and unpinned" in smq.log()
+        for ifname in ("gwlan", "gwwan"):
+            assert kernel.attachments(topology.gw, ifname) == {"xdp": None, "tc": []}, ifname
+    finally:
+        smq.remove_pins()
         shutil.rmtree(state, ignore_errors=True)
