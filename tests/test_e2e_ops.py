@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import tempfile
 
+import pytest
+
 from lib import flows, kernel, netns
 from lib.flows import ALICE, BOB
 from lib.sipmasq import binary
@@ -110,6 +112,9 @@ def test_sd_notify_ready_and_stopping(tmp_path, topology):
     import signal
     import socket
     from lib.sipmasq import Sipmasq
+    ldd = subprocess.run(["ldd", binary()], capture_output=True, text=True).stdout
+    if "libsystemd" not in ldd:
+        pytest.skip("sipmasq built without libsystemd (configure --with-systemd=no)")
     smq = Sipmasq(None, topology.gw, tmp_path)
     smq.write_config()
     path = str(tmp_path / "notify.sock")
