@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,9 @@ int main(int argc, char **argv)
 	char line[512];
 	int opt, rc = 1;
 
+	/* A daemon that drops the connection (busy) is an error message, not
+	 * a silent death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
 		if (opt == 's')
 			sock_path = optarg;
