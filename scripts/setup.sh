@@ -7,10 +7,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-dev libssl-dev
-	libc-ares-dev
+	libc-ares-dev libcap-dev libsystemd-dev
 	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
 	iproute2 iptables procps python3-pytest sip-tester kamailio tshark dnsmasq-base valgrind
-	sipvicious gnuplot-nox"
+	sipvicious gnuplot-nox systemd man-db"
 
 missing=""
 for p in $PACKAGES; do

@@ -174,7 +174,7 @@ def test_unknown_directive_is_only_a_warning(tmp_path):
     """
     lines = valid_lines() + [
         "no_such_directive = 1",
-        "user = nobody",          # a siproxd directive not supported yet
+        "chrootjail = /var/empty",  # a siproxd directive not supported yet
     ]
     path = write_conf(tmp_path, lines)
     proc = subprocess.run(
@@ -188,8 +188,8 @@ def test_unknown_directive_is_only_a_warning(tmp_path):
     unknown = line_of(lines, "no_such_directive")
     assert f"{path}:{unknown}" in proc.stderr, proc.stderr
     assert "no_such_directive" in proc.stderr, proc.stderr
-    user = line_of(lines, "user")
-    assert f"{path}:{user}" in proc.stderr, proc.stderr
+    jail = line_of(lines, "chrootjail")
+    assert f"{path}:{jail}" in proc.stderr, proc.stderr
     assert "not supported" in proc.stderr, proc.stderr
 
 

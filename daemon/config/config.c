@@ -93,6 +93,7 @@ static const struct directive directives[] = {
 	SUPPORTED("debug_level",       DT_MASK,   debug_level, 0, 0xffffffffu),
 	SUPPORTED("registration_file", DT_PATH,   registration_file, 0, 0),
 	SUPPORTED("pid_file",          DT_PATH,   pid_file, 0, 0),
+	SUPPORTED("user",              DT_HOST,   user, 0, 0),
 	SUPPORTED("autosave_registrations", DT_AUTOSAVE, autosave_registrations,
 		  0, 0xffffffffu),
 	SUPPORTED("hosts_allow_reg",   DT_ACL,    hosts_allow_reg, 0, 0),
@@ -145,7 +146,6 @@ static const struct directive directives[] = {
 
 	/* siproxd 0.8.x directives that are recognised but not implemented:
 	 * a siproxd.conf that uses them still loads, with a warning. */
-	UNSUPPORTED("user"),
 	UNSUPPORTED("chrootjail"),
 	UNSUPPORTED("rtp_input_dejitter"),
 	UNSUPPORTED("rtp_output_dejitter"),
@@ -210,7 +210,7 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->proxy_auth_nonce_lifetime = 300;
 	cfg->rtp_latch_window = MEDIA_LATCH_WINDOW_DEFAULT_S;
 	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir), "/sys/fs/bpf/sipmasq");
-	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq.sock");
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/sipmasq/sipmasq.sock");
 	cfg->sip_max_message_size = 16384;
 	cfg->sip_max_headers = 100;
 	cfg->sip_max_vias = 32;

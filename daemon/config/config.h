@@ -70,6 +70,7 @@ struct sipmasq_config {
 	                                  * change (default) */
 	char registration_file[SIPMASQ_PATH_MAX]; /* "" = registrations not persisted */
 	char pid_file[SIPMASQ_PATH_MAX];          /* "" = no pid file */
+	char user[64];                   /* account to run as after start-up, "" = stay */
 	char config_file[SIPMASQ_PATH_MAX];       /* the file that was read */
 	/* Access lists (siproxd semantics, see acl_permits). Empty = allow all
 	 * (deny: nothing denied). */
@@ -135,7 +136,7 @@ struct sipmasq_config {
 	                                  * udp (default) or tcp */
 	char ua_string[128];             /* User-Agent/Server shown to the public side, "" = as is */
 	char control_socket[SIPMASQ_PATH_MAX];    /* sipmasqctl's UNIX socket, "" = none,
-	                                           * default /run/sipmasq.sock */
+	                                           * default /run/sipmasq/sipmasq.sock */
 	char call_state_file[SIPMASQ_PATH_MAX];   /* active calls, for a hitless restart;
 	                                           * "" = <registration_file>.calls */
 	/* Limits against hostile or broken input (sipmasq's own; see

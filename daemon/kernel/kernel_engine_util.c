@@ -54,7 +54,9 @@ const char *ke_errno_text(int err)
 		return "driver without native XDP";
 	case EPERM:
 	case EACCES:
-		return "no CAP_BPF/CAP_NET_ADMIN";
+		/* EACCES at load: the verifier refused pointer arithmetic that
+		 * needs CAP_PERFMON (allow_ptr_leaks). */
+		return "no CAP_BPF/CAP_NET_ADMIN/CAP_PERFMON";
 	case EBUSY:
 		return "another XDP program is attached in this mode";
 	case EEXIST:

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -51,11 +52,14 @@ static json_t *ep_json(const struct sockaddr_in *a)
 	return json_string(addr_str(a, s));
 }
 
-static json_t *leg_json(const struct media_leg *l)
+static json_t *leg_json(const struct media_stream *s, enum media_side side)
 {
-	return json_pack("{s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	const struct media_leg *l = &s->leg[side];
+
+	return json_pack("{s:o, s:o, s:o, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "relay", ep_json(&l->local), "sdp", ep_json(&l->sdp),
 			 "peer", ep_json(&l->peer), "latched", l->latched,
+			 "in_kernel", offload_stream_in_kernel(s, side),
 			 "rx_packets", (json_int_t)l->rx_packets,
 			 "rx_bytes", (json_int_t)l->rx_bytes,
 			 "forwarded_packets", (json_int_t)l->fwd_packets,
@@ -79,9 +83,14 @@ static json_t *cmd_calls(void)
 			if (!s)
 				continue;
 			offload_stream_sync(s);
-			json_array_append_new(streams, json_pack("{s:i, s:o, s:o}", "m_line", i,
-				"private", leg_json(&s->leg[MEDIA_PRIVATE]),
-				"public", leg_json(&s->leg[MEDIA_PUBLIC])));
+			/* The engine that moves this stream's packets now: the
+			 * kernel one once an entry is installed either way. */
+			bool kern = offload_stream_in_kernel(s, MEDIA_PRIVATE) ||
+				    offload_stream_in_kernel(s, MEDIA_PUBLIC);
+			json_array_append_new(streams, json_pack("{s:i, s:s, s:o, s:o}", "m_line", i,
+				"engine", kern ? offload_engine_name() : "userspace",
+				"private", leg_json(s, MEDIA_PRIVATE),
+				"public", leg_json(s, MEDIA_PUBLIC)));
 		}
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o}",
 			"call_id", c->call_id, "from", c->from, "to", c->to,
@@ -124,17 +133,63 @@ static json_t *cmd_stats(void)
 			 "kernel_reasons", kernel);
 }
 
-static json_t *dispatch(const char *cmd)
+/* hangup CALL-ID: end the call's media relay now (ports and kernel entries
+ * released, "call end ... reason=hangup" logged). sipmasq keeps no dialog
+ * state (CSeq, tags, route set), so it sends no BYE: this clears a call
+ * whose BYE never came without waiting for rtp_timeout. */
+static json_t *cmd_hangup(const char *call_id)
 {
-	if (!strcmp(cmd, "calls"))
+	struct call *c = *call_id ? calls_find(call_id) : NULL;
+
+	if (!c)
+		return json_pack("{s:s}", "error", "no call with this Call-ID");
+	log_notice("control: hangup of Call-ID=%s", call_id);
+	calls_end(c, "hangup");
+	return json_pack("{s:s}", "hangup", call_id);
+}
+
+/* unregister AOR: expire every registered binding of the AOR here (the
+ * registrar keeps its copy until it expires or the UA registers again). */
+static json_t *cmd_unregister(const char *aor)
+{
+	time_t now = time(NULL);
+	int n = 0;
+
+	for (const struct binding *b = reg_head(); b; b = b->next)
+		n += b->registered && b->expires > now && !strcasecmp(b->aor, aor);
+	if (!n)
+		return json_pack("{s:s}", "error", "no registered binding of this AOR");
+	reg_unbind_aor(aor);
+	reg_save();
+	log_notice("control: %d binding(s) of %s unregistered", n, aor);
+	return json_pack("{s:s, s:i}", "unregistered", aor, "bindings", n);
+}
+
+/* One command line: a word, then for hangup/unregister its argument. */
+static json_t *dispatch(char *line)
+{
+	char *arg = strchr(line, ' ');
+
+	if (arg) {
+		*arg++ = '\0';
+		arg += strspn(arg, " ");
+	}
+	if (!strcmp(line, "hangup") && arg)
+		return cmd_hangup(arg);
+	if (!strcmp(line, "unregister") && arg && *arg)
+		return cmd_unregister(arg);
+	if (arg)
+		return json_pack("{s:s}", "error", "unexpected argument");
+	if (!strcmp(line, "calls"))
 		return cmd_calls();
-	if (!strcmp(cmd, "registrations"))
+	if (!strcmp(line, "registrations"))
 		return cmd_registrations();
-	if (!strcmp(cmd, "stats"))
+	if (!strcmp(line, "stats"))
 		return cmd_stats();
-	if (!strcmp(cmd, "version"))
+	if (!strcmp(line, "version"))
 		return json_pack("{s:s}", "version", PACKAGE_VERSION);
-	return json_pack("{s:s}", "error", "unknown command (calls, registrations, stats, version)");
+	return json_pack("{s:s}", "error", "unknown command (calls, registrations, stats, version, "
+			 "hangup CALL-ID, unregister AOR)");
 }
 
 static void conn_close(struct ctl_conn *c)
@@ -244,8 +299,22 @@ int control_open(const char *path)
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0)
 		return -errno;
+	/* /run/sipmasq/ of the default path: made here when not run by systemd
+	 * (whose RuntimeDirectory= makes it). */
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_warn("control socket directory %s: %s", dir, strerror(errno));
+	}
 	unlink(path);   /* a stale socket of a previous run */
-	mode_t old = umask(077);
+	/* srw-rw----: the owner and the group (main.c hands both to `user`
+	 * when it drops root) are who may use sipmasqctl; nobody else. */
+	mode_t old = umask(0117);
 	rc = bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
 	umask(old);
 	if (!rc && listen(listen_fd, 16) < 0)

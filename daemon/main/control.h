@@ -4,7 +4,10 @@
  *   registrations  bindings: AOR, real contact, public token, expiry
  *   stats          engine, counts, free relay ports, kernel reason counters
  *   version
- * Unknown commands get {"error": "..."}. Only root (mode 0600) may connect. */
+ *   hangup CALL-ID   end the call's media relay (no BYE: no dialog state)
+ *   unregister AOR   expire the AOR's registered bindings here
+ * Unknown commands get {"error": "..."}. The socket is srw-rw----: its
+ * owner and group only (root's, or `user`'s once main.c drops root). */
 #ifndef SIPMASQ_CONTROL_H
 #define SIPMASQ_CONTROL_H
 

@@ -21,10 +21,13 @@
 #include "daemon/media/calls.h"
 #include "daemon/config/config.h"
 #include "daemon/main/control.h"
+#include "daemon/main/drop_root.h"
 #include "daemon/base/evloop.h"
 #include "daemon/base/iface.h"
 #include "daemon/base/log.h"
 #include "daemon/dns/acl_names.h"
+#include "daemon/base/pidfile.h"
+#include "daemon/base/service.h"
 #include "kmod-free-fallback/media.h"
 #include "daemon/media/offload.h"
 #include "daemon/proxy/registrations.h"
@@ -145,21 +148,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return EXIT_CONFIG;
 	}
 	return -1;
-}
-
-static int write_pid_file(const char *path)
-{
-	char tmp[SIPMASQ_PATH_MAX + 8];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return -errno;
-	return 0;
 }
 
 /* registration_file into the binding table: sipmasq's format, else
@@ -305,7 +293,8 @@ int main(int argc, char **argv)
 {
 	static struct sipmasq_config cfg;
 	struct options opt = { 0 };
-	int rc, status = 0, nreg;
+	struct privs_user run_as;
+	int rc, status = 0, nreg, pid_fd = -1;
 
 	rc = parse_args(argc, argv, &opt);
 	if (rc >= 0)
@@ -334,6 +323,23 @@ int main(int argc, char **argv)
 	log_debug_mask = cfg.debug_level;
 	/* As siproxd: syslog (filtered by silence_log) in the foreground too. */
 	log_open(true, cfg.silence_log);
+	if (cfg.user[0] && (rc = privs_lookup(cfg.user, &run_as)) != 0) {
+		log_err("%s: user %s: %s", cfg.config_file, cfg.user,
+			rc == -ENOENT ? "no such user" : strerror(-rc));
+		return EXIT_CONFIG;
+	}
+	if (cfg.pid_file[0]) {
+		pid_t holder;
+
+		pid_fd = pidfile_lock(cfg.pid_file, &holder);
+		if (pid_fd == -EWOULDBLOCK) {
+			log_err("pid_file %s is locked by a running sipmasq (pid %ld): "
+				"not starting a second one", cfg.pid_file, (long)holder);
+			return EXIT_RUNTIME;
+		}
+		if (pid_fd < 0)
+			log_warn("pid_file %s: %s", cfg.pid_file, strerror(-pid_fd));
+	}
 
 	parser_init();
 	if (opt.export_siproxd)
@@ -384,16 +390,21 @@ int main(int argc, char **argv)
 		}
 		log_set_stderr(false);
 	}
-	if (cfg.pid_file[0] && (rc = write_pid_file(cfg.pid_file)) != 0)
+	if (pid_fd >= 0 && (rc = pidfile_write(pid_fd)) != 0)
 		log_warn("pid_file %s: %s", cfg.pid_file, strerror(-rc));
 	control_open(cfg.control_socket);   /* logged; sipmasq runs without it */
+	if (cfg.user[0] && drop_root(&cfg, &run_as) != 0)
+		stop_signal = SIGTERM, status = EXIT_RUNTIME;   /* never run as root by mistake */
 	install_signals();
 	log_notice("sipmasq %s ready: SIP on UDP port %u, RTP relay %s %u-%u",
 		   PACKAGE_VERSION, cfg.sip_listen_port,
 		   cfg.rtp_proxy_enable ? "ports" : "disabled,", cfg.rtp_port_low,
 		   cfg.rtp_port_high);
+	service_ready(offload_active() ? "serving; media in the kernel engine"
+				       : "serving; media in userspace");
 
 	main_loop(&cfg);
+	service_stopping();
 
 	if (handover)
 		call_state_save();     /* the next sipmasq adopts these calls */
@@ -407,8 +418,7 @@ int main(int argc, char **argv)
 	reg_fini();
 	auth_fini();
 	evloop_fini();
-	if (cfg.pid_file[0])
-		unlink(cfg.pid_file);
+	pidfile_release(pid_fd, cfg.pid_file);
 	log_close();
 	return status;
 }

@@ -537,6 +537,13 @@ const char *offload_engine_name(void)
 	return kernel_engine_mode_name(ol.mode[0]);
 }
 
+bool offload_stream_in_kernel(const struct media_stream *s, enum media_side from)
+{
+	const struct offloaded *o = s ? s->engine_priv : NULL;
+
+	return o && (o->flow[from][0].on || o->flow[from][1].on);
+}
+
 #else /* !HAVE_BPF */
 
 #include <sys/stat.h>
@@ -567,6 +574,12 @@ void offload_stream_sync(struct media_stream *s) { (void)s; }
 void offload_purge_stale(void) {}
 void offload_fini(bool handover) { (void)handover; }
 bool offload_active(void) { return false; }
+bool offload_stream_in_kernel(const struct media_stream *s, enum media_side from)
+{
+	(void)s;
+	(void)from;
+	return false;
+}
 unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
 {
 	(void)names;

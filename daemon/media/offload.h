@@ -62,6 +62,9 @@ const char *offload_engine_name(void);
  * counts. Returns how many were filled; 0 without a kernel engine. */
 unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max);
 
+/* offload_stream_in_kernel: packets of s arriving on side `from` (RTP or
+ * RTCP) are forwarded by a kernel entry right now (sipmasqctl streams). */
+bool offload_stream_in_kernel(const struct media_stream *s, enum media_side from);
 /* offload_active: a kernel engine is attached somewhere. */
 bool offload_active(void);
 

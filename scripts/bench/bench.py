@@ -266,7 +266,7 @@ class Gateway:
             return f.read()
 
     def ctl(self, cmd):
-        out = subprocess.run([os.path.join(TOP, "sipmasqctl"), "-s", self.sock, cmd],
+        out = subprocess.run([os.path.join(TOP, "sipmasqctl"), "-s", self.sock, "--json", cmd],
                              capture_output=True, text=True, timeout=60, check=True).stdout
         return json.loads(out)
 

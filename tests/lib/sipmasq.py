@@ -150,15 +150,20 @@ class Sipmasq:
         return rc
 
     def ctl(self, command, timeout=5):
-        """Run sipmasqctl COMMAND against this instance; return the parsed
-        JSON answer (raises with the output when it fails)."""
+        """Run sipmasqctl --json COMMAND against this instance; return the
+        parsed JSON answer (raises with the output when it fails)."""
+        return json.loads(self.ctl_text("--json", *command.split(" ", 1), timeout=timeout))
+
+    def ctl_text(self, *args, timeout=5):
+        """Run sipmasqctl ARGS against this instance; return its stdout
+        (raises with the output when it fails)."""
         ctl = os.path.join(os.path.dirname(binary()), "sipmasqctl")
-        res = subprocess.run([ctl, "-s", self.config["control_socket"], command],
+        res = subprocess.run([ctl, "-s", self.config["control_socket"]] + list(args),
                              capture_output=True, text=True, timeout=timeout)
         if res.returncode != 0:
             raise AssertionError("sipmasqctl %s failed (rc=%d): %s%s"
-                                 % (command, res.returncode, res.stdout, res.stderr))
-        return json.loads(res.stdout)
+                                 % (" ".join(args), res.returncode, res.stdout, res.stderr))
+        return res.stdout
 
     def remove_pins(self):
         """Remove what a killed daemon left pinned (a clean stop leaves nothing)."""

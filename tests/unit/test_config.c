@@ -530,7 +530,7 @@ static void test_unknown_and_unsupported(void)
 	     "if_inbound = eth0\n"                   /* 1 */
 	     "if_outbound = ppp0\n"                  /* 2 */
 	     "no_such_thing = 1\n"                   /* 3 */
-	     "user = nobody\n"                       /* 4 */
+	     "chrootjail = /var/empty\n"             /* 4 */
 	     "rtp_dscp = 46\n"                       /* 5 */
 	     "load_plugin = plugin_logcall.la\n"     /* 6 */
 	     "load_plugin = plugin_stun.la\n"        /* 7: not there, a warning */
@@ -543,7 +543,7 @@ static void test_unknown_and_unsupported(void)
 	     "sip_listen_port = 5062\n");            /* 14 */
 	CHECK_INT(l.ret, 0);
 	CHECK(logged_at(l.log, l.path, 3, "unknown directive 'no_such_thing', ignored"));
-	CHECK(logged_at(l.log, l.path, 4, "siproxd directive 'user' is not supported yet, ignored"));
+	CHECK(logged_at(l.log, l.path, 4, "siproxd directive 'chrootjail' is not supported yet, ignored"));
 	CHECK(!strstr(l.log, "'rtp_dscp'"));   /* supported: 5 */
 	CHECK_INT(l.cfg.rtp_dscp, 46);
 	/* siproxd's call logger is built in: load_plugin turns it on. */
@@ -852,7 +852,7 @@ static void test_shipped_example(void)
 static void test_siproxd_conf(void)
 {
 	static const unsigned unsupported_lines[] = {
-		21, 22, 34, 35, 48,   /* 32, 33: rtp_dscp, sip_dscp are supported */
+		22, 34, 35, 48,   /* 21: user; 32, 33: rtp_dscp, sip_dscp are supported */
 		64, 66, 67, 68,   /* 65: plugin_logcall is built in */
 	};
 	const char *path = src_path("tests/unit/data/siproxd.conf");
@@ -866,6 +866,7 @@ static void test_siproxd_conf(void)
 			fprintf(stderr, "  ^ line %u\n", unsupported_lines[i]);
 	CHECK_INT(count(log, "WARNING"),
 		  sizeof(unsupported_lines) / sizeof(unsupported_lines[0]));
+	CHECK_STR(cfg.user, "nobody");   /* line 21 */
 	CHECK_STR(cfg.ua_string, "Siproxd-UA");
 	CHECK_INT(cfg.tcp_timeout, 600);
 	CHECK_INT(cfg.tcp_connect_timeout, 500);
