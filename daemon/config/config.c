@@ -42,7 +42,7 @@ enum dir_type {
 	DT_BOOL,        /* bool: 0/1, yes/no, true/false, on/off */
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
 	DT_AUTOSAVE,    /* bool from siproxd's save interval in s (0 = off) */
-	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace */
+	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace, conntrack */
 	DT_TRANSPORT,   /* int enum sip_proto: udp, tcp */
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
 	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
@@ -114,6 +114,8 @@ static const struct directive directives[] = {
 	SUPPORTED("obscure_loops",     DT_BOOL,   obscure_loops, 0, 0),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
+	SUPPORTED("rtp_engine_bpf",    DT_BOOL,   rtp_engine_bpf, 0, 0),
+	SUPPORTED("rtp_conntrack_mark", DT_MASK,  rtp_conntrack_mark, 1, 0xffffffffu),
 	SUPPORTED("rtp_latch_window",  DT_UINT,   rtp_latch_window, 1, MAX_TIMEOUT_S),
 	SUPPORTED("bpf_pin_dir",       DT_PATH,   bpf_pin_dir, 0, 0),
 	SUPPORTED("call_state_file",   DT_PATH,   call_state_file, 0, 0),
@@ -198,6 +200,8 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->tcp_keepalive = 0;
 	cfg->use_rport = 3;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
+	cfg->rtp_engine_bpf = true;
+	cfg->rtp_conntrack_mark = CONFIG_CONNTRACK_MARK_DEFAULT;
 	cfg->proxy_auth_alg[0] = AUTH_ALG_SHA256;   /* RFC 7616 3.7: most preferred first */
 	cfg->proxy_auth_alg[1] = AUTH_ALG_MD5;
 	cfg->proxy_auth_n_alg = 2;
@@ -448,7 +452,8 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		*(bool *)field = b;
 		return 0;
 	case DT_ENGINE: {
-		static const char *const names[] = { "auto", "xdp", "tc", "userspace" };
+		/* In the order of enum rtp_engine. */
+		static const char *const names[] = { "auto", "xdp", "tc", "userspace", "conntrack" };
 
 		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 			if (!strcasecmp(val, names[i])) {
@@ -456,7 +461,7 @@ static int store(const struct directive *d, const char *val, unsigned line,
 				return 0;
 			}
 		}
-		snprintf(why, why_len, "expected auto, xdp, tc or userspace");
+		snprintf(why, why_len, "expected auto, xdp, tc, conntrack or userspace");
 		return -EINVAL;
 	}
 	case DT_TRANSPORT:
@@ -479,6 +484,10 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		}
 		if (n > d->max) {
 			snprintf(why, why_len, "more than 32 bits");
+			return -EINVAL;
+		}
+		if (n < d->min) {
+			snprintf(why, why_len, "must not be 0");
 			return -EINVAL;
 		}
 		*(uint32_t *)field = (uint32_t)n;

@@ -9,6 +9,27 @@
 #include "daemon/base/addr.h"
 #include "daemon/base/log.h"
 #include "daemon/media/offload.h"
+#include "daemon/media/offload_ct.h"
+
+/* The eBPF tiers do not serve (or were not asked for): rtp_engine auto and
+ * conntrack go on to the conntrack tier, then userspace; any other engine
+ * removes the conntrack entries an earlier daemon may have left. */
+static void after_ebpf(const struct sipmasq_config *cfg)
+{
+	char why[512] = "";
+
+	if (cfg->rtp_engine != RTP_ENGINE_AUTO && cfg->rtp_engine != RTP_ENGINE_CONNTRACK) {
+		offload_ct_purge_leftovers(cfg);
+		return;
+	}
+	if (offload_ct_init(cfg, why, sizeof(why)) != 0) {
+		log_warn("rtp engine: userspace (conntrack engine unavailable: %s)", why);
+		return;
+	}
+	log_notice("rtp engine: conntrack (netfilter entries with NAT, mark 0x%x)",
+		   cfg->rtp_conntrack_mark);
+	media_set_hook(offload_ct_event);
+}
 
 #ifdef HAVE_BPF
 #include <net/if.h>
@@ -256,6 +277,12 @@ static enum kernel_engine_mode attach(const char *ifname, int want)
 	return chosen;
 }
 
+/* An eBPF engine is attached somewhere. */
+static bool ebpf_active(void)
+{
+	return ol.ke && (ol.mode[0] != KE_MODE_NONE || ol.mode[1] != KE_MODE_NONE);
+}
+
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
 {
 	struct kernel_engine_opts opts = { 0 };
@@ -270,6 +297,13 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 	if (cfg->rtp_engine == RTP_ENGINE_USERSPACE || !cfg->rtp_proxy_enable) {
 		log_notice("rtp engine: userspace%s",
 			   cfg->rtp_proxy_enable ? " (rtp_engine = userspace)" : "");
+		offload_ct_purge_leftovers(cfg);
+		return;
+	}
+	if (cfg->rtp_engine == RTP_ENGINE_CONNTRACK || !cfg->rtp_engine_bpf) {
+		if (cfg->rtp_engine == RTP_ENGINE_AUTO)
+			log_notice("rtp engine: skipping XDP and tc (rtp_engine_bpf = no)");
+		after_ebpf(cfg);
 		return;
 	}
 	opts.pin_dir = cfg->bpf_pin_dir;
@@ -278,9 +312,11 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 	opts.max_entries = range < 64 ? 64 : range;
 	rc = kernel_engine_open(&opts, &ol.ke, why, sizeof(why));
 	if (rc) {
-		log_warn("rtp engine: userspace (kernel engine unavailable: %s)",
+		log_warn("rtp engine: %s (kernel engine unavailable: %s)",
+			 cfg->rtp_engine == RTP_ENGINE_AUTO ? "skipping XDP and tc" : "userspace",
 			 why[0] ? why : strerror(-rc));
 		ol.ke = NULL;
+		after_ebpf(cfg);
 		return;
 	}
 	for (int side = 0; side < 2; side++) {
@@ -290,24 +326,29 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 		else
 			ol.mode[side] = attach(names[side], cfg->rtp_engine);
 	}
-	if (!offload_active()) {
+	if (!ebpf_active()) {
 		kernel_engine_close(ol.ke, false);
 		ol.ke = NULL;
+		after_ebpf(cfg);
 		return;
 	}
+	offload_ct_purge_leftovers(cfg);
 	media_set_hook(on_media_event);
 }
 
 void offload_stream_adopted(struct media_stream *s)
 {
+	if (offload_ct_active())
+		offload_ct_event(s, MEDIA_EV_PEERS);
 	if (ol.ke)
 		on_media_event(s, MEDIA_EV_PEERS);
 }
 
 void offload_stream_sync(struct media_stream *s)
 {
-	struct offloaded *o = s ? s->engine_priv : NULL;
+	struct offloaded *o = s && ol.ke ? s->engine_priv : NULL;
 
+	offload_ct_stream_sync(s);
 	for (int from = 0; o && from < 2; from++)
 		for (unsigned rtcp = 0; rtcp < 2; rtcp++)
 			flow_fold(&s->leg[from], &o->flow[from][rtcp]);
@@ -315,6 +356,7 @@ void offload_stream_sync(struct media_stream *s)
 
 void offload_sync(void)
 {
+	offload_ct_sync();
 	for (struct offloaded *o = ol.list; o; o = o->next)
 		offload_stream_sync(o->s);
 }
@@ -359,6 +401,7 @@ void offload_purge_stale(void)
 {
 	struct stale st = { 0 };
 
+	offload_ct_purge_stale();
 	if (!ol.ke)
 		return;
 	/* Collect first: deleting while walking a hash map may skip entries. */
@@ -372,6 +415,10 @@ void offload_purge_stale(void)
 
 void offload_fini(bool handover)
 {
+	if (offload_ct_active()) {
+		media_set_hook(NULL);
+		offload_ct_fini(handover);
+	}
 	if (!ol.ke)
 		return;
 	media_set_hook(NULL);
@@ -404,12 +451,14 @@ unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
 
 bool offload_active(void)
 {
-	return ol.ke && (ol.mode[0] != KE_MODE_NONE || ol.mode[1] != KE_MODE_NONE);
+	return offload_ct_active() || ebpf_active();
 }
 
 const char *offload_engine_name(void)
 {
-	if (!offload_active())
+	if (offload_ct_active())
+		return "conntrack";
+	if (!ebpf_active())
 		return "userspace";
 	if (ol.mode[0] != ol.mode[1])
 		return "mixed";
@@ -422,16 +471,32 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 {
 	(void)ifindex_priv;
 	(void)ifindex_pub;
-	if (cfg->rtp_engine != RTP_ENGINE_USERSPACE)
+	if (cfg->rtp_engine == RTP_ENGINE_XDP || cfg->rtp_engine == RTP_ENGINE_TC)
 		log_notice("rtp engine: userspace (sipmasq was built without eBPF support)");
+	else if (cfg->rtp_engine == RTP_ENGINE_AUTO && cfg->rtp_proxy_enable)
+		log_notice("rtp engine: skipping XDP and tc (sipmasq was built without eBPF support)");
+	if (cfg->rtp_proxy_enable && cfg->rtp_engine != RTP_ENGINE_USERSPACE)
+		after_ebpf(cfg);
+	else
+		offload_ct_purge_leftovers(cfg);
 }
 
-void offload_sync(void) {}
-void offload_stream_adopted(struct media_stream *s) { (void)s; }
-void offload_stream_sync(struct media_stream *s) { (void)s; }
-void offload_purge_stale(void) {}
-void offload_fini(bool handover) { (void)handover; }
-bool offload_active(void) { return false; }
+void offload_sync(void) { offload_ct_sync(); }
+void offload_stream_adopted(struct media_stream *s)
+{
+	if (offload_ct_active())
+		offload_ct_event(s, MEDIA_EV_PEERS);
+}
+void offload_stream_sync(struct media_stream *s) { offload_ct_stream_sync(s); }
+void offload_purge_stale(void) { offload_ct_purge_stale(); }
+void offload_fini(bool handover)
+{
+	if (offload_ct_active()) {
+		media_set_hook(NULL);
+		offload_ct_fini(handover);
+	}
+}
+bool offload_active(void) { return offload_ct_active(); }
 unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
 {
 	(void)names;
@@ -439,6 +504,9 @@ unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
 	(void)max;
 	return 0;
 }
-const char *offload_engine_name(void) { return "userspace"; }
+const char *offload_engine_name(void)
+{
+	return offload_ct_active() ? "conntrack" : "userspace";
+}
 
 #endif
