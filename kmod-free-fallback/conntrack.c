@@ -90,7 +90,11 @@ static int request(struct ct_engine *ce, uint8_t type, uint16_t flags,
 	int rc;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	/* An ACK ends every answer but a dump's (which ends with DONE): a GET
+	 * answers one message, flagged MULTI, and nothing after it. (NLM_F_DUMP
+	 * is two bits, one of which NLM_F_EXCL shares.) */
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags |
+			   ((flags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : NLM_F_ACK);
 	nlh->nlmsg_seq = seq;
 	nfh = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfh));
 	nfh->nfgen_family = AF_INET;
@@ -184,7 +188,7 @@ int ct_tuple_delete(struct ct_engine *ce, const struct sockaddr_in *src,
 	if (!ct)
 		return -ENOMEM;
 	/* Always with a tuple: a delete request without one flushes the table. */
-	rc = request(ce, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, ct, NULL, NULL, NULL);
+	rc = request(ce, IPCTNL_MSG_CT_DELETE, 0, ct, NULL, NULL, NULL);
 	nfct_destroy(ct);
 	return rc;
 }
@@ -244,15 +248,13 @@ static int create(struct ct_engine *ce, const struct ct_flow *f, uint32_t timeou
 
 	if (!ct)
 		return -ENOMEM;
-	/* The kernel wants a reply tuple too; it recomputes it from the NAT
-	 * bindings below. Without them (a reply tuple alone) the entry would
-	 * match but rewrite nothing: packets would reach the local socket. */
-	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
-	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_SRC, f->b.sin_addr.s_addr);
-	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_DST, f->relay_b.sin_addr.s_addr);
-	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_UDP);
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, f->b.sin_port);
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, f->relay_b.sin_port);
+	/* The kernel wants a reply tuple too: the inverted original, from
+	 * which it computes the real one with the NAT bindings below, setting
+	 * the entry's SRC_NAT and DST_NAT bits, without which nothing is
+	 * rewritten. A reply tuple given as the final one (B -> relay_b)
+	 * leaves NAT nothing to change: no bits, no rewrite, and packets reach
+	 * the local socket. */
+	nfct_setobjopt(ct, NFCT_SOPT_SETUP_REPLY);
 	nfct_set_attr_u32(ct, ATTR_DNAT_IPV4, f->b.sin_addr.s_addr);
 	nfct_set_attr_u16(ct, ATTR_DNAT_PORT, f->b.sin_port);
 	nfct_set_attr_u32(ct, ATTR_SNAT_IPV4, f->relay_b.sin_addr.s_addr);
@@ -262,7 +264,7 @@ static int create(struct ct_engine *ce, const struct ct_flow *f, uint32_t timeou
 	/* ASSURED: not an early-drop victim when the table fills up.
 	 * SEEN_REPLY: packets renew it for the UDP "stream" timeout. */
 	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_ASSURED | IPS_SEEN_REPLY);
-	rc = request(ce, IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, ct, NULL,
+	rc = request(ce, IPCTNL_MSG_CT_NEW, NLM_F_CREATE | NLM_F_EXCL, ct, NULL,
 		     NULL, NULL);
 	nfct_destroy(ct);
 	return rc;

@@ -9,8 +9,11 @@
  *     tracks packets there at all (some rule uses conntrack: a
  *     MASQUERADE/SNAT/DNAT rule, a ct match). Otherwise packets to a relay
  *     port go to the relay's socket as if there were no entry;
- *   - the entry must carry NAT bindings (CTA_NAT_SRC/DST): a reply tuple
- *     that differs from the inverted original without them matches, but
+ *   - the entry is created with NAT bindings (CTA_NAT_SRC/DST) and the
+ *     inverted original as its reply tuple: the kernel computes the real
+ *     reply tuple and sets the SRC_NAT/DST_NAT status bits that the NAT
+ *     hooks rewrite by. Given the final reply tuple instead, the bindings
+ *     change nothing, the bits stay off, and the entry matches but
  *     rewrites nothing;
  *   - a rewritten packet is routed: with forwarding off on its way in, it
  *     is dropped (neither the socket nor the far end sees it);
@@ -84,16 +87,31 @@ static int who_receives(const int fds[2], int timeout_ms)
 
 int ct_engine_probe_nat(struct ct_engine *ce, char *why, size_t why_len)
 {
-	struct sockaddr_in s1, s2, s3;
+	/* s1 sends to s2; the entry rewrites that to s4 -> s3. s4 is bound
+	 * only to keep its port ours: a SNAT to the packet's own source would
+	 * change nothing, and the kernel would not mark the entry SRC_NAT. */
+	struct sockaddr_in sa[4], s1, s2, s3, s4;
 	struct ct_flow f;
-	int fd1 = lo_socket(&s1), fd2 = lo_socket(&s2), fd3 = lo_socket(&s3);
-	int rc = -ENOTSUP, tracked, got;
+	int fds[4], rc = -ENOTSUP, tracked, got;
+	int fd1, fd2, fd3;
 
-	if (fd1 < 0 || fd2 < 0 || fd3 < 0) {
-		snprintf(why, why_len, "cannot open probe sockets on 127.0.0.1 (%s)",
-			 strerror(-(fd1 < 0 ? fd1 : fd2 < 0 ? fd2 : fd3)));
-		goto out;
+	for (int i = 0; i < 4; i++)
+		fds[i] = lo_socket(&sa[i]);
+	fd1 = fds[0];
+	fd2 = fds[1];
+	fd3 = fds[2];
+	for (int i = 0; i < 4; i++) {
+		if (fds[i] < 0) {
+			snprintf(why, why_len, "cannot open probe sockets on 127.0.0.1 (%s)",
+				 strerror(-fds[i]));
+			goto out;
+		}
 	}
+	s1 = sa[0];
+	s2 = sa[1];
+	s3 = sa[2];
+	s4 = sa[3];
+
 	/* 1. Does conntrack track packets here? A datagram on loopback
 	 *    leaves an automatic entry only if it does. */
 	ct_tuple_delete(ce, &s1, &s2);
@@ -114,9 +132,8 @@ int ct_engine_probe_nat(struct ct_engine *ce, char *why, size_t why_len)
 			 "DNAT rule, no ct match)");
 		goto out;
 	}
-	/* 2. Does an entry of ours win over the listening socket? s1 -> s2
-	 *    is rewritten to s3 (the source stays s1). */
-	f = (struct ct_flow){ .a = s1, .relay_a = s2, .b = s3, .relay_b = s1 };
+	/* 2. Does an entry of ours win over the listening socket? */
+	f = (struct ct_flow){ .a = s1, .relay_a = s2, .b = s3, .relay_b = s4 };
 	rc = ct_engine_put(ce, &f, 10);
 	if (rc < 0) {
 		snprintf(why, why_len, "cannot create a conntrack entry with NAT (%s)",
@@ -143,12 +160,9 @@ int ct_engine_probe_nat(struct ct_engine *ce, char *why, size_t why_len)
 out_del:
 	ct_engine_del(ce, &f);
 out:
-	for (int i = 0; i < 3; i++) {
-		int fd = i == 0 ? fd1 : i == 1 ? fd2 : fd3;
-
-		if (fd >= 0)
-			close(fd);
-	}
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return rc;
 }
 
