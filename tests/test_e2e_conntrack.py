@@ -132,20 +132,29 @@ def wait_entry(smq, topology, far=BOB, min_packets=1, timeout=8):
     return got[0]
 
 
-def check_end(end, counts, audio_pkts):
+def check_end(end, counts, audio_pkts, sprayed=(0, 0)):
     """The call end line counts what the far ends got, the kernel carried
-    all but the latching packets, and the userspace relay forwarded
-    exactly those (what reached the gateway's stack)."""
+    all but the first few packets, and the userspace relay handled exactly
+    those (what reached the gateway's stack): forwarded while no entry
+    existed, dropped when they were still queued at its socket once the
+    entry was there (a copy sent then would clash with the entry and leave
+    from another port: media.h, no_relay_tx). sprayed: datagrams from
+    strangers, per direction, that the relay dropped too."""
+    end = dict(end, p2p_dropped=end["p2p_dropped"] - sprayed[0],
+               p2r_dropped=end["p2r_dropped"] - sprayed[1])
     assert end["reason"] == "bye" and end["engine"] == "conntrack", end
     assert counts["phone_sent"] == audio_pkts, counts
-    assert counts["bob_got"] == counts["phone_sent"], counts
-    assert counts["phone_got"] == counts["bob_sent"] == counts["bob_got"], counts
+    assert counts["bob_got"] == counts["phone_sent"] - end["p2p_dropped"], (end, counts)
+    assert counts["bob_sent"] == counts["bob_got"], counts
+    assert counts["phone_got"] == counts["bob_sent"] - end["p2r_dropped"], (end, counts)
     assert end["p2p_pkts"] == counts["bob_got"], (end, counts)
     assert end["p2r_pkts"] == counts["phone_got"], (end, counts)
     for d in ("p2p", "p2r"):
         assert end[d + "_kernel"] > 0, (d, end)
-        assert counts["relay_" + d] == end[d + "_pkts"] - end[d + "_kernel"], (d, end, counts)
+        assert counts["relay_" + d] == \
+            end[d + "_pkts"] - end[d + "_kernel"] + end[d + "_dropped"], (d, end, counts)
         assert counts["relay_" + d] <= PRELATCH, (d, end, counts)
+        assert end[d + "_dropped"] <= 1, (d, end)
 
 
 # --- what the kernel needs (no sipmasq) ----------------------------------
@@ -369,8 +378,9 @@ def test_spray_from_third_host_not_forwarded(topology, kamailio, sipp, sipmasq, 
     uac_res, _ = flows.finished_ok(uac, uas)
     end = smq.call_end(flows.first_sent(uac_res, "INVITE").call_id)
     assert at_phone.packets() == 0
-    check_end(end, meters.read(), audio_pkts)
-    assert (end["p2p_dropped"], end["p2r_dropped"]) == (0, 2 * n), end
+    # Every sprayed datagram was dropped (check_end: and at most one of
+    # the party's at the switch to the kernel).
+    check_end(end, meters.read(), audio_pkts, sprayed=(0, 2 * n))
 
 
 def test_kill9_keeps_audio_and_restart_adopts(topology, kamailio, sipp, sipmasq, counter,
@@ -394,8 +404,9 @@ def test_kill9_keeps_audio_and_restart_adopts(topology, kamailio, sipp, sipmasq,
     time.sleep(1.0)
     smq.stop(sig=signal.SIGKILL)
     time.sleep(1.5)
-    e2 = wait_entry(smq, topology)
-    assert e2["packets"] - e1["packets"] >= 20, (e1, e2)
+    # Nobody runs the relay now: the kernel forwards on its own.
+    e2 = [e for e in ct_entries(topology.gw) if (e["src"], e["sport"]) == (ALICE.ip, ALICE.media)]
+    assert len(e2) == 1 and e2[0]["packets"] - e1["packets"] >= 20, (e1, e2)
     mark = len(smq.log())
     started(smq.start(), mark)
     uac_res, _ = flows.finished_ok(uac, uas)

@@ -44,6 +44,15 @@ static void seen_reset(struct media_stream *s, unsigned rtcp)
 		s->leg[side].kernel_seen[rtcp][0] = s->leg[side].kernel_seen[rtcp][1] = 0;
 }
 
+/* Whether flow[rtcp] is installed; while it is, the relay forwards none
+ * of that kind (media.h, no_relay_tx: its copies would clash). */
+static void set_on(struct ct_stream *o, unsigned rtcp, bool on)
+{
+	o->on[rtcp] = on;
+	o->s->leg[MEDIA_PRIVATE].no_relay_tx[rtcp] = on;
+	o->s->leg[MEDIA_PUBLIC].no_relay_tx[rtcp] = on;
+}
+
 /* Move what the kernel forwarded since the last fold into the legs: the
  * original direction came from the private side, the reply from the
  * public side. Returns ct_engine_get()'s result. */
@@ -87,7 +96,7 @@ static void flow_remove(struct ct_stream *o, unsigned rtcp)
 	flow_fold(o, rtcp);
 	ct_engine_del(ct.ce, &o->flow[rtcp]);
 	seen_reset(o->s, rtcp);
-	o->on[rtcp] = false;
+	set_on(o, rtcp, false);
 }
 
 /* Install, move or remove the entry of one kind (RTP/RTCP) of a stream. */
@@ -125,7 +134,7 @@ static void flow_update(struct ct_stream *o, unsigned rtcp)
 		  rtcp ? "RTCP" : "RTP", addr_str(&f.a, x), ntohs(f.relay_a.sin_port),
 		  ntohs(f.relay_b.sin_port), addr_str(&f.b, y));
 	o->flow[rtcp] = f;
-	o->on[rtcp] = true;
+	set_on(o, rtcp, true);
 }
 
 static struct ct_stream *stream_of(struct media_stream *s, bool create)
@@ -185,7 +194,7 @@ void offload_ct_stream_sync(struct media_stream *s)
 		 * or deleted by somebody: the stream lives, so the entry too. */
 		log_info("conntrack engine: %s entry of relay port %u was gone: created again",
 			 rtcp ? "RTCP" : "RTP", ntohs(o->flow[rtcp].relay_a.sin_port));
-		o->on[rtcp] = false;
+		set_on(o, rtcp, false);
 		seen_reset(s, rtcp);
 		flow_update(o, rtcp);
 	}
