@@ -440,3 +440,67 @@ def test_other_engine_removes_leftovers(topology, sipmasq):
         in smq.log(), smq.log()
     assert ct_entries(gw) == []
     assert len(ct_entries(gw, 7)) == 1
+
+
+def test_reinvite_moves_the_entry(topology, kamailio, sipp, sipmasq, counter):
+    """The far end re-INVITEs with a new m= port: the entry toward the old
+    port goes, and once the relay has latched the new one a new entry
+    carries the audio to it."""
+    smq = start_ct(sipmasq, topology)
+    assert flows.register(sipp, topology, ALICE).ok
+    at_new_port = counter(topology.wan, BOB.media + 2, src=GW_PUBLIC,
+                          sport="%d:%d" % RELAY_PORTS)
+    uas = flows.start_callee(sipp, topology, BOB, scenario="uas_reinvite")
+    uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB),
+                             scenario="uac_call_reinvite")
+    old = wait_entry(smq, topology, min_packets=5)
+    assert old["rsport"] == BOB.media, old
+    got = []
+
+    def moved():
+        got[:] = [e for e in ct_entries(topology.gw)
+                  if (e["src"], e["sport"]) == (ALICE.ip, ALICE.media)]
+        return len(got) == 1 and got[0]["rsport"] == BOB.media + 2 and \
+            got[0].get("packets", 0) >= 10 and got[0].get("rpackets", 0) >= 10
+    netns.wait_for(moved, 10, interval=0.1, what="the entry toward the new port")
+    new = got[0]
+    # The same relay ports, the new far-end port.
+    assert (new["dport"], new["rdport"]) == (old["dport"], old["rdport"]), (old, new)
+    uac_res, _ = flows.finished_ok(uac, uas)
+    end = smq.call_end(flows.first_sent(uac_res, "INVITE").call_id)
+    assert end["reason"] == "bye" and end["engine"] == "conntrack", end
+    assert at_new_port.packets() >= 10 + new["packets"] // 2, at_new_port.packets()
+    assert end["p2p_kernel"] >= old["packets"] + new["packets"], (end, old, new)
+    assert ct_entries(topology.gw) == []
+
+
+def test_rtp_timeout_ends_idle_call(topology, kamailio, sipp, sipmasq, counter, tmp_path):
+    """With rtp_timeout = 3 s a call whose audio goes through the entry
+    (the relay's sockets see nothing) lives while the audio flows and
+    times out once it stops: the daemon reads the entry's counters. The
+    entries go with the call."""
+    smq = start_ct(sipmasq, topology, rtp_timeout=3)
+    assert flows.register(sipp, topology, ALICE).ok
+    meters = Meters(counter, topology)
+    audio_pkts = 150          # 4.5 s; the UAC would hang up only at 12 s
+    kernel.write_audio_pcap(os.path.join(str(tmp_path), kernel.AUDIO_NAME), audio_pkts)
+    uas = flows.start_callee(sipp, topology, BOB)
+    uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB),
+                             scenario="uac_call_pcap", duration_ms=12000)
+    wait_entry(smq, topology)
+    try:
+        netns.wait_for(lambda: smq.call_ends(), 12, interval=0.2, what="the call to end")
+    except TimeoutError:
+        raise AssertionError("the call did not time out:\n" + smq.log()[-3000:])
+    end = smq.call_ends()[0]
+    counts = meters.read()
+    uac.kill()
+    uas.kill()
+    assert end["reason"] == "timeout", end
+    # Ended 3-4 s (timeout + the 1 s fold of the counters) after the audio
+    # stopped, 4.5 s after it started; had the daemon missed the kernel's
+    # packets it would have ended it 3-4 s after the first ones.
+    assert 7 <= end["duration"] <= 9, end
+    assert end["p2p_pkts"] == counts["bob_got"], (end, counts)
+    assert end["p2p_kernel"] >= audio_pkts - PRELATCH, end
+    assert ct_entries(topology.gw) == []
