@@ -224,13 +224,25 @@ def test_kernel_needs(topology, counter):
     assert ct_entries(gw)[0]["packets"] == 0, "tracked without any rule using conntrack"
     # An empty nat chain registers the NAT hooks, but nothing uses
     # conntrack: still delivered to the socket.
-    netns.run_in(gw, ["nft", "add", "table", "ip", "t"])
-    netns.run_in(gw, ["nft", "add", "chain", "ip", "t", "natchain",
+    netns.run_in(gw, ["nft", "add", "table", "ip", "sipmasq"])
+    netns.run_in(gw, ["nft", "add", "chain", "ip", "sipmasq", "postrouting",
                       "{ type nat hook postrouting priority srcnat; }"])
     p.entry()
     assert p.send() == (5, 0)
-    # A rule that uses conntrack (matching nothing here) completes it.
-    netns.run_in(gw, ["nft", "add", "rule", "ip", "t", "natchain", "ct", "mark", "0x1", "counter"])
+    # A rule that uses conntrack (docs/fast-path.md's recipe) completes it.
+    netns.run_in(gw, ["nft", "add", "rule", "ip", "sipmasq", "postrouting",
+                      "ct", "mark", "0x534d0001", "counter"])
+    p.entry()
+    assert p.send() == (0, 5)
+    # A FORWARD policy of drop drops the media too, until the recipe's
+    # rule accepts the entries by their mark.
+    netns.run_in(gw, ["nft", "add", "table", "inet", "filter"])
+    netns.run_in(gw, ["nft", "add", "chain", "inet", "filter", "forward",
+                      "{ type filter hook forward priority 0; policy drop; }"])
+    p.entry()
+    assert p.send() == (0, 0)
+    netns.run_in(gw, ["nft", "add", "rule", "inet", "filter", "forward",
+                      "ct", "mark", "0x534d0001", "accept"])
     p.entry()
     assert p.send() == (0, 5)
     # Forwarding off: rewritten, then dropped by routing.
