@@ -395,11 +395,13 @@ def test_spray_from_third_host_not_forwarded(topology, kamailio, sipp, sipmasq, 
     check_end(end, meters.read(), audio_pkts, sprayed=(0, 2 * n))
 
 
-def test_kill9_keeps_audio_and_restart_adopts(topology, kamailio, sipp, sipmasq, counter,
-                                              capture, tmp_path):
-    """kill -9 during a call: the entries keep forwarding without a
-    daemon; the restarted one adopts the call and its entries (no new
-    entry, counters go on) and the call end counts every packet."""
+@pytest.mark.parametrize("how", ["kill9", "sigusr2"])
+def test_restart_keeps_audio_and_adopts(topology, kamailio, sipp, sipmasq, counter,
+                                        capture, tmp_path, how):
+    """kill -9 (or the handover stop, SIGUSR2) during a call: the entries
+    keep forwarding without a daemon; the restarted one adopts the call
+    and its entries (no new entry, counters go on) and the call end counts
+    every packet."""
     smq = start_ct(sipmasq, topology)
     state_file = smq.config["registration_file"] + ".calls"
     assert flows.register(sipp, topology, ALICE).ok
@@ -414,7 +416,12 @@ def test_kill9_keeps_audio_and_restart_adopts(topology, kamailio, sipp, sipmasq,
     netns.wait_for(lambda: os.path.exists(state_file)
                    and "stream " in open(state_file).read(), 3, what="call state file")
     time.sleep(1.0)
-    smq.stop(sig=signal.SIGKILL)
+    if how == "kill9":
+        smq.stop(sig=signal.SIGKILL)
+    else:
+        assert smq.stop(sig=signal.SIGUSR2) == 0
+        assert "conntrack entries left in place for the next sipmasq" in smq.log()
+    assert not smq.call_ends(), "the call ended at the stop"
     time.sleep(1.5)
     # Nobody runs the relay now: the kernel forwards on its own.
     e2 = [e for e in ct_entries(topology.gw) if (e["src"], e["sport"]) == (ALICE.ip, ALICE.media)]
@@ -426,6 +433,7 @@ def test_kill9_keeps_audio_and_restart_adopts(topology, kamailio, sipp, sipmasq,
     log2 = smq.log()[mark:]
     assert "call adopted: Call-ID=%s " % callid in log2, log2[-4000:]
     assert "stale entries" not in log2, log2
+    assert "was gone: created again" not in log2, log2
     end = smq.call_end(callid)
     counts = meters.read()
     check_end(end, counts, pkts)
