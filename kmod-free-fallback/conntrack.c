@@ -9,6 +9,8 @@
 #include "kmod-free-fallback/conntrack_priv.h"
 
 #ifdef HAVE_CONNTRACK
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -228,6 +230,10 @@ int ct_engine_open(uint32_t mark, struct ct_engine **out, char *why, size_t why_
 		return -err;
 	}
 	ce->portid = mnl_socket_get_portid(ce->nl);
+	/* The event loop must never hang on the kernel: every answer comes
+	 * within the request's system call, so a second is plenty. */
+	struct timeval tv = { .tv_sec = 1 };
+	setsockopt(mnl_socket_get_fd(ce->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	*out = ce;
 	return 0;
 }

@@ -444,20 +444,26 @@ def test_restart_keeps_audio_and_adopts(topology, kamailio, sipp, sipmasq, count
     assert ct_entries(topology.gw) == []
 
 
-def test_other_engine_removes_leftovers(topology, sipmasq):
+@pytest.mark.parametrize("engine", ["userspace", "conntrack"])
+def test_leftovers_are_removed(topology, sipmasq, engine):
     """Entries with sipmasq's mark that no call owns (a daemon on the
-    conntrack engine died, the next one runs userspace) are removed at
-    start; other entries stay."""
+    conntrack engine died and its call state is lost) are removed at
+    start, by a daemon on the conntrack engine as stale ones, by one on
+    another engine all of them; entries of other marks stay."""
     gw = topology.gw
+    acct_on(gw)
     for sport, mark in ((6000, MARK), (6002, 7)):
         netns.run_in(gw, ["conntrack", "-I", "-p", "udp", "-s", "10.0.0.2", "-d", LAN_GW,
                           "--sport", str(sport), "--dport", "7100", "-t", "60",
                           "--dst-nat", "198.51.100.2:16000",
                           "--src-nat", "%s:%d" % (GW_PUBLIC, sport + 1000),
                           "-m", str(mark)])
-    smq = started(sipmasq(rtp_engine="userspace"))
-    assert "conntrack engine: 1 entries of an earlier sipmasq (mark 0x534d0001) removed" \
-        in smq.log(), smq.log()
+    smq = started(sipmasq(rtp_engine=engine))
+    if engine == "userspace":
+        want = "conntrack engine: 1 entries of an earlier sipmasq (mark 0x534d0001) removed"
+    else:
+        want = "conntrack engine: 1 stale entries of a previous daemon removed"
+    assert want in smq.log(), smq.log()
     assert ct_entries(gw) == []
     assert len(ct_entries(gw, 7)) == 1
 

@@ -28,6 +28,10 @@ static void after_ebpf(const struct sipmasq_config *cfg)
 	}
 	log_notice("rtp engine: conntrack (netfilter entries with NAT, mark 0x%x)",
 		   cfg->rtp_conntrack_mark);
+	/* Not seen by the start-up probe (it runs on loopback). */
+	log_notice("conntrack engine: relayed media passes the FORWARD chain: a firewall "
+		   "that drops forwarded traffic must accept ct mark 0x%x (docs/fast-path.md)",
+		   cfg->rtp_conntrack_mark);
 	media_set_hook(offload_ct_event);
 }
 
