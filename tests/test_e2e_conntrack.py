@@ -530,3 +530,15 @@ def test_rtp_timeout_ends_idle_call(topology, kamailio, sipp, sipmasq, counter, 
     assert end["p2p_pkts"] == counts["bob_got"], (end, counts)
     assert end["p2p_kernel"] >= audio_pkts - PRELATCH, end
     assert ct_entries(topology.gw) == []
+
+
+def test_auto_falls_to_conntrack_when_ebpf_cannot_load(topology, sipmasq, tmp_path):
+    """rtp_engine = auto where the eBPF engine cannot load (here: its pin
+    directory is not on bpffs) says why it skips XDP and tc and goes on to
+    conntrack."""
+    acct_on(topology.gw)
+    smq = started(sipmasq(rtp_engine="auto", bpf_pin_dir=str(tmp_path / "not-bpffs" / "pins")))
+    log = smq.log()
+    assert re.search(r"rtp engine: skipping XDP and tc \(kernel engine unavailable: .+\)",
+                     log), log
+    assert "rtp engine: conntrack (netfilter entries with NAT, mark 0x534d0001)" in log, log
