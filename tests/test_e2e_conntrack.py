@@ -542,3 +542,40 @@ def test_auto_falls_to_conntrack_when_ebpf_cannot_load(topology, sipmasq, tmp_pa
     assert re.search(r"rtp engine: skipping XDP and tc \(kernel engine unavailable: .+\)",
                      log), log
     assert "rtp engine: conntrack (netfilter entries with NAT, mark 0x534d0001)" in log, log
+
+
+def test_rtcp_gets_its_own_entry(topology, kamailio, sipp, sipmasq, counter, tmp_path):
+    """RTCP (relay port + 1) latches and gets an entry of its own once both
+    parties sent some: then the kernel carries it both ways. (sipp sends
+    no RTCP: the test sends it from the parties' RTP address, port + 1.)"""
+    smq = start_ct(sipmasq, topology)
+    assert flows.register(sipp, topology, ALICE).ok
+    at_bob = counter(topology.wan, BOB.media + 1, src=GW_PUBLIC, sport="%d:%d" % RELAY_PORTS)
+    at_alice = counter(topology.lan, ALICE.media + 1, src=LAN_GW, sport="%d:%d" % RELAY_PORTS)
+    kernel.write_audio_pcap(os.path.join(str(tmp_path), kernel.AUDIO_NAME), 200)
+    uas = flows.start_callee(sipp, topology, BOB)
+    uac = flows.start_caller(sipp, topology, ALICE, flows.uri_of(BOB),
+                             scenario="uac_call_pcap", duration_ms=6600)
+    rtp = wait_entry(smq, topology, min_packets=5)
+    r1, r2 = rtp["dport"] + 1, rtp["rdport"] + 1
+    n = 20
+    kernel.inject(topology.lan, ALICE.ip, ALICE.media + 1, LAN_GW, r1, n, "RTCPA")
+    kernel.inject(topology.wan, BOB.ip, BOB.media + 1, GW_PUBLIC, r2, n, "RTCPB")
+    netns.wait_for(lambda: len(ct_entries(topology.gw)) == 2, 3, what="the RTCP entry")
+    kernel.inject(topology.lan, ALICE.ip, ALICE.media + 1, LAN_GW, r1, n, "RTCPA2")
+    time.sleep(0.3)
+    rtcp = [e for e in ct_entries(topology.gw) if e["dport"] == r1]
+    assert len(rtcp) == 1, ct_entries(topology.gw)
+    e = rtcp[0]
+    assert (e["src"], e["sport"], e["rsrc"], e["rsport"], e["rdport"]) == \
+        (ALICE.ip, ALICE.media + 1, BOB.ip, BOB.media + 1, r2), e
+    # Alice's second batch went through the kernel only; bob's first
+    # latched his side in the relay (forwarded there) before the entry.
+    assert e["packets"] == n, e
+    assert at_bob.packets() == 2 * n, at_bob.packets()
+    # Bob's after his latch went through the kernel; at most one queued at
+    # the relay's socket when the entry was made is dropped (check_end).
+    assert e["rpackets"] >= n - PRELATCH, e
+    assert n - 1 <= at_alice.packets() <= n, at_alice.packets()
+    flows.finished_ok(uac, uas)
+    assert ct_entries(topology.gw) == []
