@@ -113,6 +113,9 @@ static int request(struct ct_engine *ce, uint8_t type, uint16_t flags,
 		if (n < 0)
 			return -errno;
 		rc = mnl_cb_run(buf, (size_t)n, seq, ce->portid, cb, data);
+		/* A late answer to an earlier request that timed out: skip it. */
+		if (rc < 0 && errno == EPROTO)   /* libmnl: sequence mismatch */
+			rc = MNL_CB_OK;
 	} while (rc > 0);
 	return rc < 0 ? -errno : 0;
 }
