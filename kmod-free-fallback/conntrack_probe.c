@@ -87,41 +87,34 @@ static int who_receives(const int fds[2], int timeout_ms)
 
 int ct_engine_probe_nat(struct ct_engine *ce, char *why, size_t why_len)
 {
-	/* s1 sends to s2; the entry rewrites that to s4 -> s3. s4 is bound
-	 * only to keep its port ours: a SNAT to the packet's own source would
-	 * change nothing, and the kernel would not mark the entry SRC_NAT. */
-	struct sockaddr_in sa[4], s1, s2, s3, s4;
+	/* Four sockets on loopback. A sends to RELAY_A; the entry rewrites
+	 * that to RELAY_B -> B. RELAY_B is bound only to keep its port ours: a
+	 * SNAT to the packet's own source would change nothing, and the kernel
+	 * would not mark the entry SRC_NAT. */
+	enum { A, RELAY_A, B, RELAY_B, N };
+	struct sockaddr_in sa[N];
 	struct ct_flow f;
-	int fds[4], rc = -ENOTSUP, tracked, got;
-	int fd1, fd2, fd3;
+	int fd[N], rc = -ENOTSUP, tracked, got;
 
-	for (int i = 0; i < 4; i++)
-		fds[i] = lo_socket(&sa[i]);
-	fd1 = fds[0];
-	fd2 = fds[1];
-	fd3 = fds[2];
-	for (int i = 0; i < 4; i++) {
-		if (fds[i] < 0) {
+	for (int i = 0; i < N; i++)
+		fd[i] = lo_socket(&sa[i]);
+	for (int i = 0; i < N; i++) {
+		if (fd[i] < 0) {
 			snprintf(why, why_len, "cannot open probe sockets on 127.0.0.1 (%s)",
-				 strerror(-fds[i]));
+				 strerror(-fd[i]));
 			goto out;
 		}
 	}
-	s1 = sa[0];
-	s2 = sa[1];
-	s3 = sa[2];
-	s4 = sa[3];
-
 	/* 1. Does conntrack track packets here? A datagram on loopback
 	 *    leaves an automatic entry only if it does. */
-	ct_tuple_delete(ce, &s1, &s2);
-	if (sendto(fd1, "p", 1, 0, (struct sockaddr *)&s2, sizeof(s2)) != 1) {
+	ct_tuple_delete(ce, &sa[A], &sa[RELAY_A]);
+	if (sendto(fd[A], "p", 1, 0, (struct sockaddr *)&sa[RELAY_A], sizeof(sa[0])) != 1) {
 		snprintf(why, why_len, "cannot send the probe on 127.0.0.1 (%s)", strerror(errno));
 		goto out;
 	}
-	tracked = ct_tuple_exists(ce, &s1, &s2);
-	(void)who_receives((int[2]){ fd2, fd3 }, 200);
-	ct_tuple_delete(ce, &s1, &s2);
+	tracked = ct_tuple_exists(ce, &sa[A], &sa[RELAY_A]);
+	(void)who_receives((int[2]){ fd[RELAY_A], fd[B] }, 200);
+	ct_tuple_delete(ce, &sa[A], &sa[RELAY_A]);
 	if (tracked < 0) {
 		snprintf(why, why_len, "ctnetlink does not answer (%s)", strerror(-tracked));
 		goto out;
@@ -133,7 +126,8 @@ int ct_engine_probe_nat(struct ct_engine *ce, char *why, size_t why_len)
 		goto out;
 	}
 	/* 2. Does an entry of ours win over the listening socket? */
-	f = (struct ct_flow){ .a = s1, .relay_a = s2, .b = s3, .relay_b = s4 };
+	f = (struct ct_flow){ .a = sa[A], .relay_a = sa[RELAY_A], .b = sa[B],
+			      .relay_b = sa[RELAY_B] };
 	rc = ct_engine_put(ce, &f, 10);
 	if (rc < 0) {
 		snprintf(why, why_len, "cannot create a conntrack entry with NAT (%s)",
@@ -141,28 +135,26 @@ int ct_engine_probe_nat(struct ct_engine *ce, char *why, size_t why_len)
 		rc = -ENOTSUP;
 		goto out;
 	}
-	if (sendto(fd1, "p", 1, 0, (struct sockaddr *)&s2, sizeof(s2)) != 1) {
+	rc = -ENOTSUP;
+	if (sendto(fd[A], "p", 1, 0, (struct sockaddr *)&sa[RELAY_A], sizeof(sa[0])) != 1) {
 		snprintf(why, why_len, "cannot send the probe on 127.0.0.1 (%s)", strerror(errno));
-		rc = -ENOTSUP;
 		goto out_del;
 	}
-	got = who_receives((int[2]){ fd2, fd3 }, 500);
-	if (got == 1) {
+	got = who_receives((int[2]){ fd[RELAY_A], fd[B] }, 500);
+	if (got == 1)
 		rc = 0;
-	} else {
-		rc = -ENOTSUP;
+	else
 		snprintf(why, why_len, got == 0 ?
 			 "netfilter NAT is not active in this network namespace (no nat table "
 			 "or chain): a conntrack entry's rewrite is skipped and packets reach the "
 			 "relay's socket" :
 			 "a probe datagram rewritten by a conntrack entry was lost");
-	}
 out_del:
 	ct_engine_del(ce, &f);
 out:
-	for (int i = 0; i < 4; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	for (int i = 0; i < N; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
 	return rc;
 }
 
