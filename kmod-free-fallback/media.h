@@ -39,6 +39,13 @@ struct media_leg {
 	uint64_t last_rx_ms;            /* evloop_now_ms() of the last packet from the party
 	                                 * (not foreign ones), 0 = none yet */
 	int fd_rtp, fd_rtcp;            /* userspace engine sockets */
+	bool no_relay_tx[2];            /* [RTP/RTCP]: the relay must not forward this
+	                                 * party's packets (it drops them): a conntrack
+	                                 * entry rewrites them in the kernel, and a copy
+	                                 * the relay sent would clash with the entry's
+	                                 * tuples and leave from another port. Only
+	                                 * packets queued before the entry existed, or
+	                                 * after it expired, still reach the relay. */
 };
 
 /* A relayed media line. Owned by the media plane: created by

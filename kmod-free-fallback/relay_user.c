@@ -339,7 +339,8 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 		unsigned ntx = 0;
 		bool from_party = false;
 		io.dst = *dst;
-		bool can_send = media_leg_may_send(s, (enum media_side)(1 - sk->side), sk->rtcp);
+		bool can_send = media_leg_may_send(s, (enum media_side)(1 - sk->side), sk->rtcp) &&
+				!in->no_relay_tx[sk->rtcp];
 		for (unsigned k = 0; k < n; k++) {
 			const struct msghdr *h = &io.rx[k].msg_hdr;
 			const struct sockaddr_in *src = &io.src[k];
@@ -363,7 +364,8 @@ static void relay_rx(int fd, uint32_t events, void *arg)
 				continue;
 			from_party = true;
 			if (!can_send) {
-				in->drops++;   /* other side's receive address not known yet */
+				in->drops++;   /* other side's receive address not known yet,
+				                * or a conntrack entry owns this direction */
 				continue;
 			}
 			io.tx_iov[ntx].iov_base = io.buf[k];

@@ -2,15 +2,16 @@
 # Install what sipmasq needs on Debian 12 (as root) and build it in place.
 # Idempotent: apt-get skips what is there, make rebuilds only what changed.
 # libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended
-# by clang, and recommends are not installed here).
+# by clang, and recommends are not installed here). conntrack and nftables:
+# the conntrack engine's tests list entries and take NAT away.
 set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-dev libssl-dev
 	libc-ares-dev libcap-dev libsystemd-dev
 	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
-	iproute2 iptables procps python3-pytest sip-tester kamailio tshark dnsmasq-base valgrind
-	sipvicious gnuplot-nox systemd man-db"
+	iproute2 iptables nftables conntrack procps python3-pytest sip-tester kamailio tshark dnsmasq-base
+	valgrind sipvicious gnuplot-nox systemd man-db"
 
 missing=""
 for p in $PACKAGES; do

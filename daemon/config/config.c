@@ -43,7 +43,7 @@ enum dir_type {
 	DT_MASK,        /* uint32_t: decimal, 0x hex, or -1 for all bits */
 	DT_AUTOSAVE,    /* unsigned: siproxd's save interval in s; yes/no = 0 */
 	DT_PLUGIN,      /* load_plugin: plugin_logcall turns on log_calls */
-	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace, xdp-generic */
+	DT_ENGINE,      /* int enum rtp_engine: auto, xdp, tc, userspace, xdp-generic, conntrack */
 	DT_TRANSPORT,   /* int enum sip_proto: udp, tcp */
 	DT_ACL,         /* struct acl: comma-separated a.b.c.d[/nn] or host names */
 	DT_LIST_HOST,   /* struct config_list: repeatable, one host per line */
@@ -116,6 +116,8 @@ static const struct directive directives[] = {
 	SUPPORTED("obscure_loops",     DT_BOOL,   obscure_loops, 0, 0),
 	/* sipmasq's own */
 	SUPPORTED("rtp_engine",        DT_ENGINE, rtp_engine, 0, 0),
+	SUPPORTED("rtp_engine_bpf",    DT_BOOL,   rtp_engine_bpf, 0, 0),
+	SUPPORTED("rtp_conntrack_mark", DT_MASK,  rtp_conntrack_mark, 1, 0xffffffffu),
 	SUPPORTED("rtp_latch_window",  DT_UINT,   rtp_latch_window, 1, MAX_TIMEOUT_S),
 	SUPPORTED("rtp_xdp_veth",      DT_BOOL,   rtp_xdp_veth, 0, 0),
 	SUPPORTED("rtp_dscp",          DT_UINT,   rtp_dscp, 0, 63),
@@ -201,6 +203,8 @@ void config_defaults(struct sipmasq_config *cfg)
 	cfg->tcp_keepalive = 0;
 	cfg->use_rport = 3;
 	cfg->rtp_engine = RTP_ENGINE_AUTO;
+	cfg->rtp_engine_bpf = true;
+	cfg->rtp_conntrack_mark = CONFIG_CONNTRACK_MARK_DEFAULT;
 	/* MD5 first: many phones (and sipp) answer only the first challenge
 	 * and know only MD5, and siproxd offers only MD5; SHA-256 stays
 	 * offered for clients that pick the best they know (RFC 7616 3.7). */
@@ -466,8 +470,9 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		return 1;   /* loads, with a warning (parse_line) */
 	}
 	case DT_ENGINE: {
+		/* In the order of enum rtp_engine. */
 		static const char *const names[] = { "auto", "xdp", "tc", "userspace",
-						     "xdp-generic" };
+						     "xdp-generic", "conntrack" };
 
 		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 			if (!strcasecmp(val, names[i])) {
@@ -475,7 +480,7 @@ static int store(const struct directive *d, const char *val, unsigned line,
 				return 0;
 			}
 		}
-		snprintf(why, why_len, "expected auto, xdp, tc, userspace or xdp-generic");
+		snprintf(why, why_len, "expected auto, xdp, tc, conntrack, userspace or xdp-generic");
 		return -EINVAL;
 	}
 	case DT_TRANSPORT:
@@ -498,6 +503,10 @@ static int store(const struct directive *d, const char *val, unsigned line,
 		}
 		if (n > d->max) {
 			snprintf(why, why_len, "more than 32 bits");
+			return -EINVAL;
+		}
+		if (n < d->min) {
+			snprintf(why, why_len, "must not be 0");
 			return -EINVAL;
 		}
 		*(uint32_t *)field = (uint32_t)n;

@@ -21,7 +21,12 @@ enum rtp_engine {
 	RTP_ENGINE_USERSPACE,  /* the userspace relay only: any kernel */
 	RTP_ENGINE_XDP_GENERIC,/* generic (skb) XDP, only when asked: it copies non-linear
 	                        * skbs and cannot complete partial checksums */
+	RTP_ENGINE_CONNTRACK,  /* netfilter conntrack entries with NAT, else userspace */
 };
+
+/* Default rtp_conntrack_mark: "SM" 0x0001, the conntrack mark of the
+ * conntrack engine's entries. */
+#define CONFIG_CONNTRACK_MARK_DEFAULT 0x534d0001u
 
 /* Digest algorithms of proxy authentication (RFC 7616 3.3). */
 enum auth_alg {
@@ -125,6 +130,10 @@ struct sipmasq_config {
 	bool obscure_loops;
 	/* sipmasq's own directives (not in siproxd) */
 	int rtp_engine;                  /* enum rtp_engine, default auto */
+	bool rtp_engine_bpf;             /* auto may try XDP and tc, default yes; no: auto
+	                                  * goes straight to conntrack, then userspace */
+	uint32_t rtp_conntrack_mark;     /* conntrack mark of the conntrack engine's entries,
+	                                  * default CONFIG_CONNTRACK_MARK_DEFAULT */
 	unsigned rtp_latch_window;       /* s after SDP during which media may latch, default 10 */
 	unsigned rtp_dscp;               /* DSCP of relayed RTP/RTCP (RFC 2474), 0 = unmarked */
 	unsigned sip_dscp;               /* DSCP of SIP sent by sipmasq, 0 = unmarked */

@@ -11,6 +11,31 @@
 #include "daemon/base/addr.h"
 #include "daemon/base/log.h"
 #include "daemon/media/offload.h"
+#include "daemon/media/offload_ct.h"
+
+/* The eBPF tiers do not serve (or were not asked for): rtp_engine auto and
+ * conntrack go on to the conntrack tier, then userspace; any other engine
+ * removes the conntrack entries an earlier daemon may have left. */
+static void after_ebpf(const struct sipmasq_config *cfg)
+{
+	char why[512] = "";
+
+	if (cfg->rtp_engine != RTP_ENGINE_AUTO && cfg->rtp_engine != RTP_ENGINE_CONNTRACK) {
+		offload_ct_purge_leftovers(cfg);
+		return;
+	}
+	if (offload_ct_init(cfg, why, sizeof(why)) != 0) {
+		log_warn("rtp engine: userspace (conntrack engine unavailable: %s)", why);
+		return;
+	}
+	log_notice("rtp engine: conntrack (netfilter entries with NAT, mark 0x%x)",
+		   cfg->rtp_conntrack_mark);
+	/* Not seen by the start-up probe (it runs on loopback). */
+	log_notice("conntrack engine: relayed media passes the FORWARD chain: a firewall "
+		   "that drops forwarded traffic must accept ct mark 0x%x (docs/fast-path.md)",
+		   cfg->rtp_conntrack_mark);
+	media_set_hook(offload_ct_event);
+}
 
 #ifdef HAVE_BPF
 #include <net/if.h>
@@ -338,6 +363,12 @@ static void purge_leftover(const char *pin_dir, const char *because)
 			strerror(-rc), why[0] ? "; " : "", why, pin_dir);
 }
 
+/* An eBPF engine is attached somewhere. */
+static bool ebpf_active(void)
+{
+	return ol.ke && (ol.mode[0] != KE_MODE_NONE || ol.mode[1] != KE_MODE_NONE);
+}
+
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
 {
 	struct kernel_engine_opts opts = { 0 };
@@ -358,6 +389,15 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 			   cfg->rtp_proxy_enable ? " (rtp_engine = userspace)" : "");
 		purge_leftover(cfg->bpf_pin_dir, cfg->rtp_proxy_enable ? "rtp_engine = userspace"
 							       : "rtp_proxy_enable = 0");
+		offload_ct_purge_leftovers(cfg);
+		return;
+	}
+	if (cfg->rtp_engine == RTP_ENGINE_CONNTRACK || !cfg->rtp_engine_bpf) {
+		if (cfg->rtp_engine == RTP_ENGINE_AUTO)
+			log_notice("rtp engine: skipping XDP and tc (rtp_engine_bpf = no)");
+		purge_leftover(cfg->bpf_pin_dir, cfg->rtp_engine == RTP_ENGINE_CONNTRACK ?
+			       "rtp_engine = conntrack" : "rtp_engine_bpf = no");
+		after_ebpf(cfg);
 		return;
 	}
 	opts.pin_dir = cfg->bpf_pin_dir;
@@ -366,10 +406,12 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 	opts.max_entries = range < 64 ? 64 : range;
 	rc = kernel_engine_open(&opts, &ol.ke, why, sizeof(why));
 	if (rc) {
-		log_warn("rtp engine: userspace (kernel engine unavailable: %s)",
+		log_warn("rtp engine: %s (kernel engine unavailable: %s)",
+			 cfg->rtp_engine == RTP_ENGINE_AUTO ? "skipping XDP and tc" : "userspace",
 			 why[0] ? why : strerror(-rc));
 		ol.ke = NULL;
 		purge_leftover(cfg->bpf_pin_dir, "kernel engine unavailable");
+		after_ebpf(cfg);
 		return;
 	}
 	for (int side = 0; side < 2; side++) {
@@ -384,16 +426,20 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 			log_notice("rtp engine on %s: removed the attachment an earlier sipmasq "
 				   "left there", names[side]);
 	}
-	if (!offload_active()) {
+	if (!ebpf_active()) {
 		kernel_engine_close(ol.ke, false);
 		ol.ke = NULL;
+		after_ebpf(cfg);
 		return;
 	}
+	offload_ct_purge_leftovers(cfg);
 	media_set_hook(on_media_event);
 }
 
 void offload_stream_adopted(struct media_stream *s)
 {
+	if (offload_ct_active())
+		offload_ct_event(s, MEDIA_EV_PEERS);
 	if (ol.ke)
 		on_media_event(s, MEDIA_EV_PEERS);
 }
@@ -421,8 +467,9 @@ void offload_iface_changed(enum media_side side, int ifindex)
 
 void offload_stream_sync(struct media_stream *s)
 {
-	struct offloaded *o = s ? s->engine_priv : NULL;
+	struct offloaded *o = s && ol.ke ? s->engine_priv : NULL;
 
+	offload_ct_stream_sync(s);
 	for (int from = 0; o && from < 2; from++) {
 		struct media_leg *in = &s->leg[from];
 		uint64_t user = in->fwd_packets - in->kernel_packets;
@@ -436,6 +483,7 @@ void offload_stream_sync(struct media_stream *s)
 
 void offload_sync(void)
 {
+	offload_ct_sync();
 	for (struct offloaded *o = ol.list; o; o = o->next)
 		offload_stream_sync(o->s);
 }
@@ -480,6 +528,7 @@ void offload_purge_stale(void)
 {
 	struct stale st = { 0 };
 
+	offload_ct_purge_stale();
 	if (!ol.ke)
 		return;
 	/* Collect first: deleting while walking a hash map may skip entries. */
@@ -493,6 +542,10 @@ void offload_purge_stale(void)
 
 void offload_fini(bool handover)
 {
+	if (offload_ct_active()) {
+		media_set_hook(NULL);
+		offload_ct_fini(handover);
+	}
 	if (!ol.ke)
 		return;
 	media_set_hook(NULL);
@@ -525,12 +578,14 @@ unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
 
 bool offload_active(void)
 {
-	return ol.ke && (ol.mode[0] != KE_MODE_NONE || ol.mode[1] != KE_MODE_NONE);
+	return offload_ct_active() || ebpf_active();
 }
 
 const char *offload_engine_name(void)
 {
-	if (!offload_active())
+	if (offload_ct_active())
+		return "conntrack";
+	if (!ebpf_active())
 		return "userspace";
 	if (ol.mode[0] != ol.mode[1])
 		return "mixed";
@@ -556,24 +611,40 @@ void offload_iface_changed(enum media_side side, int ifindex)
 
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
 {
-	media_set_ifindex(ifindex_priv, ifindex_pub);
 	struct stat st;
 
-	if (cfg->rtp_engine != RTP_ENGINE_USERSPACE)
+	media_set_ifindex(ifindex_priv, ifindex_pub);
+	if (cfg->rtp_engine == RTP_ENGINE_XDP || cfg->rtp_engine == RTP_ENGINE_TC)
 		log_notice("rtp engine: userspace (sipmasq was built without eBPF support)");
+	else if (cfg->rtp_engine == RTP_ENGINE_AUTO && cfg->rtp_proxy_enable)
+		log_notice("rtp engine: skipping XDP and tc (sipmasq was built without eBPF support)");
 	if (cfg->bpf_pin_dir[0] && stat(cfg->bpf_pin_dir, &st) == 0)
 		log_err("kernel engine: %s exists: an earlier sipmasq built with eBPF may have "
 			"left its fast path attached there, forwarding old calls' media; this "
 			"build cannot remove it (rm -r %s, and detach its XDP/tc programs)",
 			cfg->bpf_pin_dir, cfg->bpf_pin_dir);
+	if (cfg->rtp_proxy_enable && cfg->rtp_engine != RTP_ENGINE_USERSPACE)
+		after_ebpf(cfg);
+	else
+		offload_ct_purge_leftovers(cfg);
 }
 
-void offload_sync(void) {}
-void offload_stream_adopted(struct media_stream *s) { (void)s; }
-void offload_stream_sync(struct media_stream *s) { (void)s; }
-void offload_purge_stale(void) {}
-void offload_fini(bool handover) { (void)handover; }
-bool offload_active(void) { return false; }
+void offload_sync(void) { offload_ct_sync(); }
+void offload_stream_adopted(struct media_stream *s)
+{
+	if (offload_ct_active())
+		offload_ct_event(s, MEDIA_EV_PEERS);
+}
+void offload_stream_sync(struct media_stream *s) { offload_ct_stream_sync(s); }
+void offload_purge_stale(void) { offload_ct_purge_stale(); }
+void offload_fini(bool handover)
+{
+	if (offload_ct_active()) {
+		media_set_hook(NULL);
+		offload_ct_fini(handover);
+	}
+}
+bool offload_active(void) { return offload_ct_active(); }
 bool offload_stream_in_kernel(const struct media_stream *s, enum media_side from)
 {
 	(void)s;
@@ -587,6 +658,9 @@ unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
 	(void)max;
 	return 0;
 }
-const char *offload_engine_name(void) { return "userspace"; }
+const char *offload_engine_name(void)
+{
+	return offload_ct_active() ? "conntrack" : "userspace";
+}
 
 #endif

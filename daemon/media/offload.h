@@ -1,4 +1,5 @@
-/* Offload of latched media streams to the kernel engine (XDP or tc).
+/* Offload of latched media streams to a kernel engine: XDP or tc
+ * (daemon/kernel/), or netfilter conntrack entries (offload_ct.h).
  *
  * Every stream starts in the userspace relay, which reserves the ports and
  * latches the peers. As soon as a direction's source is latched and its
@@ -18,7 +19,8 @@
 #include "kmod-free-fallback/media.h"
 
 /* offload_init: choose the engine per interface as rtp_engine asks (auto:
- * XDP native, XDP generic, tc, userspace), logging each step down and why,
+ * XDP native, XDP generic, tc, conntrack, userspace; rtp_engine_bpf = no
+ * skips XDP and tc), logging each step down and why,
  * open or re-adopt the pinned maps, attach, and hook into the relay.
  * ifindex_priv/pub: the interfaces (may be equal). Never fails: on any error
  * the engine is userspace and the reason is logged. */
@@ -53,7 +55,7 @@ void offload_purge_stale(void);
  * entries and removes the pins. Call before media_fini(). */
 void offload_fini(bool handover);
 
-/* offload_engine_name: "xdp-native", "xdp-generic", "tc", "userspace" or
+/* offload_engine_name: "xdp-native", "xdp-generic", "tc", "conntrack", "userspace" or
  * "mixed" (interfaces attached differently), for logs. */
 const char *offload_engine_name(void);
 

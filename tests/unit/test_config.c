@@ -423,6 +423,30 @@ static void test_invalid_values(void)
 	expect_invalid("registration_file", longpath, "for registration_file: too long");
 }
 
+/* The media engine directives of the conntrack tier. */
+static void test_conntrack_directives(void)
+{
+	struct loaded l;
+
+	load(&l, "ct.conf", "# defaults\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(l.cfg.rtp_engine, RTP_ENGINE_AUTO);
+	CHECK(l.cfg.rtp_engine_bpf);
+	CHECK_INT(l.cfg.rtp_conntrack_mark, CONFIG_CONNTRACK_MARK_DEFAULT);
+	load(&l, "ct.conf", "rtp_engine = conntrack\nrtp_engine_bpf = no\n"
+	     "rtp_conntrack_mark = 0x10\n");
+	CHECK_INT(l.ret, 0);
+	CHECK_INT(l.cfg.rtp_engine, RTP_ENGINE_CONNTRACK);
+	CHECK(!l.cfg.rtp_engine_bpf);
+	CHECK_INT(l.cfg.rtp_conntrack_mark, 0x10);
+	load(&l, "ct.conf", "rtp_engine = Userspace\n");
+	CHECK_INT(l.cfg.rtp_engine, RTP_ENGINE_USERSPACE);
+	/* Mark 0 would make every unmarked entry sipmasq's (and purge it). */
+	expect_invalid("rtp_conntrack_mark", "0", "for rtp_conntrack_mark: must not be 0");
+	expect_invalid("rtp_engine", "netfilter",
+		       "for rtp_engine: expected auto, xdp, tc, conntrack, userspace or xdp-generic");
+}
+
 /* The limit directives (sip_validate.c, sip_flood.c, registrations.c,
  * calls): their defaults, a file that sets them all, and their bounds. */
 static void test_limits(void)
@@ -1305,6 +1329,7 @@ int main(void)
 	test_booleans();
 	test_debug_level();
 	test_invalid_values();
+	test_conntrack_directives();
 	test_limits();
 	test_syntax_errors();
 	test_unknown_and_unsupported();
