@@ -11,6 +11,7 @@
 #include "daemon/base/addr.h"
 #include "daemon/base/log.h"
 #include "daemon/media/offload.h"
+#include "daemon/media/offload_node.h"
 #include "daemon/media/offload_ct.h"
 
 /* The eBPF tiers do not serve (or were not asked for): rtp_engine auto and
@@ -60,11 +61,10 @@ struct flow {
 
 /* Offload state of one stream, hung on media_stream.engine_priv. */
 struct offloaded {
-	struct media_stream *s;
+	struct offload_node node;        /* first: the stream, the list of offloaded ones */
 	struct flow flow[2][2];          /* [from side][0 = RTP, 1 = RTCP] */
 	uint64_t user_fwd[2];            /* [from side] packets userspace had forwarded at
 	                                  * the last tick (fwd_packets - kernel_packets) */
-	struct offloaded *prev, *next;
 };
 
 static struct {
@@ -74,7 +74,7 @@ static struct {
 	char ifname[2][IF_NAMESIZE];
 	int want;                        /* rtp_engine */
 	bool xdp_veth;                   /* rtp_xdp_veth */
-	struct offloaded *list;
+	struct offload_node *list;
 } ol;
 
 static bool usable(const struct sockaddr_in *a)
@@ -143,7 +143,7 @@ static void flow_remove(struct media_leg *in, struct flow *fl)
 /* Install, move or remove the entry of one direction and kind. */
 static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp)
 {
-	struct media_stream *s = o->s;
+	struct media_stream *s = o->node.s;
 	struct media_leg *in = &s->leg[from], *out = &s->leg[!from];
 	struct flow *fl = &o->flow[from][rtcp];
 	const struct sockaddr_in *src = rtcp ? &in->peer_rtcp : &in->peer;
@@ -194,32 +194,12 @@ static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp
 
 static struct offloaded *offloaded_of(struct media_stream *s, bool create)
 {
-	struct offloaded *o = s->engine_priv;
-
-	if (o || !create)
-		return o;
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		return NULL;
-	o->s = s;
-	o->next = ol.list;
-	if (ol.list)
-		ol.list->prev = o;
-	ol.list = o;
-	s->engine_priv = o;
-	return o;
+	return offload_node_of(s, &ol.list, sizeof(struct offloaded), create);
 }
 
 static void offloaded_free(struct offloaded *o)
 {
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		ol.list = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
-	o->s->engine_priv = NULL;
-	free(o);
+	offload_node_free(&ol.list, &o->node);
 }
 
 static void on_media_event(struct media_stream *s, enum media_event ev)
@@ -461,8 +441,8 @@ void offload_iface_changed(enum media_side side, int ifindex)
 	ol.mode[side] = ifindex ? attach(ol.ifname[side], ol.want, ol.xdp_veth) : KE_MODE_NONE;
 	if (shared)
 		ol.mode[!side] = ol.mode[side];
-	for (struct offloaded *o = ol.list; o; o = o->next)
-		on_media_event(o->s, MEDIA_EV_PEERS);   /* entries forward to the new ifindex */
+	for (struct offload_node *n = ol.list; n; n = n->next)
+		on_media_event(n->s, MEDIA_EV_PEERS);   /* entries forward to the new ifindex */
 }
 
 void offload_stream_sync(struct media_stream *s)
@@ -484,15 +464,15 @@ void offload_stream_sync(struct media_stream *s)
 void offload_sync(void)
 {
 	offload_ct_sync();
-	for (struct offloaded *o = ol.list; o; o = o->next)
-		offload_stream_sync(o->s);
+	for (struct offload_node *n = ol.list; n; n = n->next)
+		offload_stream_sync(n->s);
 }
 
 static bool key_owned(const struct smq_flow_key *key)
 {
-	for (struct offloaded *o = ol.list; o; o = o->next)
+	for (struct offload_node *n = ol.list; n; n = n->next)
 		for (int i = 0; i < 4; i++) {
-			const struct flow *fl = &o->flow[i / 2][i % 2];
+			const struct flow *fl = &((struct offloaded *)n)->flow[i / 2][i % 2];
 			if (fl->on && !memcmp(&fl->key, key, sizeof(*key)))
 				return true;
 		}
@@ -550,10 +530,10 @@ void offload_fini(bool handover)
 		return;
 	media_set_hook(NULL);
 	while (ol.list) {
-		struct offloaded *o = ol.list;
+		struct offloaded *o = (struct offloaded *)ol.list;
 
 		for (int i = 0; i < 4 && !handover; i++)
-			flow_remove(&o->s->leg[i / 2], &o->flow[i / 2][i % 2]);
+			flow_remove(&o->node.s->leg[i / 2], &o->flow[i / 2][i % 2]);
 		offloaded_free(o);
 	}
 	kernel_engine_close(ol.ke, handover);

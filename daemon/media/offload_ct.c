@@ -9,20 +9,20 @@
 #include "daemon/base/evloop.h"
 #include "daemon/base/log.h"
 #include "daemon/media/offload_ct.h"
+#include "daemon/media/offload_node.h"
 #include "kmod-free-fallback/conntrack.h"
 
 /* Offload state of one stream, hung on media_stream.engine_priv. */
 struct ct_stream {
-	struct media_stream *s;
+	struct offload_node node;        /* first: the stream, the list of offloaded ones */
 	struct ct_flow flow[2];          /* [0 = RTP, 1 = RTCP] */
 	bool on[2];                      /* flow[i] is installed */
-	struct ct_stream *prev, *next;
 };
 
 static struct {
 	struct ct_engine *ce;
 	uint32_t timeout_s;              /* rtp_timeout: an entry's life before its first packet */
-	struct ct_stream *list;
+	struct offload_node *list;
 } ct;
 
 static bool usable(const struct sockaddr_in *a)
@@ -49,8 +49,8 @@ static void seen_reset(struct media_stream *s, unsigned rtcp)
 static void set_on(struct ct_stream *o, unsigned rtcp, bool on)
 {
 	o->on[rtcp] = on;
-	o->s->leg[MEDIA_PRIVATE].no_relay_tx[rtcp] = on;
-	o->s->leg[MEDIA_PUBLIC].no_relay_tx[rtcp] = on;
+	o->node.s->leg[MEDIA_PRIVATE].no_relay_tx[rtcp] = on;
+	o->node.s->leg[MEDIA_PUBLIC].no_relay_tx[rtcp] = on;
 }
 
 /* Move what the kernel forwarded since the last fold into the legs: the
@@ -67,7 +67,7 @@ static int flow_fold(struct ct_stream *o, unsigned rtcp)
 	if (rc)
 		return rc;
 	for (int side = 0; side < 2; side++) {
-		struct media_leg *in = &o->s->leg[side];
+		struct media_leg *in = &o->node.s->leg[side];
 		uint64_t *seen = in->kernel_seen[rtcp];
 
 		if (c.packets[side] > seen[0] && c.bytes[side] >= seen[1]) {
@@ -95,14 +95,14 @@ static void flow_remove(struct ct_stream *o, unsigned rtcp)
 		return;
 	flow_fold(o, rtcp);
 	ct_engine_del(ct.ce, &o->flow[rtcp]);
-	seen_reset(o->s, rtcp);
+	seen_reset(o->node.s, rtcp);
 	set_on(o, rtcp, false);
 }
 
 /* Install, move or remove the entry of one kind (RTP/RTCP) of a stream. */
 static void flow_update(struct ct_stream *o, unsigned rtcp)
 {
-	struct media_stream *s = o->s;
+	struct media_stream *s = o->node.s;
 	const struct media_leg *a = &s->leg[MEDIA_PRIVATE], *b = &s->leg[MEDIA_PUBLIC];
 	struct ct_flow f = {
 		.a = rtcp ? a->peer_rtcp : a->peer,
@@ -139,32 +139,12 @@ static void flow_update(struct ct_stream *o, unsigned rtcp)
 
 static struct ct_stream *stream_of(struct media_stream *s, bool create)
 {
-	struct ct_stream *o = s->engine_priv;
-
-	if (o || !create)
-		return o;
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		return NULL;
-	o->s = s;
-	o->next = ct.list;
-	if (ct.list)
-		ct.list->prev = o;
-	ct.list = o;
-	s->engine_priv = o;
-	return o;
+	return offload_node_of(s, &ct.list, sizeof(struct ct_stream), create);
 }
 
 static void stream_free(struct ct_stream *o)
 {
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		ct.list = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
-	o->s->engine_priv = NULL;
-	free(o);
+	offload_node_free(&ct.list, &o->node);
 }
 
 void offload_ct_event(struct media_stream *s, enum media_event ev)
@@ -202,18 +182,21 @@ void offload_ct_stream_sync(struct media_stream *s)
 
 void offload_ct_sync(void)
 {
-	for (struct ct_stream *o = ct.list; o; o = o->next)
-		offload_ct_stream_sync(o->s);
+	for (struct offload_node *n = ct.list; n; n = n->next)
+		offload_ct_stream_sync(n->s);
 }
 
 static bool owned(const struct ct_flow *f, void *arg)
 {
 	(void)arg;
-	for (struct ct_stream *o = ct.list; o; o = o->next)
+	for (struct offload_node *n = ct.list; n; n = n->next) {
+		const struct ct_stream *o = (const struct ct_stream *)n;
+
 		for (unsigned rtcp = 0; rtcp < 2; rtcp++)
 			if (o->on[rtcp] && !memcmp(&o->flow[rtcp].a, &f->a, sizeof(f->a)) &&
 			    !memcmp(&o->flow[rtcp].relay_a, &f->relay_a, sizeof(f->relay_a)))
 				return true;
+	}
 	return false;
 }
 
@@ -266,7 +249,7 @@ void offload_ct_fini(bool handover)
 	if (!ct.ce)
 		return;
 	while (ct.list) {
-		struct ct_stream *o = ct.list;
+		struct ct_stream *o = (struct ct_stream *)ct.list;
 
 		for (unsigned rtcp = 0; rtcp < 2 && !handover; rtcp++)
 			flow_remove(o, rtcp);
