@@ -209,8 +209,8 @@ class Proxy:
             self.start_error = "not ready after %ds" % timeout
             return self
         if not self.proc.alive():
-            self.start_error = "exited rc=%s: %s" % (self.proc.popen.returncode,
-                                                      last_error(self.log()[mark:]))
+            self.start_error = "exited %s: %s" % (self.exit_status(),
+                                                   last_error(self.log()[mark:]))
             return self
         if self.kind == "siproxd":
             time.sleep(0.2)   # it binds before it has read its registrations
@@ -219,6 +219,15 @@ class Proxy:
 
     def alive(self):
         return self.proc is not None and self.proc.alive()
+
+    def exit_status(self):
+        """'rc=N' or 'killed by SIGX' once it exited (nsenter execs it)."""
+        rc = self.proc.popen.poll() if self.proc else None
+        if rc is None:
+            return "running"
+        if rc < 0:
+            return "killed by %s" % signal.Signals(-rc).name
+        return "rc=%d" % rc
 
     def send_signal(self, sig):
         self.proc.send_signal(sig)
@@ -234,11 +243,12 @@ class Proxy:
         return rc
 
 
-_ERROR_LINE = re.compile(r"^.*\b(ERROR|error|fatal|FATAL|WARNING)\b.*$", re.M)
+_ERROR_LINE = re.compile(r"^.*\b(ERROR|error|fatal|FATAL)\b.*$", re.M)
 
 
 def last_error(log):
-    """The last error-looking line of a log (for a one-line outcome)."""
+    """The last error line of a log, else its last line (for a one-line
+    outcome)."""
     lines = [m.group(0) for m in _ERROR_LINE.finditer(log)]
     if lines:
         return lines[-1].strip()[:200]
@@ -328,15 +338,21 @@ class Rig:
         return (text.replace("@RUN@", self.dir)
                 .replace("@PLUGINDIR@", siproxd_paths(self.siproxd_prefix)[1]))
 
-    def start_proxy(self, conf, extra_lines=(), etc_netns=None, name=None, timeout=10):
-        """Start the run's proxy (self.kind) from conf (see conf_text);
-        records the check 'start' and returns the Proxy."""
+    def start_proxy(self, conf, extra_lines=(), etc_netns=None, name=None, kind=None,
+                    check="start", timeout=10):
+        """Start a proxy (this run's kind unless kind says otherwise) from
+        conf (see conf_text; @RUN@ is this run's directory, shared by every
+        proxy of the run); its conf and log go to DIR/name when name is
+        given. Records `check` (unless None) and returns the Proxy."""
+        kind = kind or self.kind
         run_dir = self.dir if name is None else os.path.join(self.dir, name)
         os.makedirs(run_dir, exist_ok=True)
-        p = Proxy(self.kind, self.procs, self.proxy_ns, run_dir,
+        p = Proxy(kind, self.procs, self.proxy_ns, run_dir,
                   self.conf_for(conf, extra_lines), self.siproxd_prefix, etc_netns=etc_netns)
         self.proxies.append(p)
         self.proxy = p.start(timeout=timeout)
+        if check:
+            self.outcome.add(check, p.started, p.start_error)
         return p
 
     def capture(self, ns=None, iface="wan0", name="public"):

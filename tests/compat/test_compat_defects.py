@@ -1,0 +1,275 @@
+"""The situations of issue 11 section 2, tried as a siproxd user would, each
+run with siproxd and with sipmasq from the same siproxd.conf. Each test is
+marked with the item it shows (defect("11.N")); it fails until sipmasq's
+fix for that item lands."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from compat import harness, steps
+from lib import netns, rawsip
+from lib.flows import ALICE, BOB, CAROL, DOMAIN, REGISTRAR
+
+PROVIDER = "sip.provider.test"       # the registrar's name, in /etc/hosts only
+HOSTS = ("127.0.0.1 localhost\n"
+         "198.51.100.2 %s\n"
+         "10.0.0.2 alice.lan.test\n" % PROVIDER)
+NO_DNS = "nameserver 127.0.0.1\n"   # nothing listens there: no DNS at all
+
+
+def probe_register(rig, user="probe", sport=5099, wait=2.0):
+    """One REGISTER of sip:USER@DOMAIN (Contact 10.0.0.2:sport, 60 s) sent
+    to the proxy; the status codes of what came back within `wait` s."""
+    tag = "%d-%d" % (os.getpid(), int(time.monotonic() * 1000))
+    msg = ("REGISTER sip:%(d)s SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP %(ip)s:%(p)d;branch=z9hG4bK-%(t)s;rport\r\n"
+           "From: <sip:%(u)s@%(d)s>;tag=%(t)s\r\nTo: <sip:%(u)s@%(d)s>\r\n"
+           "Call-ID: probe-%(t)s\r\nCSeq: 1 REGISTER\r\n"
+           "Contact: <sip:%(u)s@%(ip)s:%(p)d>\r\nExpires: 60\r\nMax-Forwards: 70\r\n"
+           "Content-Length: 0\r\n\r\n"
+           % {"d": DOMAIN, "ip": ALICE.ip, "p": sport, "t": tag, "u": user})
+    got = rawsip.exchange(ALICE.ns(rig.topo), ALICE.ip, rig.proxy_ip, [msg], sport=sport,
+                          wait=wait)
+    return [m.code for m in got if m.code]
+
+
+# --- 11.1: a request for a registered phone goes to its Contact --------------
+
+def contact_port(rig):
+    """The phone's REGISTER leaves from 10.0.0.2:5062, its Contact says
+    :5060, where it listens: an incoming call must ring there."""
+    run = steps.start_register(rig, ALICE, scenario="register_contact", port=5062,
+                               keys={"contact_port": ALICE.port})
+    if steps.check_registered(rig, {ALICE: run}):
+        steps.call_in(rig, ua=ALICE).check()
+
+
+@pytest.mark.defect("11.1")
+def test_contact_port_differs_from_source_port(compat):
+    compat.run(contact_port, conf=harness.base_conf())
+
+
+# --- 11.2: the registrar's name in /etc/hosts, no DNS server -----------------
+
+def hosts_file(rig):
+    """The provider is known by a name that only the gateway's /etc/hosts
+    has (ip netns's /etc/netns/NS/hosts), and no DNS server answers."""
+    d = rig.etc_netns({"hosts": HOSTS, "resolv.conf": NO_DNS})
+    if not rig.start_proxy(harness.base_conf(), etc_netns=d).started:
+        return
+    if steps.register(rig, domain=PROVIDER, remote="%s:5060" % REGISTRAR.split(":")[0]):
+        for ua in (ALICE, CAROL):
+            steps.wait_free(rig, ua)
+        calls = [steps.call_out(rig, to="sip:bob@%s:%d" % (PROVIDER, BOB.port)),
+                 steps.call_in(rig)]
+        for c in calls:
+            c.check()
+
+
+@pytest.mark.defect("11.2")
+def test_registrar_name_in_hosts_file(compat):
+    compat.run(hosts_file)
+
+
+# --- 11.3: Digest with an MD5-only client -----------------------------------
+
+def auth_conf():
+    conf = harness.base_conf()
+    conf.update({"proxy_auth_realm": "gateway.test", "proxy_auth_pwfile": "@RUN@/passwd"})
+    return conf
+
+
+def write_passwd(rig):
+    with open(os.path.join(rig.dir, "passwd"), "w") as f:
+        f.write("alice secret\ncarol secret\n")
+
+
+def registrar_digest(rig):
+    """Registrar mode: sipp (MD5 only) registers at the proxy's own address
+    with Digest credentials from proxy_auth_pwfile; a call from outside
+    to the phone's address at the gateway reaches it."""
+    write_passwd(rig)
+    if not rig.start_proxy(auth_conf()).started:
+        return
+    res = rig.sipp.run(rig.topo.lan, "register_auth", ALICE.ip, ALICE.port, rig.proxy_hostport,
+                       keys={"user": ALICE.user, "domain": rig.proxy_ip, "expires": 600},
+                       extra=["-au", "alice", "-ap", "secret"], timeout=8)
+    challenges = [m.get("proxy-authenticate", "") for m in res.received() if m.code == 407]
+    if rig.outcome.add("register", res.ok, "sipp rc=%s, answers %s, first challenge %s" % (
+            res.rc, [m.code for m in res.received() if m.code],
+            challenges[0][:60] if challenges else "none")):
+        steps.wait_free(rig, ALICE)
+        steps.call_in(rig, ua=ALICE, to="sip:alice@%s:5060" % rig.public_ip,
+                      remote="%s:5060" % rig.public_ip).check()
+
+
+@pytest.mark.defect("11.3")
+def test_registrar_digest_md5_client(compat):
+    compat.run(registrar_digest)
+
+
+def auth_forwarded(rig):
+    """proxy_auth_* set, and a phone that registers at the provider through
+    the proxy without credentials: siproxd challenges only the REGISTERs it
+    is the registrar for."""
+    write_passwd(rig)
+    if rig.start_proxy(auth_conf()).started and steps.register(rig, uas=(CAROL,)):
+        steps.wait_free(rig, CAROL)
+        steps.call_in(rig).check()
+
+
+@pytest.mark.defect("11.3")
+def test_proxy_auth_not_on_forwarded_register(compat):
+    compat.run(auth_forwarded)
+
+
+# --- 11.4: a registration file written by siproxd --------------------------
+
+def migrate_registrations(rig):
+    """siproxd registers the phones and saves its registration_file on
+    exit; then this run's proxy starts from the same siproxd.conf and an
+    incoming call reaches a phone that did not register again."""
+    conf = harness.base_conf()
+    old = rig.start_proxy(conf, kind="siproxd", name="before", check="siproxd_start")
+    if not old.started or not steps.register(rig, uas=(CAROL,)):
+        return
+    old.stop()
+    path = os.path.join(rig.dir, "siproxd_registrations")
+    saved = open(path).read() if os.path.exists(path) else ""
+    if not rig.outcome.add("file_written", "carol" in saved, "%d bytes" % len(saved)):
+        return
+    if rig.start_proxy(conf, name="after").started:
+        steps.wait_free(rig, CAROL)
+        steps.call_in(rig).check()
+
+
+@pytest.mark.defect("11.4")
+def test_registration_file_from_siproxd(compat):
+    compat.run(migrate_registrations)
+
+
+# --- 11.5: configuration lines siproxd loads -------------------------------
+
+CONF_LINES = {
+    "rtp_timeout_0": ({"rtp_timeout": "0"}, ()),
+    "registration_file_empty": ({"registration_file": None}, ("registration_file =",)),
+    "acl_name_slash32": ({"hosts_allow_reg": "alice.lan.test/32,10.0.0.3/32"}, ()),
+    "acl_name_unresolvable": ({"hosts_deny_sip": "nosuchhost.invalid/32"}, ()),
+}
+
+
+@pytest.mark.defect("11.5")
+@pytest.mark.parametrize("variant", sorted(CONF_LINES))
+def test_conf_line_siproxd_accepts(compat, variant):
+    """The proxy starts from a siproxd.conf with this line (names resolve
+    through the gateway's /etc/hosts, there is no DNS), phones register
+    and call out."""
+    overrides, extra = CONF_LINES[variant]
+
+    def scenario(rig):
+        conf = harness.base_conf()
+        conf.update(overrides)
+        d = rig.etc_netns({"hosts": HOSTS, "resolv.conf": NO_DNS})
+        if rig.start_proxy(conf, extra_lines=extra, etc_netns=d).started and steps.register(rig):
+            steps.wait_free(rig, ALICE)
+            steps.call_out(rig).check()
+    compat.run(scenario)
+
+
+# --- 11.5 / 11.7: the outbound interface missing, or without its address -----
+
+def until_registered(rig, timeout=12.0):
+    """REGISTER user 'probe' every second until the registrar holds it at the
+    proxy's public address; returns (status codes seen, ok)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        codes = probe_register(rig, wait=1.0)
+        seen.append(codes[-1] if codes else None)
+        if any("@%s" % rig.public_ip in c for c in rig.kam.active_contacts("probe")):
+            return seen, True
+    return seen, False
+
+
+def outbound_comes_later(rig, how):
+    """Start while the outbound interface is missing (how='missing':
+    if_outbound = ppp0, not there yet) or has no address (how='no_address'):
+    the proxy must start and answer (siproxd: 408), then carry on once the
+    interface is there: a REGISTER reaches the registrar with the public
+    address, a call goes out with audio."""
+    gw = rig.topo.gw
+    conf = harness.base_conf()
+    if how == "missing":
+        conf["if_outbound"] = "ppp0"
+    else:
+        netns.run_in(gw, ["ip", "addr", "del", "198.51.100.1/24", "dev", "gwwan"])
+    if not rig.start_proxy(conf).started:
+        return
+    codes = probe_register(rig)
+    rig.outcome.add("answers_408_while_down", 408 in codes, "answers %s" % (codes or "none"))
+    if how == "missing":
+        netns.run_in(gw, ["ip", "link", "set", "gwwan", "down"])
+        netns.run_in(gw, ["ip", "link", "set", "gwwan", "name", "ppp0"])
+        netns.run_in(gw, ["ip", "link", "set", "ppp0", "up"])
+        netns.run_in(gw, ["iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "ppp0",
+                          "-j", "MASQUERADE"])
+    else:
+        netns.run_in(gw, ["ip", "addr", "add", "198.51.100.1/24", "dev", "gwwan"])
+    seen, ok = until_registered(rig)
+    if rig.outcome.add("recovers", ok, "answers after the interface came: %s" % seen):
+        # siproxd proxies calls only for phones that registered through it.
+        if steps.register(rig, uas=(ALICE,)):
+            steps.wait_free(rig, ALICE)
+            steps.call_out(rig).check()
+
+
+@pytest.mark.defect("11.5")
+def test_if_outbound_appears_later(compat):
+    compat.run(lambda rig: outbound_comes_later(rig, "missing"))
+
+
+@pytest.mark.defect("11.7")
+def test_if_outbound_without_address(compat):
+    compat.run(lambda rig: outbound_comes_later(rig, "no_address"))
+
+
+# --- 11.6: defaults and small semantics --------------------------------------
+
+def defaults(rig):
+    """default_expires unset and a REGISTER without any expiry; the call
+    log of load_plugin = plugin_logcall.la; SIGUSR1."""
+    conf = harness.base_conf()
+    conf["default_expires"] = None
+    p = rig.start_proxy(conf)
+    if not p.started:
+        return
+    run = steps.start_register(rig, CAROL, scenario="register_noexpires")
+    res = run.result()
+    table = rig.kam.location()
+    expires = [c.get("expires") for aor, cs in table.items() if aor.split("@")[0] == "carol"
+               for c in cs]
+    rig.outcome.add("default_expires_3600",
+                    res.ok and any(isinstance(e, int) and 3000 < e <= 3600 for e in expires),
+                    "sipp rc=%s, registrar expires %s" % (res.rc, expires or "none"))
+    steps.wait_free(rig, CAROL)
+    call = steps.call_in(rig)
+    call.check()
+    logged = [line for line in p.log().splitlines()
+              if "Call:" in line or "call start:" in line]
+    rig.outcome.add("call_logged", bool(logged), logged[0][-120:] if logged else "no call line")
+    p.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    if rig.outcome.add("survives_sigusr1", p.alive(), p.exit_status()):
+        codes = probe_register(rig)
+        rig.outcome.add("serves_after_sigusr1", 200 in codes, "answers %s" % codes)
+
+
+@pytest.mark.defect("11.6")
+def test_defaults_and_signals(compat):
+    compat.run(defaults, siproxd_fails={
+        "survives_sigusr1": "siproxd has no SIGUSR1 handler unless plugin_stats is "
+                            "loaded: the default action ends it",
+    }, sipmasq_must={"survives_sigusr1": "issue 11.6: SIGUSR1 must not kill the daemon"})
