@@ -8,7 +8,10 @@ The user agents are lib.flows': phones ALICE (10.0.0.2) and CAROL
 :5090) on the public side next to Kamailio.
 """
 
-from lib import netns
+import os
+import time
+
+from lib import netns, rawsip
 from lib.flows import ALICE, BOB, CAROL, DOMAIN, ERIN, REGISTRAR, RELAY_PORTS
 
 # A call holds CALL_MS; g711a.pcap plays about 33 packets/s, so a call that
@@ -134,3 +137,20 @@ def standard(rig):
     if register(rig):
         calls_both_ways(rig)
     rig.leak_check(cap)
+
+
+def probe_register(rig, user="probe", ua=ALICE, sport=5099, wait=2.0):
+    """One REGISTER of sip:USER@DOMAIN (Contact ua.ip:sport, 60 s) sent from
+    ua's address to the proxy; the status codes that came back within
+    `wait` s (a proxy that refuses silently gives [])."""
+    tag = "%d-%d" % (os.getpid(), int(time.monotonic() * 1000))
+    msg = ("REGISTER sip:%(d)s SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP %(ip)s:%(p)d;branch=z9hG4bK-%(t)s;rport\r\n"
+           "From: <sip:%(u)s@%(d)s>;tag=%(t)s\r\nTo: <sip:%(u)s@%(d)s>\r\n"
+           "Call-ID: probe-%(t)s\r\nCSeq: 1 REGISTER\r\n"
+           "Contact: <sip:%(u)s@%(ip)s:%(p)d>\r\nExpires: 60\r\nMax-Forwards: 70\r\n"
+           "Content-Length: 0\r\n\r\n"
+           % {"d": DOMAIN, "ip": ua.ip, "p": sport, "t": tag, "u": user})
+    got = rawsip.exchange(ua.ns(rig.topo), ua.ip, rig.proxy_ip, [msg], sport=sport,
+                          wait=wait)
+    return [m.code for m in got if m.code]

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from compat import harness, steps
-from lib import netns, rawsip
+from lib import netns
 from lib.flows import ALICE, BOB, CAROL, DOMAIN, REGISTRAR
 
 PROVIDER = "sip.provider.test"       # the registrar's name, in /etc/hosts only
@@ -18,22 +18,6 @@ HOSTS = ("127.0.0.1 localhost\n"
          "198.51.100.2 %s\n"
          "10.0.0.2 alice.lan.test\n" % PROVIDER)
 NO_DNS = "nameserver 127.0.0.1\n"   # nothing listens there: no DNS at all
-
-
-def probe_register(rig, user="probe", sport=5099, wait=2.0):
-    """One REGISTER of sip:USER@DOMAIN (Contact 10.0.0.2:sport, 60 s) sent
-    to the proxy; the status codes of what came back within `wait` s."""
-    tag = "%d-%d" % (os.getpid(), int(time.monotonic() * 1000))
-    msg = ("REGISTER sip:%(d)s SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP %(ip)s:%(p)d;branch=z9hG4bK-%(t)s;rport\r\n"
-           "From: <sip:%(u)s@%(d)s>;tag=%(t)s\r\nTo: <sip:%(u)s@%(d)s>\r\n"
-           "Call-ID: probe-%(t)s\r\nCSeq: 1 REGISTER\r\n"
-           "Contact: <sip:%(u)s@%(ip)s:%(p)d>\r\nExpires: 60\r\nMax-Forwards: 70\r\n"
-           "Content-Length: 0\r\n\r\n"
-           % {"d": DOMAIN, "ip": ALICE.ip, "p": sport, "t": tag, "u": user})
-    got = rawsip.exchange(ALICE.ns(rig.topo), ALICE.ip, rig.proxy_ip, [msg], sport=sport,
-                          wait=wait)
-    return [m.code for m in got if m.code]
 
 
 # --- 11.1: a request for a registered phone goes to its Contact --------------
@@ -187,7 +171,7 @@ def until_registered(rig, timeout=12.0):
     seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        codes = probe_register(rig, wait=1.0)
+        codes = steps.probe_register(rig, wait=1.0)
         seen.append(codes[-1] if codes else None)
         if any("@%s" % rig.public_ip in c for c in rig.kam.active_contacts("probe")):
             return seen, True
@@ -208,7 +192,7 @@ def outbound_comes_later(rig, how):
         netns.run_in(gw, ["ip", "addr", "del", "198.51.100.1/24", "dev", "gwwan"])
     if not rig.start_proxy(conf).started:
         return
-    codes = probe_register(rig)
+    codes = steps.probe_register(rig)
     rig.outcome.add("answers_408_while_down", 408 in codes, "answers %s" % (codes or "none"))
     if how == "missing":
         netns.run_in(gw, ["ip", "link", "set", "gwwan", "down"])
@@ -263,7 +247,7 @@ def defaults(rig):
     p.send_signal(signal.SIGUSR1)
     time.sleep(0.5)
     if rig.outcome.add("survives_sigusr1", p.alive(), p.exit_status()):
-        codes = probe_register(rig)
+        codes = steps.probe_register(rig)
         rig.outcome.add("serves_after_sigusr1", 200 in codes, "answers %s" % codes)
 
 
