@@ -58,6 +58,31 @@ def test_registrar_name_in_hosts_file(compat):
     compat.run(hosts_file)
 
 
+def srv_refused(rig):
+    """The gateway's DNS server (dnsmasq --address, in the wan namespace)
+    answers A for the provider's name but REFUSED for SRV, as many servers
+    do: the lookup must fall back to A (siproxd never asks for SRV)."""
+    dns = rig.procs.start(rig.topo.wan, [
+        "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+        "--port=53", "--listen-address=198.51.100.2", "--bind-interfaces", "--pid-file",
+        "--user=root", "--group=root", "--log-queries", "--log-facility=-",
+        "--address=/%s/198.51.100.2" % PROVIDER], os.path.join(rig.dir, "dnsmasq.log"),
+        name="dnsmasq")
+    netns.wait_for(lambda: not dns.alive() or netns.udp_bound(rig.topo.wan, "198.51.100.2", 53),
+                   5, what="dnsmasq to listen")
+    d = rig.etc_netns({"hosts": "127.0.0.1 localhost\n",
+                       "resolv.conf": "nameserver 198.51.100.2\n"})
+    if rig.start_proxy(harness.base_conf(), etc_netns=d).started:
+        if steps.register(rig, uas=(CAROL,), domain=PROVIDER):
+            steps.wait_free(rig, CAROL)
+            steps.call_in(rig).check()
+
+
+@pytest.mark.defect("11.2")
+def test_srv_refused_falls_back_to_a(compat):
+    compat.run(srv_refused)
+
+
 # --- 11.3: Digest with an MD5-only client -----------------------------------
 
 def auth_conf():
