@@ -245,6 +245,39 @@ def test_if_outbound_without_address(compat):
     compat.run(lambda rig: outbound_comes_later(rig, "no_address"))
 
 
+def ifindex(ns, dev):
+    return netns.run_in(ns, ["ip", "-o", "link", "show", dev]).stdout.split(":", 1)[0]
+
+
+def ppp_reconnect(rig):
+    """A PPP reconnect: the outbound interface goes away and comes back
+    under the same name with a new ifindex (here: the veth pair to the
+    provider deleted and created again). Calls afterwards carry audio
+    (the kernel fast path must follow the new interface)."""
+    gw, wan = rig.topo.gw, rig.topo.wan
+    if not rig.start_proxy(harness.base_conf()).started:
+        return
+    before = ifindex(gw, "gwwan")
+    netns.run_in(gw, ["ip", "link", "del", "gwwan"])
+    time.sleep(1.0)   # down for a moment, as a PPP link is
+    netns.run_in(gw, ["ip", "link", "add", "gwwan", "type", "veth", "peer", "name", "wan0",
+                      "netns", wan])
+    netns.run_in(gw, ["ip", "addr", "add", "198.51.100.1/24", "dev", "gwwan"])
+    netns.run_in(wan, ["ip", "addr", "add", "198.51.100.2/24", "dev", "wan0"])
+    netns.run_in(gw, ["ip", "link", "set", "gwwan", "up"])
+    netns.run_in(wan, ["ip", "link", "set", "wan0", "up"])
+    after = ifindex(gw, "gwwan")
+    seen, ok = until_registered(rig)
+    if rig.outcome.add("recovers", ok, "ifindex %s -> %s, answers %s" % (before, after, seen)):
+        if steps.register(rig):
+            steps.calls_both_ways(rig)
+
+
+@pytest.mark.defect("11.5")
+def test_ppp_reconnect_new_ifindex(compat):
+    compat.run(ppp_reconnect)
+
+
 # --- 11.6: defaults and small semantics --------------------------------------
 
 def defaults(rig):
