@@ -3,6 +3,8 @@
 # Idempotent: apt-get skips what is there, make rebuilds only what changed.
 # libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended
 # by clang, and recommends are not installed here).
+# libtool libltdl-dev libsqlite3-dev: to build siproxd, the oracle of the
+# compat suite (tests/compat/build_siproxd.sh; libosip2-dev is ours too).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -10,7 +12,8 @@ PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-d
 	libc-ares-dev
 	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
 	iproute2 iptables procps python3-pytest sip-tester kamailio tshark dnsmasq-base valgrind
-	sipvicious gnuplot-nox"
+	sipvicious gnuplot-nox
+	libtool libltdl-dev libsqlite3-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -68,12 +68,16 @@ class Outcome:
     def failed(self):
         return [c for c in self.checks.values() if not c.ok]
 
-    def summary(self):
-        """'ok' or the failed checks with what was seen."""
+    def summary(self, width=110):
+        """'ok' or the failed checks with what was seen (each cut to width)."""
         bad = self.failed()
         if not bad:
             return "ok"
-        return "; ".join("%s: %s" % (c.name, c.detail or "failed") for c in bad)
+        return "; ".join("%s: %s" % (c.name, _cut(c.detail or "failed", width)) for c in bad)
+
+
+def _cut(text, width):
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 # --- the configuration text ------------------------------------------------
@@ -243,6 +247,7 @@ class Proxy:
         return rc
 
 
+_TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\.\d+ ")
 _ERROR_LINE = re.compile(r"^.*\b(ERROR|error|fatal|FATAL)\b.*$", re.M)
 
 
@@ -250,10 +255,9 @@ def last_error(log):
     """The last error line of a log, else its last line (for a one-line
     outcome)."""
     lines = [m.group(0) for m in _ERROR_LINE.finditer(log)]
-    if lines:
-        return lines[-1].strip()[:200]
-    tail = [line for line in log.strip().splitlines() if line.strip()]
-    return tail[-1][:200] if tail else "(no output)"
+    if not lines:
+        lines = [line for line in log.strip().splitlines() if line.strip()] or ["(no output)"]
+    return _TIMESTAMP.sub("", lines[-1].strip())[:200]
 
 
 # --- one run ---------------------------------------------------------------

@@ -28,7 +28,7 @@ def wait_free(rig, ua):
 
 
 def start_register(rig, ua, domain=DOMAIN, remote=REGISTRAR, via_proxy=True,
-                   scenario="register", expires=600, keys=None, port=None, timeout=8,
+                   scenario="register", expires=600, keys=None, port=None, timeout=5,
                    **kw):
     """Start a REGISTER of ua (Contact sip:user@ip:port unless the scenario
     says otherwise) sent to the proxy; returns the SippRun."""
@@ -66,12 +66,12 @@ def register(rig, uas=(ALICE, CAROL), name="register", **kw):
     return check_registered(rig, runs, name)
 
 
-def start_callee(rig, ua, timeout=12):
+def start_callee(rig, ua, timeout=8):
     return rig.sipp.start_server(ua.ns(rig.topo), "uas_echo", ua.ip, ua.port,
                                  media_port=ua.media, rtp_echo=True, timeout=timeout)
 
 
-def start_caller(rig, ua, to, remote=None, via_proxy=None, timeout=12, transport="u1"):
+def start_caller(rig, ua, to, remote=None, via_proxy=None, timeout=8, transport="u1"):
     """A UAC calling `to` with audio; phones send through the proxy."""
     if via_proxy is None:
         via_proxy = ua.side == "lan"

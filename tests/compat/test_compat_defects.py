@@ -105,7 +105,7 @@ def registrar_digest(rig):
         return
     res = rig.sipp.run(rig.topo.lan, "register_auth", ALICE.ip, ALICE.port, rig.proxy_hostport,
                        keys={"user": ALICE.user, "domain": rig.proxy_ip, "expires": 600},
-                       extra=["-au", "alice", "-ap", "secret"], timeout=8)
+                       extra=["-au", "alice", "-ap", "secret"], timeout=5)
     challenges = [m.get("proxy-authenticate", "") for m in res.received() if m.code == 407]
     if rig.outcome.add("register", res.ok, "sipp rc=%s, answers %s, first challenge %s" % (
             res.rc, [m.code for m in res.received() if m.code],

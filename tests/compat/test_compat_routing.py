@@ -101,7 +101,7 @@ def tcp_listening(ns, ip, port):
 def start_tcp_callee(rig, ua):
     """A UAS listening on TCP ua.ip:ua.port with RTP echo."""
     uas = rig.sipp.start(ua.ns(rig.topo), "uas_echo", ua.ip, ua.port, None,
-                         media_port=ua.media, rtp_echo=True, timeout=10, transport="t1")
+                         media_port=ua.media, rtp_echo=True, timeout=8, transport="t1")
     netns.wait_for(lambda: tcp_listening(ua.ns(rig.topo), ua.ip, ua.port)
                    or not uas.proc.alive(), 5, what="sipp to listen on TCP")
     return uas
