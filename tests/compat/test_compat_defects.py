@@ -137,12 +137,12 @@ def test_proxy_auth_not_on_forwarded_register(compat):
 
 # --- 11.4: a registration file written by siproxd --------------------------
 
-def migrate_registrations(rig):
-    """siproxd registers the phones and saves its registration_file on
-    exit; then this run's proxy starts from the same siproxd.conf and an
-    incoming call reaches a phone that did not register again."""
+def handover_registrations(rig, writer, reader):
+    """Proxy `writer` registers a phone and saves its registration_file on
+    exit; proxy `reader` starts from the same siproxd.conf and an incoming
+    call reaches the phone, which did not register again."""
     conf = harness.base_conf()
-    old = rig.start_proxy(conf, kind="siproxd", name="before", check="siproxd_start")
+    old = rig.start_proxy(conf, kind=writer, name="before", check="writer_start")
     if not old.started or not steps.register(rig, uas=(CAROL,)):
         return
     old.stop()
@@ -150,14 +150,21 @@ def migrate_registrations(rig):
     saved = open(path).read() if os.path.exists(path) else ""
     if not rig.outcome.add("file_written", "carol" in saved, "%d bytes" % len(saved)):
         return
-    if rig.start_proxy(conf, name="after").started:
+    if rig.start_proxy(conf, kind=reader, name="after").started:
         steps.wait_free(rig, CAROL)
         steps.call_in(rig).check()
 
 
 @pytest.mark.defect("11.4")
 def test_registration_file_from_siproxd(compat):
-    compat.run(migrate_registrations)
+    """Upgrade: siproxd's file, loaded by this run's proxy."""
+    compat.run(lambda rig: handover_registrations(rig, "siproxd", rig.kind))
+
+
+@pytest.mark.defect("11.4")
+def test_registration_file_back_to_siproxd(compat):
+    """Rollback: this run's proxy's file, loaded by siproxd."""
+    compat.run(lambda rig: handover_registrations(rig, rig.kind, "siproxd"))
 
 
 # --- 11.5: configuration lines siproxd loads -------------------------------
