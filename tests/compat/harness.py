@@ -8,7 +8,7 @@ Pieces:
            layout of scripts/topology.sh "up", or "up-nat"), Kamailio, sipp,
            counters, captures, the proxy; torn down by close().
   Outcome  ordered named checks of one run (ok + a short detail).
-  Conf     the siproxd.conf text shared by both runs.
+  base_conf, conf_text   the siproxd.conf text shared by both runs.
 
 The conf text is byte for byte the same for both proxies (@RUN@ stands for
 the run's own directory); sipmasq alone gets two trailing lines that keep
@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import time
 
 import conftest
@@ -31,10 +32,6 @@ from lib.sipmasq import READY, binary as sipmasq_binary
 from lib.sipp import Sipp
 
 KINDS = ("siproxd", "sipmasq")
-
-# Outcome of one check in a run.
-OK, FAIL = True, False
-
 
 class Check:
     """One named outcome: ok (bool) and what was seen (short text)."""
@@ -273,7 +270,6 @@ class NatTopology(netns.Topology):
         self.gw = None
 
     def up(self):
-        import subprocess
         subprocess.run([netns.TOPOLOGY, "up-nat", self.prefix], check=True, timeout=30,
                        capture_output=True, text=True)
 

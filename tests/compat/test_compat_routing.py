@@ -73,8 +73,8 @@ def via_outbound_proxy(rig, conf, domain):
             c.check()
         relayed = "request INVITE sip:bob@" in rig.kam.output()
         if conf.get("outbound_proxy_host"):
-            rig.outcome.add("call_out_via_outbound_proxy", relayed,
-                            "Kamailio %s the INVITE to bob" % ("relayed" if relayed else "never saw"))
+            rig.outcome.add("call_out_via_outbound_proxy", relayed, "Kamailio %s the INVITE "
+                            "to bob" % ("relayed" if relayed else "never saw"))
 
 
 def test_outbound_proxy(compat):

@@ -4,7 +4,7 @@ from the same siproxd.conf."""
 
 from compat import harness, steps
 from lib import netns
-from lib.flows import ALICE, BOB, CAROL, DOMAIN, REGISTRAR, UA
+from lib.flows import ALICE, CAROL, REGISTRAR, UA
 
 # A PBX in the LAN with its trunk on port 5080 (not 5060).
 PBX = UA("lan", "10.0.0.3", 5080, 6500, "pbx")
