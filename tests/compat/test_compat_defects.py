@@ -167,6 +167,23 @@ def test_registration_file_back_to_siproxd(compat):
     compat.run(lambda rig: handover_registrations(rig, rig.kind, "siproxd"))
 
 
+def contact_params_dropped(rig):
+    """A provider that drops the Contact's parameters: the INVITE for a
+    registered phone arrives as sip:carol@PUBLIC:5060, the masqueraded
+    Contact without anything added to it (sent here by the far end
+    straight to the proxy's public address). siproxd finds the phone by
+    the Request-URI's user."""
+    if steps.register(rig, uas=(CAROL,)):
+        steps.wait_free(rig, CAROL)
+        steps.call_in(rig, to="sip:carol@%s:5060" % rig.public_ip,
+                      remote="%s:5060" % rig.public_ip).check()
+
+
+@pytest.mark.defect("11.4")
+def test_incoming_without_contact_parameters(compat):
+    compat.run(contact_params_dropped, conf=harness.base_conf())
+
+
 # --- 11.5: configuration lines siproxd loads -------------------------------
 
 CONF_LINES = {
