@@ -66,9 +66,14 @@ def register(rig, uas=(ALICE, CAROL), name="register", **kw):
     return check_registered(rig, runs, name)
 
 
-def start_callee(rig, ua, timeout=8):
-    return rig.sipp.start_server(ua.ns(rig.topo), "uas_echo", ua.ip, ua.port,
-                                 media_port=ua.media, rtp_echo=True, timeout=timeout)
+def start_callee(rig, ua, timeout=8, ring_ms=150):
+    """A UAS with RTP echo that rings ring_ms before it answers: a 180 and a
+    200 sent back to back can swap places in Kamailio's two worker
+    processes, and sipp's caller gives up on a 180 after the 200 (seen on
+    a loaded machine)."""
+    return rig.sipp.start_server(ua.ns(rig.topo), "uas_echo_ring", ua.ip, ua.port,
+                                 media_port=ua.media, rtp_echo=True, timeout=timeout,
+                                 duration_ms=ring_ms)
 
 
 def start_caller(rig, ua, to, remote=None, via_proxy=None, timeout=8, transport="u1"):
