@@ -16,7 +16,7 @@ from lib.flows import ALICE, BOB, CAROL, DOMAIN, ERIN, REGISTRAR, RELAY_PORTS
 
 # A call holds CALL_MS; g711a.pcap plays about 33 packets/s, so a call that
 # carries audio both ways counts well over MIN_RTP per direction.
-CALL_MS = 1500
+CALL_MS = 1000
 MIN_RTP = 20
 RELAY = "%d:%d" % RELAY_PORTS
 
