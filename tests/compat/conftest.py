@@ -6,8 +6,8 @@
                   tarball's hash. No tarball: the compat tests skip, naming
                   the variable; under CI=true they fail instead.
   compat          Compare bound to the test: compat.run(scenario, ...) runs the
-                  scenario with siproxd, then with sipmasq, each in fresh
-                  namespaces, records both outcomes in the session's table and
+                  scenario with siproxd and with sipmasq, each in its own fresh
+                  namespaces (side by side), records both outcomes in the session's table and
                   fails the test when sipmasq does worse than siproxd (outside
                   the differences the test declares deliberate).
 
@@ -112,8 +112,8 @@ class Compare:
 
     def run(self, scenario, conf=None, layout="gw", kamailio=True, siproxd_fails=None,
             deliberate=None, sipmasq_must=None):
-        """Run scenario(rig) with siproxd, then with sipmasq, each in a fresh
-        Rig with Kamailio started (unless kamailio is False) and, when conf
+        """Run scenario(rig) with siproxd and with sipmasq (at the same time
+        unless COMPAT_SERIAL=1), each in a fresh Rig with Kamailio started (unless kamailio is False) and, when conf
         (see harness.conf_text) is given, the proxy started from it (check
         'start'; the scenario runs only when it started).
 
@@ -182,7 +182,7 @@ class Compare:
             ROWS.append({"scenario": self.name, "defect": self.defect, "proxy": kind,
                          "outcome": out[kind].summary(), "verdict": verdict,
                          "checks": {c.name: [c.ok, c.detail] for c in out[kind].checks.values()},
-                         "note": "; ".join(differs) if kind == "sipmasq" else ""})
+                         "note": "; ".join(differs + better) if kind == "sipmasq" else ""})
 
         if worse or oracle:
             for kind in harness.KINDS:
