@@ -6,9 +6,9 @@
                   tarball's hash. No tarball: the compat tests skip, naming
                   the variable; under CI=true they fail instead.
   compat          Compare bound to the test: compat.run(scenario, ...) runs the
-                  scenario with siproxd and with sipmasq, each in its own fresh
-                  namespaces (side by side), records both outcomes in the session's table and
-                  fails the test when sipmasq does worse than siproxd (outside
+                  scenario with siproxd and with sipmasq, side by side, each in
+                  its own fresh namespaces, records both outcomes in the
+                  session's table and fails the test when sipmasq does worse than siproxd (outside
                   the differences the test declares deliberate).
 
 The marker defect("11.N") names the item of issue 11 a scenario shows. At
