@@ -113,9 +113,10 @@ class Compare:
     def run(self, scenario, conf=None, layout="gw", kamailio=True, siproxd_fails=None,
             deliberate=None, sipmasq_must=None):
         """Run scenario(rig) with siproxd and with sipmasq (at the same time
-        unless COMPAT_SERIAL=1), each in a fresh Rig with Kamailio started (unless kamailio is False) and, when conf
-        (see harness.conf_text) is given, the proxy started from it (check
-        'start'; the scenario runs only when it started).
+        unless COMPAT_SERIAL=1), each in a fresh Rig with Kamailio started
+        (unless kamailio is False) and, when conf (see harness.conf_text) is
+        given, the proxy started from it (check 'start'; the scenario runs
+        only when it started).
 
         siproxd_fails: {check: what siproxd was measured doing}: checks
           siproxd fails by design; any other siproxd failure (or one of these
