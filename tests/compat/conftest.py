@@ -103,6 +103,7 @@ class Compare:
         except Exception as e:   # a broken step is an outcome, with its reason
             rig.outcome.add("error", False, "%s: %s" % (type(e).__name__, str(e)[:300]))
         finally:
+            rig.check_no_exit()
             logs = rig.logs()
             sanitizer = rig.sanitizer_report()
             rig.close()

@@ -158,6 +158,7 @@ class Proxy:
         self.text = text
         self.proc = None
         self.started = False
+        self.signalled = False
         self.start_error = ""
         self.starts = 0
         with open(self.conf_path, "w") as f:
@@ -231,7 +232,14 @@ class Proxy:
         return "rc=%d" % rc
 
     def send_signal(self, sig):
+        """Send sig; an exit after it is the scenario's to judge."""
+        self.signalled = True
         self.proc.send_signal(sig)
+
+    def died(self):
+        """True when it exited on its own (not stopped, not signalled)."""
+        return (self.started and self.proc is not None and not self.proc.alive()
+                and not self.signalled)
 
     def stop(self, sig=signal.SIGTERM, timeout=5):
         """Stop it; return its exit code (None when it had to be killed)."""
@@ -381,6 +389,13 @@ class Rig:
             self.outcome.add("no_private_" + kind, msgs and not leaks,
                              "%d SIP messages, %d with a private address%s" % (
                                  len(msgs), len(leaks), (": " + leaks[0]) if leaks else ""))
+
+    def check_no_exit(self):
+        """Record 'no_exit' failed when a proxy exited on its own during the
+        run (a crash the scenario's other checks might not show)."""
+        dead = ["%s %s" % (p.kind, p.exit_status()) for p in self.proxies if p.died()]
+        if dead:
+            self.outcome.add("no_exit", False, "exited: " + ", ".join(dead))
 
     def sanitizer_report(self):
         return [p.log_path for p in self.proxies
