@@ -304,16 +304,33 @@ def test_ppp_reconnect_new_ifindex(compat):
 
 # --- 11.6: defaults and small semantics --------------------------------------
 
+def file_state(path):
+    """(size, mtime in ns) of path, None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def defaults(rig):
-    """default_expires unset and a REGISTER without any expiry; the call
-    log of load_plugin = plugin_logcall.la; SIGUSR1."""
+    """default_expires unset and a REGISTER without any expiry;
+    autosave_registrations = 300 (the base configuration): no write of the
+    registration file right after a REGISTER; the call log of load_plugin =
+    plugin_logcall.la; SIGUSR1."""
     conf = harness.base_conf()
     conf["default_expires"] = None
     p = rig.start_proxy(conf)
     if not p.started:
         return
+    path = os.path.join(rig.dir, "siproxd_registrations")
+    before = file_state(path)
     run = steps.start_register(rig, CAROL, scenario="register_noexpires")
     res = run.result()
+    time.sleep(0.3)
+    after = file_state(path)
+    rig.outcome.add("autosave_coalesced", after == before,
+                    "registration file %s -> %s after a REGISTER" % (before, after))
     table = rig.kam.location()
     expires = [c.get("expires") for aor, cs in table.items() if aor.split("@")[0] == "carol"
                for c in cs]
