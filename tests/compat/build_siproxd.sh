@@ -14,7 +14,7 @@ set -eu
 
 [ $# -ge 1 ] || { echo "usage: $0 TARBALL [CACHE_DIR]" >&2; exit 2; }
 tarball=$1
-cache=${2:-${SIPROXD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sipmasq}}
+cache=${2:-${SIPROXD_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/tmp}/.cache}/sipmasq}}
 [ -f "$tarball" ] || { echo "$0: no tarball at $tarball" >&2; exit 3; }
 
 sum=$(sha256sum "$tarball" | cut -c1-16)
