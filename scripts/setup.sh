@@ -4,6 +4,8 @@
 # libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended
 # by clang, and recommends are not installed here). conntrack and nftables:
 # the conntrack engine's tests list entries and take NAT away.
+# libtool libltdl-dev libsqlite3-dev: to build siproxd, the oracle of the
+# compat suite (tests/compat/build_siproxd.sh; libosip2-dev is ours too).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -11,7 +13,8 @@ PACKAGES="build-essential autoconf automake pkg-config libosip2-dev libjansson-d
 	libc-ares-dev libcap-dev libsystemd-dev
 	clang libclang-rt-dev llvm libbpf-dev bpftool libmnl-dev libnetfilter-conntrack-dev
 	iproute2 iptables nftables conntrack procps python3-pytest sip-tester kamailio tshark dnsmasq-base
-	valgrind sipvicious gnuplot-nox systemd man-db"
+	valgrind sipvicious gnuplot-nox systemd man-db
+	libtool libltdl-dev libsqlite3-dev"
 
 missing=""
 for p in $PACKAGES; do
