@@ -22,6 +22,7 @@ from lib.rawsip import by_call_id, exchange, request
 GW_PRIVATE = "10.0.0.1"
 TESTER_LAN = ALICE.ip                 # no phone runs there during these tests
 TESTER_WAN = "198.51.100.2"
+SCANNER = "198.51.100.66"             # a stranger: no peer of sipmasq's
 FAR = "sip:bob@198.51.100.2:5070"     # a far end that nothing answers
 FAR2 = "sip:bob@198.51.100.2:5071"
 
@@ -221,8 +222,9 @@ def test_flood_from_one_address_does_not_stop_a_call(topology, kamailio, sipp, s
     print("flood: %d requests sent, %d answered" % (sent, answered.packets()))
 
 
-def _svwar(topology, method, dictionary):
+def _svwar(topology, method, dictionary, src):
     res = netns.run_in(topology.wan, ["svwar", "-v", "-m", method, "-d", dictionary, "--force",
+                                      "-b", src, "-x", src,
                                       "-t", "0.05", "-p", "5060", GW_PUBLIC],
                        timeout=120, check=False)
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stdout + res.stderr
@@ -232,13 +234,16 @@ def _svwar(topology, method, dictionary):
 def test_svwar_finds_no_extension(topology, kamailio, sipp, sipmasq, tmp_path):
     """svwar from the public side, with alice registered (through the
     provider) and answering, finds nothing: known and unknown users get the
-    same answer."""
+    same answer. The scanner has an address of its own: the provider's
+    (Kamailio's) may reach a phone by user@gateway, as with siproxd, since
+    it is a peer that answered sipmasq's REGISTERs."""
     sipmasq(sip_rate_limit=0)    # svwar's pace must not hide the answers
+    netns.run_in(topology.wan, ["ip", "addr", "add", SCANNER + "/24", "dev", "wan0"])
     assert flows.register(sipp, topology, ALICE).ok
     uas = flows.start_callee(sipp, topology, ALICE, timeout=60)
     w = lambda method, user, cid: request(method, "sip:%s@%s" % (user, GW_PUBLIC), cid,  # noqa
-                                          TESTER_WAN)
-    got = by_call_id(exchange(topology.wan, TESTER_WAN, GW_PUBLIC,
+                                          SCANNER)
+    got = by_call_id(exchange(topology.wan, SCANNER, GW_PUBLIC,
                               [w(m, u, "%s-%s" % (m, u)) for m in ("OPTIONS", "INVITE",
                                                                      "REGISTER")
                                for u in ("alice", "nosuchuser")], sport=5098))
@@ -252,7 +257,7 @@ def test_svwar_finds_no_extension(topology, kamailio, sipp, sipmasq, tmp_path):
     names.write_text("\n".join(["admin", "alice", "bob", "carol"] +
                                [str(i) for i in range(100, 121)]) + "\n")
     for method in ("REGISTER", "OPTIONS", "INVITE"):
-        out = _svwar(topology, method, str(names))
+        out = _svwar(topology, method, str(names), SCANNER)
         # It reached sipmasq, got answers and found no extension.
         assert "Ok SIP device found" in out and "found nothing" in out, out
         assert "alice" not in out.split("Ok SIP device found")[1], out

@@ -364,6 +364,9 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 	ol.ifindex[MEDIA_PUBLIC] = ifindex_pub;
 	ol.want = cfg->rtp_engine;
 	ol.xdp_veth = cfg->rtp_xdp_veth;
+	/* Known whatever the engine: offload_iface_changed needs them. */
+	for (int side = 0; side < 2; side++)
+		snprintf(ol.ifname[side], sizeof(ol.ifname[side]), "%s", names[side]);
 	if (cfg->rtp_engine == RTP_ENGINE_USERSPACE || !cfg->rtp_proxy_enable) {
 		log_notice("rtp engine: userspace%s",
 			   cfg->rtp_proxy_enable ? " (rtp_engine = userspace)" : "");
@@ -395,7 +398,6 @@ void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifinde
 		return;
 	}
 	for (int side = 0; side < 2; side++) {
-		snprintf(ol.ifname[side], sizeof(ol.ifname[side]), "%s", names[side]);
 		if (side == MEDIA_PUBLIC && !strcmp(names[0], names[1]))
 			ol.mode[side] = ol.mode[MEDIA_PRIVATE];
 		else
@@ -433,6 +435,8 @@ void offload_iface_changed(enum media_side side, int ifindex)
 	ol.ifindex[side] = ifindex;
 	if (shared)
 		ol.ifindex[!side] = ifindex;
+	/* The userspace relay checks the ingress interface too. */
+	media_set_ifindex(ol.ifindex[MEDIA_PRIVATE], ol.ifindex[MEDIA_PUBLIC]);
 	if (!ol.ke)
 		return;
 	/* The old attachment went with the old interface: drop its pins and
@@ -583,16 +587,21 @@ bool offload_stream_in_kernel(const struct media_stream *s, enum media_side from
 
 #include <sys/stat.h>
 
+/* The interfaces' indexes, for the userspace relay's ingress check. */
+static int stub_ifindex[2];
+
 void offload_iface_changed(enum media_side side, int ifindex)
 {
-	(void)side;
-	(void)ifindex;
+	stub_ifindex[side] = ifindex;
+	media_set_ifindex(stub_ifindex[MEDIA_PRIVATE], stub_ifindex[MEDIA_PUBLIC]);
 }
 
 void offload_init(const struct sipmasq_config *cfg, int ifindex_priv, int ifindex_pub)
 {
 	struct stat st;
 
+	stub_ifindex[MEDIA_PRIVATE] = ifindex_priv;
+	stub_ifindex[MEDIA_PUBLIC] = ifindex_pub;
 	media_set_ifindex(ifindex_priv, ifindex_pub);
 	if (cfg->rtp_engine == RTP_ENGINE_XDP || cfg->rtp_engine == RTP_ENGINE_TC)
 		log_notice("rtp engine: userspace (sipmasq was built without eBPF support)");

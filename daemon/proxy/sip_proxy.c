@@ -24,6 +24,7 @@
 #include "daemon/base/evloop.h"
 #include "daemon/proxy/host_mask.h"
 #include "daemon/base/iface.h"
+#include "daemon/base/iface_watch.h"
 #include "daemon/base/log.h"
 #include "daemon/proxy/proxy_addresses.h"
 #include "daemon/proxy/proxy_register.h"
@@ -300,7 +301,7 @@ static struct binding *binding_of_aor(const osip_uri_t *uri)
  * scanner such as svwar probes) finds nobody, unlike siproxd: every name
  * gets the same answer (no enumeration), and a caller must name the AOR,
  * provider's domain included. */
-static struct binding *incoming_target(const osip_message_t *msg)
+static struct binding *incoming_target(const osip_message_t *msg, const struct sockaddr_in *src)
 {
 	const char *token = sipmsg_uri_param(msg->req_uri, "smqid");
 	struct binding *b = token ? reg_find_token(token) : NULL;
@@ -308,8 +309,13 @@ static struct binding *incoming_target(const osip_message_t *msg)
 	if (b)
 		return b;
 	if (!token && proxy_uri_is_ours(&px, msg->req_uri)) {
+		/* user@gateway without the token: a provider that drops the
+		 * Contact's parameters, a trunk that puts the number there. As
+		 * siproxd, by the user part; but only from a peer that answered
+		 * sipmasq's own requests (the registrar, the provider), so a
+		 * scanner learns nothing about which users exist. */
 		b = reg_find_user(msg->req_uri->username);
-		if (b && registered_here(b))
+		if (b && (registered_here(b) || flood_is_peer(src->sin_addr, evloop_now_ms())))
 			return b;
 	}
 	b = binding_of_aor(msg->to ? msg->to->url : NULL);
@@ -411,13 +417,14 @@ static int route_outgoing(osip_message_t *msg, const struct sockaddr_in *src,
 	return 0;
 }
 
-static int route_incoming(osip_message_t *msg, struct sip_hop *hop)
+static int route_incoming(osip_message_t *msg, const struct sockaddr_in *src,
+			  struct sip_hop *hop)
 {
 	struct binding *b;
 
 	if (!strcmp(msg->sip_method, "REGISTER"))
 		return 403;   /* sipmasq is no registrar for the public side */
-	b = incoming_target(msg);
+	b = incoming_target(msg, src);
 	if (!b) {
 		/* Not for a masqueraded contact: refuse, never relay (no open relay). */
 		return proxy_uri_is_ours(&px, msg->req_uri) ? sipval_local_status(msg) : 404;
@@ -551,7 +558,7 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src,
 		return;
 	}
 	mark = loops_request(msg, from, loop_tag, sizeof(loop_tag));
-	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &hop) : route_incoming(msg, &hop);
+	status = from == MEDIA_PRIVATE ? route_outgoing(msg, src, &hop) : route_incoming(msg, src, &hop);
 	if (status < 0)
 		return;   /* answered by sipmasq itself (registrar mode) */
 	if (!status)
@@ -828,6 +835,15 @@ static int limits_apply(const struct sipmasq_config *cfg)
 	return flood_init(cfg->sip_rate_sources);
 }
 
+/* A link or address changed (ppp0 reconnected): re-read both interfaces
+ * now rather than at the next periodic look, so that calls, the relay's
+ * ingress check and the kernel engine follow at once. */
+static void on_iface_change(void *arg)
+{
+	(void)arg;
+	proxy_refresh_interfaces(&px);
+}
+
 int proxy_init(const struct sipmasq_config *cfg)
 {
 	int rc;
@@ -849,6 +865,10 @@ int proxy_init(const struct sipmasq_config *cfg)
 	if (!px.side[MEDIA_PUBLIC].ifindex)
 		log_warn("%s: interface '%s' (if_outbound) does not exist yet: requests are "
 			 "answered 408 until it comes up", cfg->config_file, cfg->if_outbound);
+	rc = iface_watch_open(on_iface_change, NULL);
+	if (rc)
+		log_warn("interface changes are followed every 5 s only (rtnetlink: %s)",
+			 strerror(-rc));
 	proxy_host_outbound_lookup(&px, true);
 	calls_set_logging(cfg->log_calls);
 	rc = limits_apply(cfg);
@@ -914,6 +934,7 @@ void proxy_tick(void)
 
 void proxy_fini(bool handover)
 {
+	iface_watch_close();
 	calls_fini(handover);
 	via_stash_fini();
 	flood_fini();

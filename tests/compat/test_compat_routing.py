@@ -163,4 +163,9 @@ def tcp_phone_call_out(rig):
 
 @pytest.mark.defect("11.6")
 def test_tcp_phone_call_out(compat):
-    compat.run(tcp_phone_call_out, conf=harness.base_conf())
+    why = ("a Request-URI that names no transport means UDP (RFC 3263 4.1): sipmasq does "
+           "not carry the phone's TCP over to the next hop, since siproxd's way leaves a "
+           "TCP phone unable to reach a UDP-only peer; outbound_proxy_transport = tcp or "
+           ";transport=tcp selects TCP (docs/siproxd-migration.md)")
+    compat.run(tcp_phone_call_out, conf=harness.base_conf(),
+               deliberate={"call_out_answered": why, "call_out": why})
