@@ -13,13 +13,14 @@ import subprocess
 
 import pytest
 
+from lib import skips
+from lib.sipmasq import binary
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 XDPGEN = os.path.join(TOP, "scripts", "bench", "xdpgen")
 ENGINES = ("userspace", "tc", "xdp")
 
-pytestmark = pytest.mark.skipif(
-    not os.access(XDPGEN, os.X_OK),
-    reason="%s not built (make builds it when configure found libbpf)" % XDPGEN)
+pytestmark = skips.kernel_engine_marker(binary(), needs=(XDPGEN,))
 
 
 @pytest.fixture(scope="module")

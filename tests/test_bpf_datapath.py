@@ -35,6 +35,9 @@ import time
 
 import pytest
 
+from lib import skips
+from lib.sipmasq import binary
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(REPO, "tests", "unit", "smq_kern_tool")
 PYTHON = "/usr/bin/python3"
@@ -239,8 +242,9 @@ class Net:
 
 @pytest.fixture
 def net():
-    if not os.access(TOOL, os.X_OK):
-        pytest.skip("tests/unit/smq_kern_tool not built (configure --enable-bpf)")
+    missing = skips.kernel_engine_missing(binary(), needs=(TOOL,))
+    if missing:
+        pytest.skip(missing)
     n = Net()
     try:
         n.up()

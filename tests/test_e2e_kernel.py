@@ -30,12 +30,11 @@ import time
 
 import pytest
 
-from lib import flows, kernel, netns
+from lib import flows, kernel, netns, skips
+from lib import sipmasq as smqlib
 from lib.flows import ALICE, BOB, GW_PUBLIC, RELAY_PORTS
 
-pytestmark = pytest.mark.skipif(
-    not kernel.have_tool(),
-    reason="%s not built (make builds it when configure found libbpf)" % kernel.TOOL)
+pytestmark = skips.kernel_engine_marker(smqlib.binary())
 
 LAN_GW = "10.0.0.1"
 THIRD = "198.51.100.3"     # an address of the wan namespace that is no call's peer

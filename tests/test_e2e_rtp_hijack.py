@@ -21,7 +21,8 @@ import sys
 
 import pytest
 
-from lib import flows, kernel, netns
+from lib import flows, kernel, netns, skips
+from lib import sipmasq as smqlib
 from lib.flows import ALICE, BOB, GW_PUBLIC, RELAY_PORTS
 
 WAN_SPRAYER = "198.51.100.3"    # an extra address of the wan namespace
@@ -75,8 +76,9 @@ def legs(smq):
 @pytest.mark.parametrize("engine", ["userspace", "tc"])
 def test_spray_during_call(topology, kamailio, sipp, sipmasq, counter, procs, tmp_path,
                            engine):
-    if engine != "userspace" and not kernel.have_tool():
-        pytest.skip("sipmasq built without the kernel engine")
+    missing = skips.kernel_engine_missing(smqlib.binary())
+    if engine != "userspace" and missing:
+        pytest.skip(missing)
     netns.run_in(topology.wan, ["ip", "addr", "add", WAN_SPRAYER + "/24", "dev", "wan0"])
     smq = sipmasq(rtp_engine=engine)
     assert smq.ctl("stats")["engine"] == engine

@@ -16,7 +16,7 @@ import stat
 
 import pytest
 
-from lib import flows, sipmasq as smqlib
+from lib import flows, sipmasq as smqlib, skips
 from lib.flows import ALICE, BOB, MIN_RTP
 
 VALGRIND = shutil.which("valgrind")
@@ -52,7 +52,8 @@ def valgrind_wrapper(tmp_path):
 def test_call_under_valgrind(topology, kamailio, sipp, sipmasq, counter, tmp_path,
                              monkeypatch):
     if sanitized(smqlib.binary()):
-        pytest.skip("sanitizer build: LeakSanitizer checks this pass")
+        pytest.skip(skips.CANNOT_RUN + "a sanitizer build does not run under valgrind "
+                    "(LeakSanitizer checks this pass)")
     wrapper, report = valgrind_wrapper(tmp_path)
     monkeypatch.setenv("SIPMASQ_BIN", wrapper)
     smq = sipmasq(rtp_engine="userspace")
