@@ -16,9 +16,15 @@ DOMAIN = "198.51.100.2"             # domain of every AOR
 GW_PUBLIC = "198.51.100.1"          # sipmasq, public side
 RELAY_PORTS = (7070, 7089)          # default rtp_port_low/high of the fixture
 
-# Audio of g711a.pcap is about 33 packets/s; a call holds for CALL_MS.
+# Audio of g711a.pcap is about 33 packets/s (sipp plays it from the ACK
+# until the BYE): a call of CALL_MS carries about 100 packets each way.
 CALL_MS = 3000
-MIN_RTP = 30                        # per direction, for a CALL_MS call
+# What a sender plays in a CALL_MS call, at least: a floor on the sender
+# (sipp starting late), not a loss the relay may have. The relay itself
+# loses nothing (assert_relayed compares what arrived with what was sent).
+MIN_RTP = 90
+# Packets a sender may have in flight when the BYE closes the relay ports.
+IN_FLIGHT = 2
 
 
 class UA:
@@ -131,12 +137,51 @@ def received_responses(result, code=None, cseq_method=None):
             and (cseq_method is None or m.cseq_method == cseq_method)]
 
 
-def relay_counter(counter, topo, ua):
-    """Count RTP arriving at ua's media port from sipmasq's relay ports
-    (source 10.0.0.1 on the private side, 198.51.100.1 on the public side)."""
-    src = "10.0.0.1" if ua.side == "lan" else GW_PUBLIC
-    return counter(ua.ns(topo), ua.media, src=src,
-                   sport="%d:%d" % RELAY_PORTS)
+class RelayCounter:
+    """What one user agent's media port exchanged with sipmasq's relay:
+    .packets() the RTP that arrived from the relay ports, .sent() the RTP
+    it sent to them (iptables counters in its namespace)."""
+
+    def __init__(self, counter, ns, ua, relay_ip):
+        ports = "%d:%d" % RELAY_PORTS
+        self.ua = ua
+        self.rx = counter(ns, ua.media, src=relay_ip, sport=ports)
+        self.tx = counter(ns, ports, src=ua.ip, sport=ua.media, dst=relay_ip,
+                          chain="OUTPUT")
+
+    def packets(self):
+        return self.rx.packets()
+
+    def sent(self):
+        return self.tx.packets()
+
+
+def relay_counter(counter, topo, ua, relay_ip=None):
+    """RelayCounter of ua with the relay at relay_ip (default: 10.0.0.1
+    for phones, 198.51.100.1 for far ends)."""
+    return RelayCounter(counter, ua.ns(topo), ua,
+                        relay_ip or ("10.0.0.1" if ua.side == "lan" else GW_PUBLIC))
+
+
+def assert_relayed(a, b, min_sent=MIN_RTP, after_bye=()):
+    """The relay carried the audio between RelayCounters a and b without
+    loss: each side sent at least min_sent packets and the other got all
+    of them but the few in flight when the call ended (IN_FLIGHT); never
+    more. A side in after_bye goes on playing after the call ended (sipp's
+    uac_call_wait_bye answers the far end's BYE and lingers 500 ms): what
+    it sends then rightly goes nowhere, so of its packets at least min_sent
+    must arrive. Returns {'a->b': (sent, got), 'b->a': (sent, got)}."""
+    out = {}
+    for src, dst in ((a, b), (b, a)):
+        sent, got = src.sent(), dst.packets()
+        what = "%s->%s" % (src.ua.user, dst.ua.user)
+        out[what] = (sent, got)
+        assert sent >= min_sent, "%s: %s sent %d RTP packets, expected %d at least" % (
+            what, src.ua.user, sent, min_sent)
+        low = min_sent if src in after_bye else sent - IN_FLIGHT
+        assert low <= got <= sent, \
+            "%s: %d RTP packets sent to the relay, %d arrived through it" % (what, sent, got)
+    return out
 
 
 def wait_unbound(topo, ua, timeout=5):
