@@ -226,7 +226,6 @@ def test_connect_timeout_does_not_block(topology, sipmasq):
         ["udp", options("lost1", ruri="sip:nobody@%s" % DOMAIN, proto="UDP"), 0.05],
         ["udp", options("ours1", proto="UDP"), CONNECT_TIMEOUT_MS / 1000 * 2],
     ])
-    assert res[0]["data"] == "", res
     assert res[1]["data"].startswith("SIP/2.0 200"), res
     # The first request's connect is still pending when the second is answered.
     assert res[1]["seconds"] < CONNECT_TIMEOUT_MS / 1000 / 3, res
