@@ -29,7 +29,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lib import netns  # noqa: E402
+from lib import netns, skips  # noqa: E402
 from lib.capture import Capture  # noqa: E402
 from lib.counters import UdpCounter  # noqa: E402
 from lib.kamailio import Kamailio  # noqa: E402
@@ -46,13 +46,38 @@ def pytest_configure(config):
         raise pytest.UsageError("the end-to-end tests need root (network namespaces)")
 
 
+def _skip_reason(rep):
+    """The reason of a skipped report (pytest stores (path, line, reason))."""
+    reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+    return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Remember each phase's report on the item so fixtures can tell, at
-    teardown, whether the test failed."""
+    teardown, whether the test failed. Under CI=true a skip that the
+    machine could run (lib/skips.py) is turned into a failure."""
     outcome = yield
     rep = outcome.get_result()
+    if (skips.CI and rep.skipped and not hasattr(rep, "wasxfail")
+            and not skips.allowed_under_ci(_skip_reason(rep))):
+        rep.outcome = "failed"
+        rep.longrepr = ("CI=true: a skip of a test this machine can run is a failure: %s"
+                        % _skip_reason(rep))
     setattr(item, "rep_" + rep.when, rep)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Count the skips by reason (pytest -ra lists each one): a growing
+    count is a loss of coverage that a green run would hide."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    counts = {}
+    for rep in skipped:
+        reason = _skip_reason(rep)
+        counts[reason] = counts.get(reason, 0) + 1
+    terminalreporter.write_sep("=", "skips: %d" % len(skipped))
+    for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line("%4d  %s" % (n, reason))
 
 
 def _failed(request):

@@ -24,6 +24,8 @@ import sys
 import pytest
 
 from lib import netns
+from lib import skips
+from lib.sipmasq import binary
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BENCH = os.path.join(TOP, "scripts", "bench")
@@ -34,18 +36,16 @@ ENGINES = ("userspace", "tc", "xdp")
 GENERATORS = {"xdp-live-frames": XDPGEN, "af-packet": AFPGEN}
 EXIT_REFUSED, EXIT_NO_GENERATOR = 3, 77
 
-pytestmark = pytest.mark.skipif(
-    not all(os.access(g, os.X_OK) for g in GENERATORS.values()),
-    reason="%s or %s not built (make builds them when configure found libbpf)"
-    % (XDPGEN, AFPGEN))
+pytestmark = skips.kernel_engine_marker(binary(), needs=tuple(GENERATORS.values()))
 
 
 def no_generator(message):
     """Skips (or fails, SIPMASQ_BENCH_REQUIRED=1) a run the kernel allows no
     generator for: the machine cannot run the benchmark, which is a
     limitation of the machine, not a fault of sipmasq or the harness."""
-    reason = ("%s. A limitation of this machine (its kernel's lockdown, an LSM, a "
-              "container's policy), not a fault of sipmasq or of the benchmark" % message)
+    reason = (skips.CANNOT_RUN + "%s. A limitation of this machine (its kernel's lockdown, "
+              "an LSM, a container's policy), not a fault of sipmasq or of the benchmark"
+              % message)
     if os.environ.get("CI") == "true":
         # Legitimate in CI too: no change to sipmasq can make it pass here.
         # Visible in the summary (-ra); SIPMASQ_BENCH_REQUIRED=1 fails instead.

@@ -23,14 +23,12 @@ import signal
 import sys
 import time
 
-import pytest
 
-from lib import flows, kernel, netns
+from lib import flows, kernel, netns, skips
+from lib import sipmasq as smqlib
 from lib.flows import ALICE, BOB, CAROL, DAVE, RELAY_PORTS
 
-pytestmark = pytest.mark.skipif(
-    not kernel.have_tool(),
-    reason="%s not built (make builds it when configure found libbpf)" % kernel.TOOL)
+pytestmark = skips.kernel_engine_marker(smqlib.binary())
 
 KILLS = 5
 LOAD_USERS = 10

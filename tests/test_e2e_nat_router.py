@@ -29,7 +29,8 @@ import re
 import pytest
 
 import conftest
-from lib import flows, kernel, netns
+from lib import flows, kernel, netns, skips
+from lib import sipmasq as smqlib
 from lib.capture import private_leaks
 from lib.flows import ALICE, BOB, DOMAIN, ERIN, MIN_RTP, REGISTRAR, RELAY_PORTS
 from lib.kamailio import Kamailio
@@ -246,8 +247,7 @@ def check_public_side(cap):
 # siproxd's documentation): sipmasq then says so and relays in userspace.
 FORWARDING_OFF = re.compile(r"rtp engine on eth0: userspace: IPv4 forwarding is off")
 
-_NEED_TOOL = pytest.mark.skipif(not kernel.have_tool(),
-                                reason="%s not built (no libbpf at configure)" % kernel.TOOL)
+_NEED_TOOL = skips.kernel_engine_marker(smqlib.binary())
 
 # (rtp_engine, forwarding on eth0 of sipmasq's host)
 SETUPS = [

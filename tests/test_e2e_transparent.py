@@ -69,7 +69,7 @@ def test_transparent_register_and_calls(topology, kamailio, sipp, sipmasq, count
     uac_res, uas_res = flows.finished_ok(uac, uas)
     invite = flows.received_requests(uas_res, "INVITE")[0]
     assert invite.sdp_connection_ip() == flows.GW_PUBLIC, invite.text
-    flows.assert_audio(phone_to_far_end=at_bob, far_end_to_phone=at_alice)
+    flows.assert_relayed(at_alice, at_bob)
     end = flows.assert_call_logged(smq, uac_res, "outgoing")
     assert end["p2p_pkts"] > 0 and end["p2r_pkts"] > 0, end
 
@@ -82,7 +82,7 @@ def test_transparent_register_and_calls(topology, kamailio, sipp, sipmasq, count
     uac_res, uas_res = flows.finished_ok(uac, uas)
     invite = flows.received_requests(uas_res, "INVITE")[0]
     assert invite.ruri.startswith("sip:alice@10.0.0.2:5060"), invite.ruri
-    flows.assert_audio(far_end_to_phone=at_alice, phone_to_far_end=at_erin)
+    flows.assert_relayed(at_alice, at_erin)
     flows.assert_call_logged(smq, uac_res, "incoming")
 
     # The public side saw the whole exchange and no private address.

@@ -170,3 +170,18 @@ def private_leaks(msg):
         if kind in ("c", "o", "m") and PRIVATE.search(value):
             leaks.append("sdp %s=%s" % (kind, value))
     return leaks
+
+
+def private_anywhere(msg):
+    """Every line of msg (SipMessage) that shows a private IPv4 address:
+    the start line, any header (Call-ID, From, To, Warning, ... as well as
+    the routing ones) and any body line (SDP a= lines too), as
+    human-readable strings."""
+    found = []
+    if PRIVATE.search(msg.start):
+        found.append(msg.start)
+    found += ["%s: %s" % (name, value) for name, value in msg.headers
+              if PRIVATE.search(name + value)]
+    found += ["body: " + line.strip() for line in msg.body.split("\n")
+              if PRIVATE.search(line)]
+    return found

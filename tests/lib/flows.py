@@ -6,9 +6,10 @@ Every user agent has its own media port so that the packet counters
 (iptables rules matching the destination port) never mix two of them.
 """
 
+import os
 import re
 
-from . import netns
+from . import kernel, netns
 
 OUTBOUND_PROXY = "10.0.0.1:5060"    # sipmasq, private side
 REGISTRAR = "198.51.100.2:5060"     # Kamailio
@@ -16,9 +17,26 @@ DOMAIN = "198.51.100.2"             # domain of every AOR
 GW_PUBLIC = "198.51.100.1"          # sipmasq, public side
 RELAY_PORTS = (7070, 7089)          # default rtp_port_low/high of the fixture
 
-# Audio of g711a.pcap is about 33 packets/s; a call holds for CALL_MS.
+# A call holds for CALL_MS. Callers of start_caller's default scenario play
+# audio_packets(duration) packets of audio 30 ms apart that end
+# AUDIO_LEAD_MS before their BYE, so that every packet is through the
+# relay (and echoed back) before the call ends: exact counts, however slow
+# the daemon (ASan) or the machine.
 CALL_MS = 3000
-MIN_RTP = 30                        # per direction, for a CALL_MS call
+AUDIO_LEAD_MS = 500
+AUDIO_INTERVAL_MS = 30
+
+
+def audio_packets(duration_ms=CALL_MS):
+    """Packets of audio a default start_caller call of duration_ms plays."""
+    return max(1, (duration_ms - AUDIO_LEAD_MS) // AUDIO_INTERVAL_MS)
+
+
+# What a CALL_MS call carries each way.
+MIN_RTP = audio_packets(CALL_MS)
+# Packets a sender may have in flight when the BYE closes the relay ports,
+# for scenarios whose audio (g711a.pcap, 7 s) runs until the BYE.
+IN_FLIGHT = 2
 
 
 class UA:
@@ -63,12 +81,35 @@ def start_callee(sipp, topo, ua, scenario="uas_echo", duration_ms=None, timeout=
                              duration_ms=duration_ms, timeout=timeout)
 
 
+def _audio_scenario(sipp, packets):
+    """tests/sipp/uac_call_pcap.xml playing `packets` packets of audio
+    (audio-N.pcap in sipp's working directory, the test's temporary
+    directory; one file per length, so calls of one test never share a
+    file that changes): the path of that scenario file."""
+    audio = "audio-%d.pcap" % packets
+    path = os.path.join(sipp.tmpdir, "uac_call_audio%d.xml" % packets)
+    if not os.path.exists(path):
+        kernel.write_audio_pcap(os.path.join(sipp.tmpdir, audio), packets,
+                                interval=AUDIO_INTERVAL_MS / 1000.0)
+        with open(os.path.join(netns.REPO, "tests", "sipp", "uac_call_pcap.xml")) as f:
+            xml = f.read()
+        assert 'play_pcap_audio="call_audio.pcap"' in xml
+        with open(path, "w") as f:
+            f.write(xml.replace('play_pcap_audio="call_audio.pcap"',
+                                'play_pcap_audio="%s"' % audio))
+    return path
+
+
 def start_caller(sipp, topo, ua, to, scenario="uac_call", duration_ms=CALL_MS,
                  timeout=20, via_sipmasq=True, extra=()):
-    """Start a UAC calling Request-URI `to`.  Phones send through sipmasq;
+    """Start a UAC calling Request-URI `to`.  The default scenario plays
+    audio_packets(duration_ms) packets, which end before the BYE (other
+    scenarios play g711a.pcap until the BYE).  Phones send through sipmasq;
     far-end callers send to Kamailio (which routes by its location table)
     unless `to` names another port, in which case they send there.  extra:
     more sipp arguments."""
+    if scenario == "uac_call":
+        scenario = _audio_scenario(sipp, audio_packets(duration_ms or CALL_MS))
     m = re.match(r"^sips?:[^@]+@([^:;>]+):(\d+)", to)
     remote = "%s:%s" % (m.group(1), m.group(2)) if m else REGISTRAR
     rsa = OUTBOUND_PROXY if (via_sipmasq and ua.side == "lan") else None
@@ -131,12 +172,62 @@ def received_responses(result, code=None, cseq_method=None):
             and (cseq_method is None or m.cseq_method == cseq_method)]
 
 
-def relay_counter(counter, topo, ua):
-    """Count RTP arriving at ua's media port from sipmasq's relay ports
-    (source 10.0.0.1 on the private side, 198.51.100.1 on the public side)."""
-    src = "10.0.0.1" if ua.side == "lan" else GW_PUBLIC
-    return counter(ua.ns(topo), ua.media, src=src,
-                   sport="%d:%d" % RELAY_PORTS)
+class RelayCounter:
+    """What one user agent's media port exchanged with sipmasq's relay:
+    .packets() the RTP that arrived from the relay ports, .sent() the RTP
+    it sent to them (iptables counters in its namespace)."""
+
+    def __init__(self, counter, ns, ua, relay_ip):
+        ports = "%d:%d" % RELAY_PORTS
+        self.ua = ua
+        self.rx = counter(ns, ua.media, src=relay_ip, sport=ports)
+        self.tx = counter(ns, ports, src=ua.ip, sport=ua.media, dst=relay_ip,
+                          chain="OUTPUT")
+
+    def packets(self):
+        return self.rx.packets()
+
+    def sent(self):
+        return self.tx.packets()
+
+
+def relay_counter(counter, topo, ua, relay_ip=None):
+    """RelayCounter of ua with the relay at relay_ip (default: 10.0.0.1
+    for phones, 198.51.100.1 for far ends)."""
+    return RelayCounter(counter, ua.ns(topo), ua,
+                        relay_ip or ("10.0.0.1" if ua.side == "lan" else GW_PUBLIC))
+
+
+# kmod-free-fallback/latch.h LATCH_SSRC_PACKETS: a party whose SDP address
+# is not its signalling source (a provider whose proxy and media hosts
+# differ) latches on its third packet of one SSRC; the two before it are
+# dropped.
+LATCH_HELD = 3 - 1
+
+
+def assert_relayed(a, b, min_sent=MIN_RTP, after_bye=(), in_flight=0, latching=()):
+    """The relay carried the audio between RelayCounters a and b without
+    loss: each side sent at least min_sent packets and the other got every
+    one of them (in_flight: how many may have been on their way when the
+    BYE closed the relay ports, for audio that runs until the BYE). A side
+    in after_bye goes on playing after the call ended (sipp's
+    uac_call_wait_bye answers the far end's BYE and lingers 500 ms): what
+    it sends then rightly goes nowhere, so of its packets at least min_sent
+    must arrive. A side in latching is latched in NAT mode: exactly its
+    first LATCH_HELD packets go nowhere. Returns {'a->b': (sent, got),
+    'b->a': (sent, got)}."""
+    out = {}
+    for src, dst in ((a, b), (b, a)):
+        sent, got = src.sent(), dst.packets()
+        what = "%s->%s" % (src.ua.user, dst.ua.user)
+        out[what] = (sent, got)
+        assert sent >= min_sent, "%s: %s sent %d RTP packets, expected %d at least" % (
+            what, src.ua.user, sent, min_sent)
+        high = sent - (LATCH_HELD if src in latching else 0)
+        low = min_sent if src in after_bye else high - in_flight
+        assert low <= got <= high, \
+            "%s: %d RTP packets sent to the relay, %d arrived through it" % (what, sent, got)
+    return out
 
 
 def wait_unbound(topo, ua, timeout=5):

@@ -21,11 +21,16 @@ got = []
 for m in cfg["msgs"]:
     s.sendto(m.encode("latin-1"), (cfg["dst"], cfg["dport"]))
 deadline = time.monotonic() + cfg["wait"]
+until = cfg["until"]
 while time.monotonic() < deadline:
     s.settimeout(max(0.01, deadline - time.monotonic()))
     try:
         got.append(s.recv(70000).decode("latin-1"))
     except socket.timeout:
+        break
+    # The answer to the last datagram: the earlier ones were handled before.
+    if until and any(l.lower().startswith(("call-id:", "i:")) and l.split(":", 1)[1].strip()
+                     == until for l in got[-1].split("\r\n")):
         break
 print(json.dumps(got))
 """
@@ -53,15 +58,28 @@ def request(method, ruri, call_id, src, sport=5099, headers=(), body="", cseq_me
     return "\r\n".join(lines) + "\r\n\r\n" + body
 
 
-def exchange(ns, src, dst, msgs, sport=5099, dport=5060, wait=2.0):
+def exchange(ns, src, dst, msgs, sport=5099, dport=5060, wait=2.0, until=None):
     """Send each datagram of msgs (str) from src:sport to dst:dport in
-    namespace ns; return the SipMessages received within `wait` s."""
+    namespace ns; return the SipMessages received within `wait` s, or, with
+    until (a Call-ID), until the answer with that Call-ID came (then `wait`
+    only bounds a hang).
+
+    "No answer" is best proved with until: make the last datagram a request
+    sipmasq answers itself (sentinel()); it handles one socket's datagrams
+    in order, so once the sentinel's answer is in, an answer to any earlier
+    one would be in too, however slow the daemon (ASan)."""
     cfg = json.dumps({"src": src, "sport": sport, "dst": dst, "dport": dport,
-                      "msgs": list(msgs), "wait": wait})
+                      "msgs": list(msgs), "wait": wait, "until": until})
     res = subprocess.run(netns.ns_argv(ns, [sys.executable, "-c", _SENDER]), input=cfg,
                          capture_output=True, text=True, timeout=wait + 20)
     assert res.returncode == 0, res.stderr
     return [SipMessage(t) for t in json.loads(res.stdout)]
+
+
+def sentinel(call_id, src, gateway, sport=5099):
+    """An OPTIONS for sipmasq itself (Request-URI sip:gateway), which it
+    answers 200: the last datagram of an exchange(until=call_id)."""
+    return request("OPTIONS", "sip:%s" % gateway, call_id, src, sport=sport)
 
 
 def by_call_id(responses):

@@ -131,7 +131,8 @@ class Sipp:
     def start(self, ns, scenario, local_ip, local_port, remote, rsa=None,
               keys=None, media_ip=None, media_port=None, rtp_echo=False,
               duration_ms=None, timeout=20, calls=1, extra=(), transport="u1"):
-        """Start sipp in ns with tests/sipp/SCENARIO.xml; return a SippRun.
+        """Start sipp in ns with tests/sipp/SCENARIO.xml (or SCENARIO
+        itself when it is a path ending in .xml); return a SippRun.
 
         remote: "host:port" the scenario addresses (UAC) or None (UAS mode:
         sipp only answers).  rsa: send everything to this "host:port"
@@ -141,10 +142,14 @@ class Sipp:
         transport: sipp -t: "u1" UDP, "t1" one TCP connection.
         """
         self.count += 1
+        if scenario.endswith(".xml"):   # a scenario file of the test's own
+            path, scenario = scenario, os.path.basename(scenario)[:-4]
+        else:
+            path = os.path.join(SCENARIOS, scenario + ".xml")
         name = "%02d-%s-%s-%s" % (self.count, scenario, local_ip, local_port)
         base = os.path.join(self.tmpdir, name)
         out_path, msg_path, err_path = base + ".out", base + ".msg", base + ".err"
-        argv = ["sipp", "-sf", os.path.join(SCENARIOS, scenario + ".xml"),
+        argv = ["sipp", "-sf", path,
                 "-i", local_ip, "-p", str(local_port), "-t", transport,
                 "-m", str(calls), "-l", str(calls), "-nostdin",
                 "-timeout", "%ds" % timeout, "-timeout_error",

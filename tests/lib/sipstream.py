@@ -14,7 +14,8 @@ Steps (NAME names a TCP connection, several may be open at once):
                                     at most TIMEOUT s -> {"data", "eof"}
   ["udp", TEXT, TIMEOUT]            send TEXT as one UDP datagram from an
                                     ephemeral port, wait for one answer
-                                    -> {"data"} ("" when none came)
+                                    -> {"data", "seconds"} ("" when none
+                                    came; seconds: how long it took)
 """
 
 import json
@@ -48,11 +49,13 @@ def recv(sock, until, timeout):
 def udp(host, port, text, timeout):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
+        start = time.monotonic()
         s.sendto(text.encode("latin-1"), (host, port))
         try:
-            return {"data": s.recv(65536).decode("latin-1")}
+            data = s.recv(65536).decode("latin-1")
         except socket.timeout:
-            return {"data": ""}
+            data = ""
+        return {"data": data, "seconds": time.monotonic() - start}
 
 
 def main():

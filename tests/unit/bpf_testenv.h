@@ -4,7 +4,8 @@
  * vanish with it, even when it crashes; bpf_fib_lookup() under
  * BPF_PROG_RUN looks routes up in the caller's namespace.
  *
- *	testenv_enter()      unshare; 0, or TESTENV_SKIP when not permitted
+ *	testenv_enter()      unshare; 0, TESTENV_SKIP when not permitted,
+ *	                     TESTENV_ERROR when the environment is broken
  *	testenv_sh(fmt, ...) run a shell command (printf-style); exit status
  *	testenv_pin_dir()    a pin directory unique to this run */
 #ifndef SIPMASQ_TESTS_BPF_TESTENV_H
@@ -22,8 +23,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Exit status that automake's test driver reports as SKIP. */
+/* Exit statuses that automake's test driver reports as SKIP and as ERROR
+ * (a hard error: fails the run, unlike a test failure it is not a wrong
+ * answer of the code under test but a setup that could not be made). */
 #define TESTENV_SKIP 77
+#define TESTENV_ERROR 99
+
+/* testenv_cannot_run: the machine does not let this test run (why is
+ * printed). A skip, except under CI=true: CI runs as root on a kernel with
+ * namespaces and eBPF, so there a test that cannot run is a broken CI
+ * machine, which must not pass as a quiet skip. Returns the exit status. */
+static inline int testenv_cannot_run(const char *why)
+{
+	const char *ci = getenv("CI");
+
+	if (ci && !strcmp(ci, "true")) {
+		fprintf(stderr, "ERROR (CI=true, no skip allowed): %s\n", why);
+		return TESTENV_ERROR;
+	}
+	fprintf(stderr, "SKIP: %s\n", why);
+	return TESTENV_SKIP;
+}
 
 /* testenv_sh: run a shell command; returns its exit status (-1 when it
  * could not run). Output is not captured. */
@@ -49,35 +69,49 @@ static inline int testenv_sh(const char *fmt, ...)
  * of the new network namespace on /sys. That sysfs has an empty
  * /sys/fs/bpf: the kernel engine mounts a bpffs there (part of what is
  * tested), private to the test, so no pin of the test is seen outside. The
- * new namespace has only "lo", brought up here. Returns 0 or TESTENV_SKIP
- * (not root, or namespaces not permitted). */
+ * new namespace has only "lo", brought up here. Returns 0, TESTENV_SKIP
+ * (not root, or namespaces not permitted or not built in; TESTENV_ERROR
+ * instead under CI=true), or TESTENV_ERROR (anything else went wrong). */
 static inline int testenv_enter(void)
 {
+	char why[160];
 	struct statfs st;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: needs root (CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN)\n");
-		return TESTENV_SKIP;
-	}
+	if (geteuid() != 0)
+		return testenv_cannot_run("needs root (CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN)");
 	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0) {
-		fprintf(stderr, "SKIP: unshare: %s\n", strerror(errno));
-		return TESTENV_SKIP;
+		int err = errno;
+
+		snprintf(why, sizeof(why), "unshare(CLONE_NEWNET | CLONE_NEWNS): %s", strerror(err));
+		/* Not permitted (a container, a seccomp policy) or not built
+		 * into the kernel: the machine's limit. Anything else (ENOMEM,
+		 * ENOSPC: too many namespaces) is a failure to report. */
+		if (err == EPERM || err == EINVAL)
+			return testenv_cannot_run(why);
+		fprintf(stderr, "ERROR: %s\n", why);
+		return TESTENV_ERROR;
 	}
-	/* Keep our mounts out of the parent's namespace. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		fprintf(stderr, "SKIP: cannot make mounts private: %s\n", strerror(errno));
-		return TESTENV_SKIP;
+	/* From here on we are root in our own namespaces: a failure is no
+	 * limit of the machine but a broken setup, and must not pass as a
+	 * skip. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {   /* keep our mounts ours */
+		fprintf(stderr, "ERROR: cannot make mounts private: %s\n", strerror(errno));
+		return TESTENV_ERROR;
 	}
 	/* sysfs shows the network namespace of whoever mounted it. */
 	if (mount("sysfs", "/sys", "sysfs", 0, NULL) < 0) {
-		fprintf(stderr, "SKIP: cannot mount sysfs: %s\n", strerror(errno));
-		return TESTENV_SKIP;
+		fprintf(stderr, "ERROR: cannot mount sysfs: %s\n", strerror(errno));
+		return TESTENV_ERROR;
 	}
 	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC) {
-		fprintf(stderr, "SKIP: /sys/fs/bpf is still a bpffs\n");
-		return TESTENV_SKIP;
+		fprintf(stderr, "ERROR: /sys/fs/bpf is still a bpffs\n");
+		return TESTENV_ERROR;
 	}
-	return testenv_sh("ip link set lo up") ? TESTENV_SKIP : 0;
+	if (testenv_sh("ip link set lo up")) {
+		fprintf(stderr, "ERROR: cannot bring lo up in the test namespace\n");
+		return TESTENV_ERROR;
+	}
+	return 0;
 }
 
 /* testenv_pin_dir: "/sys/fs/bpf/smqtest-<pid>" (static buffer). */

@@ -5,6 +5,7 @@
  *	CHECK_STR(a, b)      like CHECK(strcmp(a, b) == 0), printing both strings
  *	return unit_summary();   at the end of main(): prints "N passed, N failed"
  *	                         alone on a line; returns 0 only if nothing failed
+ *	                         and at least one check ran
  *
  * Failures are printed to stderr and the test goes on, so one run lists every
  * failing check. The counters are per translation unit: one test program is
@@ -54,12 +55,16 @@ static inline int unit_check_str(const char *a, const char *b, const char *file,
 	unit_check_int((long long)(a), (long long)(b), __FILE__, __LINE__, #a " == " #b)
 #define CHECK_STR(a, b) unit_check_str((a), (b), __FILE__, __LINE__, #a " == " #b)
 
-/* unit_summary: print the totals; the exit status for main(). */
+/* unit_summary: print the totals; the exit status for main(): 1 when a
+ * check failed or when none ran (a program whose checks were all skipped
+ * by a wrong #if or an early return proves nothing). */
 static inline int unit_summary(void)
 {
 	printf("%u passed, %u failed\n", unit_passed, unit_failed);
+	if (!unit_passed && !unit_failed)
+		fprintf(stderr, "no check ran: a unit test program must check something\n");
 	fflush(stdout);
-	return unit_failed ? 1 : 0;
+	return unit_failed || !unit_passed ? 1 : 0;
 }
 
 #endif
