@@ -209,7 +209,7 @@ def test_generator_frames(name, topology):
             cap.kill()
             cap.wait()
     if r.returncode == EXIT_REFUSED:
-        pytest.skip("the kernel refuses %s: %s" % (name, r.stderr.strip()))
+        pytest.skip(skips.CANNOT_RUN + "the kernel refuses %s: %s" % (name, r.stderr.strip()))
     assert r.returncode == 0, r.stderr
     sent = json.loads(r.stdout)
     assert sent["streams"] == 5
