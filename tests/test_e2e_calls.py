@@ -231,6 +231,8 @@ def test_port_range_exhaustion(topology, kamailio, sipp, sipmasq, counter):
     assert "exhausted" in smq.log()
     dave_res = dave.kill()
     assert not flows.received_requests(dave_res, "INVITE"), "sipmasq forwarded the INVITE"
+    # The ACK of sipmasq's own 503 ends there too (RFC 3261 17.2.1).
+    assert not flows.received_requests(dave_res, "ACK"), "sipmasq forwarded the 503's ACK"
 
     uac1_res, uas1_res = uac1.result(), uas1.result()
     assert uac1_res.ok, uac1_res.describe()

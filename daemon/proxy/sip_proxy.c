@@ -531,6 +531,11 @@ static void handle_request(osip_message_t *msg, const struct sockaddr_in *src,
 
 	log_debug(DBCLASS_PROXY, "%s from %s (%s side)", msg->sip_method, addr_str(src, a),
 		  proxy_side_name(from));
+	if (!strcmp(msg->sip_method, "ACK") && sipmsg_to_tag_is_ours(msg)) {
+		log_debug(DBCLASS_PROXY, "ACK of sipmasq's own answer from %s: absorbed",
+			  addr_str(src, a));
+		return;   /* the transaction ends here: sipmasq was its UAS */
+	}
 	if (mf == 0) {
 		proxy_reply(&px, msg, src, 483, 0);
 		return;

@@ -383,3 +383,11 @@ void sipmsg_trace_init(void)
 		for (int l = 0; l < END_TRACE_LEVEL; l++)
 			osip_trace_disable_level((osip_trace_level_t)l);
 }
+
+bool sipmsg_to_tag_is_ours(const osip_message_t *msg)
+{
+	osip_generic_param_t *tag = NULL;
+
+	return msg->to && osip_to_get_tag(msg->to, &tag) == 0 && tag && tag->gvalue &&
+	       !strncmp(tag->gvalue, SIPMSG_OWN_TAG_PREFIX, strlen(SIPMSG_OWN_TAG_PREFIX));
+}

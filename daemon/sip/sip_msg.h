@@ -16,6 +16,8 @@
  * "smq" and a direction letter ('O' = request sent to the public side,
  * 'I' = sent to the private side), so a response tells where it must go. */
 #define SIPMSG_BRANCH_PREFIX "z9hG4bKsmq"
+/* The To tag of the responses sipmasq makes itself (sip_reply.c). */
+#define SIPMSG_OWN_TAG_PREFIX "smq"
 #define SIPMSG_BRANCH_LEN 32
 
 /* sipmsg_parse: parse one datagram (len bytes, not NUL-terminated).
@@ -125,5 +127,10 @@ void sipmsg_trace_init(void);
  * Returns 0 or -ENOMEM. (sip_reply.c) */
 int sipmsg_make_response(const osip_message_t *req, int code, unsigned retry_after_s,
                          osip_message_t **out);
+
+/* sipmsg_to_tag_is_ours: msg's To tag is one sipmasq gave a response of
+ * its own: the ACK of such a non-2xx final response ends a transaction
+ * sipmasq was the UAS of and goes no further (RFC 3261 17.2.1). */
+bool sipmsg_to_tag_is_ours(const osip_message_t *msg);
 
 #endif

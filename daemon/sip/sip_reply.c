@@ -37,7 +37,7 @@ int sipmsg_make_response(const osip_message_t *req, int code, unsigned retry_aft
 
 			if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
 				r = (unsigned long long)(uintptr_t)resp;
-			snprintf(buf, sizeof(buf), "smq%llx", r);
+			snprintf(buf, sizeof(buf), SIPMSG_OWN_TAG_PREFIX "%llx", r);
 			osip_to_set_tag(resp->to, osip_strdup(buf));
 		}
 	}
