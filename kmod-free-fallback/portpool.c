@@ -113,6 +113,13 @@ static int pair_index(const struct portpool *p, uint16_t port)
 	return idx < p->npairs ? (int)idx : -EINVAL;
 }
 
+bool portpool_in_use(const struct portpool *p, uint16_t port)
+{
+	int idx = pair_index(p, port & (uint16_t)~1u);
+
+	return idx >= 0 && (p->used[idx / WORD_BITS] & (UINT64_C(1) << (idx % WORD_BITS)));
+}
+
 int portpool_take(struct portpool *p, uint16_t port)
 {
 	int idx = pair_index(p, port);

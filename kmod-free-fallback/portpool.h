@@ -44,6 +44,10 @@ int portpool_put(struct portpool *p, uint16_t port);
  * port does not start a pair of this pool, -EBUSY if it is handed out. */
 int portpool_take(struct portpool *p, uint16_t port);
 
+/* portpool_in_use: port (host order; RTP or RTCP) belongs to a pair that
+ * is handed out. */
+bool portpool_in_use(const struct portpool *p, uint16_t port);
+
 /* portpool_free_count: pairs currently free. */
 unsigned portpool_free_count(const struct portpool *p);
 

@@ -60,6 +60,9 @@ struct relay_stream {
 	struct media_stream pub;
 	struct relay_sock sock[2][2];    /* [side][rtcp] */
 	struct latch latch[2];           /* [side]: who may latch, until when */
+	bool hairpin[2];                 /* [side]: the SDP names another stream's relay
+	                                  * port on this gateway (a call hair-pinned
+	                                  * through the provider): trusted as strict */
 	struct relay_stream *prev, *next;/* list of open streams, for media_fini() */
 };
 
@@ -181,9 +184,12 @@ bool media_leg_may_send(const struct media_stream *s, enum media_side side, bool
 
 	if (!ep_usable(rtcp ? &leg->peer_rtcp : &leg->peer))
 		return false;
-	/* Strict: the SDP address is where the party's SIP came from. NAT
-	 * (or unknown, e.g. adopted): only a source that proved itself. */
-	return rs->latch[side].strict || (rtcp ? leg->rtcp_latched : leg->latched);
+	/* Strict: the SDP address is where the party's SIP came from; or it
+	 * is our own relay (hair-pin: nobody could prove itself first, each
+	 * leg waiting for the other). NAT (or unknown, e.g. adopted): only a
+	 * source that proved itself. */
+	return rs->latch[side].strict || rs->hairpin[side] ||
+	       (rtcp ? leg->rtcp_latched : leg->latched);
 }
 
 /* Send io.tx[0..n) from fd; datagrams sent are credited to `in`'s forward
@@ -678,6 +684,14 @@ void media_stream_set_peer(struct media_stream *s, enum media_side side,
 			  media_dest_check(side, a.sin_addr, side_ifindex) : NULL;
 	if (a.sin_addr.s_addr == htonl(INADDR_ANY))
 		why = NULL;   /* c=0.0.0.0: hold (RFC 3264 8.4), never sent to anyway */
+	/* A call hair-pinned through the provider (two of our phones, the
+	 * provider in between): each leg's public party is the other leg's
+	 * relay port on this gateway. Allowed for a relay port in use, the
+	 * rest of this gateway stays refused. */
+	rs->hairpin[side] = why && side == MEDIA_PUBLIC && !strcmp(why, "this gateway") &&
+			    pool_ready && portpool_in_use(&pool, ntohs(a.sin_port));
+	if (rs->hairpin[side])
+		why = NULL;
 	if (why) {
 		/* Never sent to; the party may still latch by sending first. */
 		log_ratelimited("sdp dest", RELAY_LOG_INTERVAL_S, LOG_WARNING,
