@@ -17,7 +17,9 @@ def test_sip_and_userspace_rtp_marked(topology, kamailio, sipp, sipmasq, capture
     assert uac.result().ok and uas.result().ok
     sip = [p for p, _ in cap.sip_messages() if p.src == flows.GW_PUBLIC]
     rtp = [p for p in cap.rtp_packets() if p.src == flows.GW_PUBLIC]
-    assert len(sip) >= 4 and len(rtp) >= flows.MIN_RTP, (len(sip), len(rtp))
+    # The marks are the point; the counts only show the capture holds the
+    # call's signalling and media (the relay's counts are tested elsewhere).
+    assert len(sip) >= 4 and len(rtp) >= 10, (len(sip), len(rtp))
     assert {p.dscp for p in sip} == {46}, sorted({p.dscp for p in sip})
     assert {p.dscp for p in rtp} == {34}, sorted({p.dscp for p in rtp})
 
