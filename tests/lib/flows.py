@@ -198,14 +198,8 @@ def relay_counter(counter, topo, ua, relay_ip=None):
                         relay_ip or ("10.0.0.1" if ua.side == "lan" else GW_PUBLIC))
 
 
-# kmod-free-fallback/latch.h LATCH_SSRC_PACKETS: a party whose SDP address
-# is not its signalling source (a provider whose proxy and media hosts
-# differ) latches on its third packet of one SSRC; the two before it are
-# dropped.
-LATCH_HELD = 3 - 1
 
-
-def assert_relayed(a, b, min_sent=MIN_RTP, after_bye=(), in_flight=0, latching=()):
+def assert_relayed(a, b, min_sent=MIN_RTP, after_bye=(), in_flight=0):
     """The relay carried the audio between RelayCounters a and b without
     loss: each side sent at least min_sent packets and the other got every
     one of them (in_flight: how many may have been on their way when the
@@ -213,8 +207,7 @@ def assert_relayed(a, b, min_sent=MIN_RTP, after_bye=(), in_flight=0, latching=(
     in after_bye goes on playing after the call ended (sipp's
     uac_call_wait_bye answers the far end's BYE and lingers 500 ms): what
     it sends then rightly goes nowhere, so of its packets at least min_sent
-    must arrive. A side in latching is latched in NAT mode: exactly its
-    first LATCH_HELD packets go nowhere. Returns {'a->b': (sent, got),
+    must arrive. Returns {'a->b': (sent, got),
     'b->a': (sent, got)}."""
     out = {}
     for src, dst in ((a, b), (b, a)):
@@ -223,7 +216,7 @@ def assert_relayed(a, b, min_sent=MIN_RTP, after_bye=(), in_flight=0, latching=(
         out[what] = (sent, got)
         assert sent >= min_sent, "%s: %s sent %d RTP packets, expected %d at least" % (
             what, src.ua.user, sent, min_sent)
-        high = sent - (LATCH_HELD if src in latching else 0)
+        high = sent
         low = min_sent if src in after_bye else high - in_flight
         assert low <= got <= high, \
             "%s: %d RTP packets sent to the relay, %d arrived through it" % (what, sent, got)
