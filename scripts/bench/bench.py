@@ -411,6 +411,10 @@ class Gateway:
 RTPENGINE = os.environ.get("RTPENGINE_BIN", "/usr/bin/rtpengine")
 SIPROXD = os.environ.get("SIPROXD_BIN", "/var/tmp/smq-bench-peers/siproxd/sbin/siproxd")
 NG = "127.0.0.1:2223"
+# The caller's From (uac_hold.xml): sipmasq needs no registration; siproxd
+# proxies only for a registered AOR (reg_uac.xml's first: bench1@FAR).
+FROM_AOR = "sip:bench@%s" % PHONE
+SIPROXD_AOR = "sip:bench1@%s" % FAR
 
 
 class RtpEngine:
@@ -516,13 +520,26 @@ class Siproxd:
         tdir = os.path.join(self.work, "siproxd-sipp")
         os.makedirs(tdir, exist_ok=True)
         uas_log, uac_log = os.path.join(tdir, "uas.log"), os.path.join(tdir, "uac.log")
+        # siproxd proxies only for registered phones (it tells outgoing
+        # requests by their source matching a registered Contact): the
+        # phone registers once, through it, with a sipp registrar.
+        reg = [sipp(self.topo, "wan", ["-sf", os.path.join(scen, "reg_uas.xml"), "-i", FAR,
+                                       "-p", "5060", "-m", "1"])]
+        time.sleep(0.3)
+        reg.append(sipp(self.topo, "lan", ["-sf", os.path.join(scen, "reg_uac.xml"), "-i",
+                                           PHONE, "-p", "5063", "-rsa", "10.0.0.1:5060",
+                                           "-key", "domain", FAR, "-m", "1", FAR]))
+        if wait_all(reg, 15) != [0, 0]:
+            raise RuntimeError("the phone's REGISTER through siproxd failed: %s"
+                               % self.log()[-2000:])
         sipp(self.topo, "wan", ["-sf", os.path.join(scen, "uas_hold.xml"), "-i", FAR, "-p",
                                 "5070", "-mp", "16000", "-key", "rtpport", str(FAR_RTP),
                                 "-m", str(n), "-trace_msg", "-message_file", uas_log])
         time.sleep(0.3)
         sipp(self.topo, "lan", ["-sf", os.path.join(scen, "uac_hold.xml"), "-i", PHONE,
                                 "-p", "5062", "-mp", "6000", "-rsa", "10.0.0.1:5060",
-                                "-key", "to", "sip:bench@%s:5070" % FAR, "-key", "rtpport",
+                                "-key", "to", "sip:bench@%s:5070" % FAR,
+                                "-key", "from", SIPROXD_AOR, "-key", "rtpport",
                                 str(PHONE_RTP), "-d", "3600000", "-m", str(n), "-l", str(n),
                                 "-r", str(cps), "-trace_msg", "-message_file", uac_log,
                                 FAR + ":5070"])
@@ -557,12 +574,15 @@ def sdp_ports(path, first_line):
     except OSError:
         return {}
     out = {}
-    for msg in re.split(r"\n(?=(?:SIP/2\.0 \d+|[A-Z]+ \S+ SIP/2\.0)\r?\n)", text):
-        msg = msg.lstrip()
-        i = msg.find(first_line)
-        if i < 0 or i > 200:
+    # Each message of the trace follows a line of dashes and a line saying
+    # whether it was sent or received.
+    for msg in re.split(r"^-{20,}.*$", text, flags=re.M):
+        if "received" not in msg.split("\n\n", 1)[0]:
             continue
-        msg = msg[i:]
+        m = re.search(r"^" + re.escape(first_line), msg, re.M)
+        if not m:
+            continue
+        msg = msg[m.start():]
         cid = re.search(r"^Call-ID:\s*(\S+)", msg, re.M | re.I)
         port = re.search(r"^m=audio (\d+)", msg, re.M)
         if cid and port:
@@ -600,7 +620,8 @@ def setup_calls(topo, gw, work, n, cps):
     time.sleep(0.3)
     sipp(topo, "lan", ["-sf", os.path.join(scen, "uac_hold.xml"), "-i", PHONE, "-p", "5062",
                        "-mp", "6000", "-rsa", "10.0.0.1:5060",
-                       "-key", "to", "sip:bench@%s:5070" % FAR, "-key", "rtpport", str(PHONE_RTP),
+                       "-key", "to", "sip:bench@%s:5070" % FAR, "-key", "from", FROM_AOR,
+                       "-key", "rtpport", str(PHONE_RTP),
                        "-d", "3600000", "-m", str(n), "-l", str(n), "-r", str(cps),
                        FAR + ":5070"])
     t0 = time.time()
@@ -1127,7 +1148,8 @@ def sip_rates(prefix, work, cfg):
             rec = perf_start(work, ["-p", str(gw.pid)], cfg["sip_s"])
             uac = sipp(topo, "lan", ["-sf", os.path.join(scen, "uac_hold.xml"), "-i", PHONE,
                                      "-p", "5062", "-mp", "6000", "-rsa", "10.0.0.1:5060",
-                                     "-key", "to", "sip:bench@%s:5070" % FAR, "-key", "rtpport",
+                                     "-key", "to", "sip:bench@%s:5070" % FAR,
+                                "-key", "from", SIPROXD_AOR, "-key", "rtpport",
                                      str(PHONE_RTP), "-d", "0", "-m", str(n), "-r", str(rate),
                                      "-l", str(n), "-recv_timeout", "10000", FAR + ":5070"])
             code = wait_all([uac], cfg["sip_s"] + 40)[0]
