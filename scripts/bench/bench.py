@@ -98,8 +98,9 @@ FULL = dict(rates=[10000, 20000, 30000, 40000, 50000, 75000, 100000, 150000, 200
             reg_rates=[500, 1000, 2000, 4000, 6000, 8000], ceiling_s=2.0, repeats=REPEATS,
             # siproxd crashes above about 256 calls (select(), FD_SETSIZE).
             peer_calls={"siproxd": 200},
-            peer_rates={"siproxd": [2000, 5000, 10000, 15000, 20000, 30000, 40000]})
-SMOKE = dict(rates=[2000, 4000], step_s=1.0, calls=10, setup_cps=50, hold_s=1.0,
+            peer_rates={"siproxd": [5000, 10000, 20000, 40000, 60000, 80000, 100000, 150000,
+                                    200000, 300000]})
+SMOKE = dict(rates=[2000, 4000], step_s=0.5, calls=10, setup_cps=50, hold_s=1.0,
              cpu_streams=10, sip_rates=[20], sip_s=1.0, reg_rates=[20], ceiling_s=0.5,
              repeats=REPEATS,
              peer_calls={"siproxd": 10}, peer_rates={"siproxd": [2000, 4000]})
@@ -1014,6 +1015,7 @@ def hold_calls(relay, load, ports, n, secs):
     p99_ok = 0 <= st["p99_us"] <= P99_MAX_US
     res = {"calls": n, "held": held, "still_set_up": alive, "seconds": secs,
            "loss": st["loss"], "p99_us": st["p99_us"], "duplicates": st["duplicates"],
+           "sent_pps": st["sent_pps"], "generator_short": st["generator_short"],
            "error": st["error"], "all_held": held == n and p99_ok and not st["error"]}
     log("  hold %d calls %.0f s: %d held (per call < 0.1%% loss), loss %s, p99 %d us%s"
         % (n, secs, held, st["loss"], st["p99_us"], "" if res["all_held"] else " FAIL"))
@@ -1274,7 +1276,8 @@ def summarise(result):
         cells.append("%s-%s pps, p99 %s-%s µs" % (format(m["forwarded_spread"][0], ","),
                                                   format(m["forwarded_spread"][1], ","),
                                                   *m["p99_spread_us"]) if m else "n/a")
-    lines.append("| spread of the max over its 3 repeats | %s |" % " | ".join(cells))
+    lines.append("| spread of the max over its %d repeats | %s |"
+                 % (result.get("config", {}).get("repeats", REPEATS), " | ".join(cells)))
     result["ratios"] = ratios
     result["ratios_to_userspace"] = ratios if base_name == "userspace" else None
     g = result.get("generator", {})
