@@ -164,6 +164,9 @@ def test_every_engine_has_nonzero_figures(result):
         assert held["calls"] > 0 and held["tried"][-1]["all_held"], held
         assert held["tried"][-1]["held"] == held["calls"] == held["tried"][-1]["still_set_up"]
         assert r["memory"]["rss_kib_per_1000_calls"] > 0
+        # The latch window outlasts the set-up of a full run's calls.
+        full = bench_module().FULL
+        assert r["rtp_latch_window_s"] > 3 * full["calls"] / full["setup_cps"] + 30
     for e in ("tc", "xdp"):
         assert res["engines"][e]["memory"]["kernel_map_bytes"] > 0
 

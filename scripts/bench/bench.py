@@ -1051,6 +1051,7 @@ def run_engine(engine, prefix, work, cfg, gen):
         gw = start_relay(engine, topo, work, calls)
         if not peer:
             res["engine_log"] = [l for l in gw.log().splitlines() if "rtp engine" in l]
+            res["rtp_latch_window_s"] = LATCH_WINDOW_S
         rss0 = rss_kib(gw.pid)
         ports, setup_s = gw.setup(calls, cfg["setup_cps"])
         # Before `sipmasqctl calls` could run again: the daemon's JSON answer
