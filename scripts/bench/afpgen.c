@@ -176,8 +176,12 @@ static int do_send(int argc, char **argv)
 		}
 		next++;
 		/* Paced: a burst leaves at once when its last frame is stamped
-		 * (both directions' parts). Unpaced: a batch at a time. */
-		if (pace.rate_pps ? pace.burst_left > 0 && o->n < AFP_BATCH : o->n < AFP_BATCH)
+		 * (both directions' parts). Phones: the frames due by now leave
+		 * together (one sendmmsg), the next one when it is due.
+		 * Unpaced: a batch at a time. */
+		if (out[0].n < AFP_BATCH && out[1].n < AFP_BATCH &&
+		    (pace.jitter_ns ? xg_pace_next_due(&pace, next) <= now
+		     : pace.rate_pps ? pace.burst_left > 0 : 1))
 			continue;
 		for (int i = 0; i < a.ndir; i++) {
 			int r = afp_flush(&out[i]);

@@ -132,6 +132,13 @@ static __always_inline __u64 xg_jitter(__u64 next, __u64 jitter_ns)
 	return jitter_ns ? ((next * 0x9e3779b97f4a7c15ull) >> 24) % jitter_ns : 0;
 }
 
+/* When frame number next is due in the phones shape (jitter_ns set):
+ * CLOCK_MONOTONIC ns. */
+static __always_inline __u64 xg_pace_next_due(const struct xg_pace *p, __u64 next)
+{
+	return p->start_ns + next * 1000000000u / p->rate_pps + xg_jitter(next, p->jitter_ns);
+}
+
 /* Whether frame number next (counted over all streams from 0) may leave at
  * now: 1 when it is due or belongs to a burst under way, 0 when the caller
  * should try again later. After losing its CPU the generator catches up by
@@ -149,8 +156,7 @@ static __always_inline int xg_pace_due(struct xg_pace *p, __u64 next, __u64 now)
 	if (p->jitter_ns) {
 		/* Phones: every frame on its own stream's 20 ms clock (the
 		 * harness gives rate = streams x 50), late by its jitter. */
-		if (now < p->start_ns + next * 1000000000u / p->rate_pps +
-			  xg_jitter(next, p->jitter_ns))
+		if (now < xg_pace_next_due(p, next))
 			return 0;
 		due = (now - p->start_ns) * p->rate_pps / 1000000000u;
 		if (due > next + XG_LAG_MAX)
