@@ -1037,7 +1037,8 @@ def hold_calls(relay, load, ports, n, secs):
            # packets than the calls would send.
            "all_held": held == n and p99_ok and not st["error"] and not st["generator_short"]}
     log("  hold %d calls %.0f s: %d held (per call < 0.1%% loss), loss %s, p99 %d us%s"
-        % (n, secs, held, st["loss"], st["p99_us"], "" if res["all_held"] else " FAIL"))
+        % (n, secs, held, st["loss"], st["p99_us"],
+           "" if res["all_held"] else " FAIL: %s" % st["why_failed"]))
     return res
 
 
@@ -1133,7 +1134,9 @@ def run_engine(engine, prefix, work, cfg, gen):
         # Concurrent G.711 calls held, measured: every call set up first,
         # then fewer (90% of those held) if not all were held; at most 3 tries.
         res["calls_held"] = {"calls": 0, "tried": []}
-        n = ncalls
+        # No more calls than the generator can load in the phones shape
+        # (measured at start): above it every try falls short.
+        n = min(ncalls, gen.get("phones_ceiling_pps", 0) // (2 * PHONE_PPS) or ncalls)
         for _ in range(3):
             t = hold_calls(gw, load, ports, n, cfg["hold_s"])
             res["calls_held"]["tried"].append(t)
@@ -1278,9 +1281,12 @@ def summarise(result):
         engines[e]["generator_bound"] = e in bound
     # Calls held short of the calls set up where a try's generator fell
     # short of the calls' rate: the relay may hold more.
-    calls_bound = [e for e in names if any(
-        t.get("generator_short") for t in dig(engines[e], ("calls_held", "tried")) or [])
-        and dig(engines[e], ("calls_held", "calls")) != engines[e].get("calls_set_up")]
+    g_phones = result.get("generator", {}).get("phones_ceiling_pps", 0)
+    calls_bound = [e for e in names if dig(engines[e], ("calls_held", "calls")) is not None
+                   and dig(engines[e], ("calls_held", "calls")) != engines[e].get("calls_set_up")
+                   and (any(t.get("generator_short") for t in
+                            dig(engines[e], ("calls_held", "tried")) or []) or
+                        2 * PHONE_PPS * engines[e]["calls_set_up"] > g_phones)]
     for label, path, unit in FIGURES:
         cells = []
         for e in names:
