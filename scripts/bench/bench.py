@@ -14,13 +14,17 @@ PACKET_QDISC_BYPASS, sendmmsg); same frames, pacing and payload. The
 gateway's veths run threaded NAPI pinned to CPU 1 with sipmasq; the
 generator spins on CPU 0.
 
-Figures per engine: max forwarded pps with < 0.1% loss (stepped paced rate),
-one-way delay p50/p99 at 50% of it, CPU of the gateway (NAPI threads +
-sipmasq) per 1000 streams at 50 pps, concurrent calls held with < 0.1% loss,
-the delay from a stream's first packet to kernel forwarding, sipmasq RSS and
-kernel map memory per 1000 calls. SIP (userspace engine): call setups/s at
-increasing rates until a call fails, registrations/s. Every figure is printed
-with its ratio to the userspace engine of the same run.
+Figures per engine: max forwarded pps (the highest stepped paced rate passing
+3 of 3 repeats with < 0.1% loss, counted per stream, and p99 one-way delay
+<= 20 ms over the step), one-way delay p50/p99 at 50% of it, CPU of every
+consumer of the gateway's work (relay, NAPI threads, ksoftirqd) per packet
+forwarded and per 1000 streams at 50 pps (phones shape), concurrent calls
+held (measured per call), the delay from a stream's first packet to kernel
+forwarding, relay RSS and kernel map memory per 1000 calls. With --peers,
+rtpengine (userspace relay, ng protocol) and siproxd run the same way in
+the same run. SIP (userspace engine): call setups/s at increasing rates
+until a call fails, registrations/s. Every figure is printed with its ratio
+to rtpengine (--peers), else to sipmasq's userspace engine, of the same run.
 
 Writes OUT/result.json, OUT/result.md, OUT/load.dat and OUT/throughput.png.
 Root only; only namespaces of its own receive traffic; removes them on exit.
