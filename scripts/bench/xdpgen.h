@@ -158,9 +158,15 @@ static __always_inline int xg_pace_due(struct xg_pace *p, __u64 next, __u64 now)
 		 * harness gives rate = streams x 50), late by its jitter. */
 		if (now < xg_pace_next_due(p, next))
 			return 0;
-		due = (now - p->start_ns) * p->rate_pps / 1000000000u;
-		if (due > next + XG_LAG_MAX)
-			p->start_ns += (due - next - XG_LAG_MAX) * 1000000000u / p->rate_pps;
+		/* Behind only past the jitter: slots whose latest due time
+		 * passed (a lag rule on the slots alone would keep every frame
+		 * waiting for its own jitter: one frame per ~1 ms). */
+		if (now > p->start_ns + p->jitter_ns) {
+			due = (now - p->start_ns - p->jitter_ns) * p->rate_pps / 1000000000u;
+			if (due > next + XG_LAG_MAX)
+				p->start_ns += (due - next - XG_LAG_MAX) * 1000000000u /
+					       p->rate_pps;
+		}
 		return 1;
 	}
 	due = (now - p->start_ns) * p->rate_pps / 1000000000u;
