@@ -1148,7 +1148,10 @@ def run_engine(engine, prefix, work, cfg, gen):
                 res["calls_held"].update(calls=n, seconds=cfg["hold_s"], loss=t["loss"],
                                          p99_us=t["p99_us"])
                 break
-            n = min(n - 1, int(t["held"] * 0.9))
+            # 90% of the calls held, or of what the relay forwarded when a
+            # saturated relay spread its loss over every call (none held).
+            fwd = int(n * (1 - t["loss"]) * 0.9) if t["loss"] is not None else 0
+            n = min(n - 1, max(int(t["held"] * 0.9), fwd))
             if n <= 0:
                 break
     finally:
