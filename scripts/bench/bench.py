@@ -1293,7 +1293,7 @@ def summarise(result):
                    and dig(engines[e], ("calls_held", "calls")) != engines[e].get("calls_set_up")
                    and (any(t.get("generator_short") for t in
                             dig(engines[e], ("calls_held", "tried")) or []) or
-                        2 * PHONE_PPS * engines[e]["calls_set_up"] > g_phones)]
+                        2 * PHONE_PPS * engines[e].get("calls_set_up", 0) > g_phones)]
     for label, path, unit in FIGURES:
         cells = []
         for e in names:
