@@ -135,7 +135,7 @@ static int do_send(int argc, char **argv)
 	static struct afp_out out[2];
 	struct xg_send_args a;
 	struct xg_pace pace;
-	uint64_t sent = 0, next = 0, start, end;
+	uint64_t sent = 0, next = 0, start, end, late;
 	uint32_t nstreams, nstreams0;
 	int rc;
 
@@ -147,11 +147,13 @@ static int do_send(int argc, char **argv)
 			goto out;
 	nstreams0 = (uint32_t)a.dir[0].nports;
 	nstreams = nstreams0 + (a.ndir == 2 ? (uint32_t)a.dir[1].nports : 0);
-	pace = (struct xg_pace){ .rate_pps = (uint64_t)a.rate_pps, .burst = a.burst };
-	start = xg_now_ns();
+	pace = (struct xg_pace){ .rate_pps = (uint64_t)a.rate_pps, .burst = a.burst,
+				 .jitter_ns = a.jitter_ns };
+	late = xg_wait_start(&a);
+	start = a.start_ns;
 	pace.start_ns = start;
 	end = start + (uint64_t)(a.seconds * 1e9);
-	for (uint64_t now = start; now < end; now = xg_now_ns()) {
+	for (uint64_t now = xg_now_ns(); now < end; now = xg_now_ns()) {
 		/* Streams are numbered over both directions, as in xdpgen.bpf.c:
 		 * the first direction's, then the second's (one port table). */
 		uint32_t stream = (uint32_t)(next % nstreams);
@@ -159,13 +161,27 @@ static int do_send(int argc, char **argv)
 
 		if (!xg_pace_due(&pace, next, now))
 			continue;
+		if (next == a.drop_at) {   /* injected loss: counted as sent */
+			next++;
+			sent++;
+			continue;
+		}
 		xg_stamp((struct xg_frame *)o->frame[o->n], a.dir[0].port[stream], stream,
 			 (uint32_t)(next / nstreams), now);
 		o->n++;
+		if (next == a.dup_at && o->n < AFP_BATCH) {   /* injected duplicate */
+			memcpy(o->frame[o->n], o->frame[o->n - 1], XG_FRAME_LEN);
+			o->n++;
+			sent--;   /* the copy is not a frame sent */
+		}
 		next++;
 		/* Paced: a burst leaves at once when its last frame is stamped
-		 * (both directions' parts). Unpaced: a batch at a time. */
-		if (pace.rate_pps ? pace.burst_left > 0 && o->n < AFP_BATCH : o->n < AFP_BATCH)
+		 * (both directions' parts). Phones: the frames due by now leave
+		 * together (one sendmmsg), the next one when it is due.
+		 * Unpaced: a batch at a time. */
+		if (out[0].n < AFP_BATCH && out[1].n < AFP_BATCH &&
+		    (pace.jitter_ns ? xg_pace_next_due(&pace, next) <= now
+		     : pace.rate_pps ? pace.burst_left > 0 : 1))
 			continue;
 		for (int i = 0; i < a.ndir; i++) {
 			int r = afp_flush(&out[i]);
@@ -184,7 +200,7 @@ static int do_send(int argc, char **argv)
 
 		sent += r > 0 ? (uint64_t)r : 0;
 	}
-	xg_print_sent(sent, start, nstreams);
+	xg_print_sent(sent, start, nstreams, late);
 	rc = 0;
 out:
 	for (int i = 0; i < 2; i++)

@@ -14,13 +14,17 @@ PACKET_QDISC_BYPASS, sendmmsg); same frames, pacing and payload. The
 gateway's veths run threaded NAPI pinned to CPU 1 with sipmasq; the
 generator spins on CPU 0.
 
-Figures per engine: max forwarded pps with < 0.1% loss (stepped paced rate),
-one-way delay p50/p99 at 50% of it, CPU of the gateway (NAPI threads +
-sipmasq) per 1000 streams at 50 pps, concurrent calls held with < 0.1% loss,
-the delay from a stream's first packet to kernel forwarding, sipmasq RSS and
-kernel map memory per 1000 calls. SIP (userspace engine): call setups/s at
-increasing rates until a call fails, registrations/s. Every figure is printed
-with its ratio to the userspace engine of the same run.
+Figures per engine: max forwarded pps (the highest stepped paced rate passing
+3 of 3 repeats with < 0.1% loss, counted per stream, and p99 one-way delay
+<= 20 ms over the step), one-way delay p50/p99 at 50% of it, CPU of every
+consumer of the gateway's work (relay, NAPI threads, ksoftirqd) per packet
+forwarded and per 1000 streams at 50 pps (phones shape), concurrent calls
+held (measured per call), the delay from a stream's first packet to kernel
+forwarding, relay RSS and kernel map memory per 1000 calls. With --peers,
+rtpengine (userspace relay, ng protocol) and siproxd run the same way in
+the same run. SIP (userspace engine): call setups/s at increasing rates
+until a call fails, registrations/s. Every figure is printed with its ratio
+to rtpengine (--peers), else to sipmasq's userspace engine, of the same run.
 
 Writes OUT/result.json, OUT/result.md, OUT/load.dat and OUT/throughput.png.
 Root only; only namespaces of its own receive traffic; removes them on exit.
@@ -60,11 +64,32 @@ GEN_CPU, GW_CPU = "0", "1"
 PHONE, PHONE_RTP = "10.0.0.2", 40000
 FAR, FAR_RTP = "198.51.100.2", 40002
 LOSS_MAX = 0.001
+# A step passes only with its p99 one-way delay within this bound (µs),
+# measured over the step's frames (a G.711 jitter buffer's order).
+P99_MAX_US = 20000
 BURST = 16   # frames the generator sends back to back (xdpgen.h: xg_pace_due)
+# The phones shape: each stream its own 20 ms clock, every frame late by up
+# to this much (xg_jitter), one frame at a time.
+PHONE_PPS, PHONE_JITTER_NS = 50, 2000000
 # A step counts only when the generator sent at least this share of the
-# offered rate: on a shared machine it loses its core now and then (it
-# catches up at most XG_LAG_MAX frames), so it falls a few % short.
-GEN_SHORT = 0.85
+# offered rate (it loses its core now and then, and catches up at most
+# XG_LAG_MAX frames).
+GEN_SHORT = 0.98
+# A rate is the max only when it passes this many repeats out of as many.
+REPEATS = 3
+# Frames arriving later than this after the step's last send are late (lost),
+# not delivered: no settle time counts (the delay bound itself).
+GRACE_S = P99_MAX_US / 1e6
+# Between arming the sink and the generator's first frame: its process start
+# (and, for xdpgen, its BPF load).
+START_LEAD_S = 0.4
+# sipmasq's rtp_latch_window for the bench: longer than a run (it counts
+# from a call's last offer/answer; the default, 10 s, is shorter than the
+# set-up of 10,000 calls at 1000/s).
+LATCH_WINDOW_S = 3600
+# How far the kernel's count of the frames that reached the gateway may be
+# from the generator's "sent" (SIP and ARP on the same interfaces).
+SENT_CHECK_TOL, SENT_CHECK_SLACK = 0.002, 20
 # The daemon holds 4 sockets per call (RTP and RTCP on both legs), whatever
 # the engine: the calls one run can hold are bounded by RLIMIT_NOFILE.
 NOFILE_HARD = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -74,9 +99,17 @@ FULL = dict(rates=[10000, 20000, 30000, 40000, 50000, 75000, 100000, 150000, 200
                    300000, 400000, 600000, 800000, 1000000, 1200000, 1500000, 2000000],
             step_s=2.0, calls=10000, setup_cps=1000, hold_s=30.0, cpu_streams=1000, perf=True,
             sip_rates=[500, 1000, 2000, 3000, 4000], sip_s=3.0,
-            reg_rates=[500, 1000, 2000, 4000, 6000, 8000], ceiling_s=2.0)
-SMOKE = dict(rates=[2000, 4000], step_s=1.0, calls=10, setup_cps=50, hold_s=1.0,
-             cpu_streams=10, sip_rates=[20], sip_s=1.0, reg_rates=[20], ceiling_s=0.5)
+            reg_rates=[500, 1000, 2000, 4000, 6000, 8000], ceiling_s=2.0, repeats=REPEATS,
+            # siproxd crashes above about 256 calls (select(), FD_SETSIZE).
+            peer_calls={"siproxd": 200},
+            peer_rates={"siproxd": [5000, 10000, 20000, 40000, 60000, 80000, 100000, 150000,
+                                    200000, 300000]})
+SMOKE = dict(rates=[2000, 4000], step_s=0.5, calls=10, setup_cps=50, hold_s=1.0,
+             cpu_streams=10, sip_rates=[20], sip_s=1.0, reg_rates=[20], ceiling_s=1.0,
+             repeats=REPEATS,
+             peer_calls={"siproxd": 10}, peer_rates={"siproxd": [2000, 4000]})
+PEERS = ("rtpengine", "siproxd")
+SIPMASQ_ENGINES = ("xdp", "tc", "userspace")
 
 
 def log(msg):
@@ -191,7 +224,9 @@ def rss_kib(pid):
 
 
 class Sink:
-    """xdpgen sink on the far end: counts bench frames and their delay."""
+    """xdpgen sink on the far ends: counts the bench frames of an armed step
+    (per stream: duplicates, reordering; apart: frames of a previous step and
+    frames arriving after the step's end) and their delay."""
 
     def __init__(self, topo, ns, ifname, other=()):
         self.p = topo.popen(ns, [XDPGEN, "sink", ifname] + list(other), stdin=subprocess.PIPE,
@@ -208,6 +243,75 @@ class Sink:
         self.p.stdin.write(cmd + "\n")
         self.p.stdin.flush()
         return self._read()
+
+    def arm(self, start_ns, end_ns):
+        """A step: frames sent from start_ns on, arriving until end_ns
+        (CLOCK_MONOTONIC, as time.monotonic_ns())."""
+        return self.ask("arm %d %d" % (start_ns, end_ns))
+
+    def streams(self, n):
+        """Frames delivered per stream (duplicates not counted), streams 0..n."""
+        return self.ask("streams %d" % n)["unique"]
+
+
+def link_stats(topo, ns):
+    """ifname -> (rx packets, rx dropped, tx packets, tx dropped) in ns."""
+    out = subprocess.run(["ip", "-n", "%s-%s" % (topo.prefix, ns), "-s", "-j", "link", "show"],
+                         capture_output=True, text=True, check=True).stdout
+    res = {}
+    for l in json.loads(out):
+        st = l.get("stats64", {})
+        rx, tx = st.get("rx", {}), st.get("tx", {})
+        res[l["ifname"]] = (rx.get("packets", 0), rx.get("dropped", 0), tx.get("packets", 0),
+                            tx.get("dropped", 0))
+    return res
+
+
+def gateway_counters(topo):
+    """Packets the gateway's interfaces received (and dropped on receive),
+    and what the generator's interfaces transmitted (and dropped)."""
+    gw, lan, wan = link_stats(topo, "gw"), link_stats(topo, "lan"), link_stats(topo, "wan")
+    z = (0, 0, 0, 0)
+    g = [gw.get("gwlan", z)[i] + gw.get("gwwan", z)[i] for i in range(4)]
+    t = [lan.get("lan0", z)[i] + wan.get("wan0", z)[i] for i in range(4)]
+    return {"gw_rx": g[0], "gw_rx_dropped": g[1], "gen_tx": t[2], "gen_tx_dropped": t[3]}
+
+
+def step_figures(sent, snap, per_stream=None, nstreams=0):
+    """The loss accounting of one step, from the generator's result line
+    (sent) and the sink's snapshot (snap, per_stream: frames delivered per
+    stream without duplicates). Frames of a previous step and frames after
+    the step's end are never delivered. More delivered than sent, on the
+    whole or on one stream, is an error, never 0% loss. Returns a dict:
+    lost, loss (None on an error), error (or None), duplicates, reordered,
+    streams_lossy."""
+    n_sent = sent["sent"]
+    unique = snap["received"] - snap["duplicates"]
+    res = {"sent": n_sent, "received": snap["received"], "delivered": unique,
+           "lost": n_sent - unique, "duplicates": snap["duplicates"],
+           "reordered": snap["reordered"], "too_old": snap.get("too_old", 0),
+           "prev_step": snap["prev_step"], "after_end": snap["after_end"],
+           "delay_overflow": snap["overflow"], "error": None}
+    errors = []
+    if unique > n_sent:
+        errors.append("%d frames delivered of %d sent" % (unique, n_sent))
+    if per_stream is not None and nstreams:
+        # Frame i of the generator went to stream i % nstreams.
+        base, extra = divmod(n_sent, nstreams)
+        lossy, over = 0, 0
+        for i, got in enumerate(per_stream[:nstreams]):
+            want = base + (1 if i < extra else 0)
+            if got > want:
+                over += 1
+            elif got < want:
+                lossy += 1
+        res["streams_lossy"] = lossy
+        if over:
+            errors.append("%d streams delivered more than was sent on them" % over)
+    if errors:
+        res["error"] = "; ".join(errors)
+    res["loss"] = None if errors else (round(res["lost"] / n_sent, 6) if n_sent else 1.0)
+    return res
 
 
 class Gateway:
@@ -232,7 +336,11 @@ class Gateway:
                     # per-source flood limits and the table limits.
                     "max_registrations = 1000000\nmax_calls = 1000000\n"
                     "sip_rate_limit = 0\nsip_rate_limit_registered = 0\n"
-                    % (high, engine, self.pin, self.sock))
+                    # Setting up 10,000 calls at 1000/s takes 10 s, the
+                    # default window: the first calls' streams would no
+                    # longer latch when the load starts.
+                    "rtp_latch_window = %d\n"
+                    % (high, engine, self.pin, self.sock, LATCH_WINDOW_S))
         self.logf = open(self.log_path, "w")
         # The userspace relay holds 4 sockets per call.
         self.p = topo.popen("gw", ["prlimit", "--nofile=%d" % NOFILE_HARD, SIPMASQ,
@@ -270,6 +378,19 @@ class Gateway:
                              capture_output=True, text=True, timeout=60, check=True).stdout
         return json.loads(out)
 
+    def pids(self):
+        return [self.pid]
+
+    def setup(self, n, cps):
+        """n calls through sipmasq with sipp: (Streams in call order, seconds)."""
+        _, secs = setup_calls(self.topo, self, self.work, n, cps)
+        return relay_ports(self), secs
+
+    def alive(self, streams):
+        """How many of the calls of streams the daemon still holds."""
+        have = set(relay_ports(self).priv)
+        return sum(1 for p in streams.priv if p in have)
+
     def map_memory(self):
         """bytes_memlock and max_entries of the pinned maps."""
         total, entries = 0, 0
@@ -293,6 +414,188 @@ class Gateway:
                 self.p.kill()
         self.logf.close()
         shutil.rmtree(self.pin, ignore_errors=True)
+
+
+RTPENGINE = os.environ.get("RTPENGINE_BIN", "/usr/bin/rtpengine")
+SIPROXD = os.environ.get("SIPROXD_BIN", "/var/tmp/smq-bench-peers/siproxd/sbin/siproxd")
+NG = "127.0.0.1:2223"
+# The caller's From (uac_hold.xml): sipmasq needs no registration; siproxd
+# proxies only for a registered AOR (reg_uac.xml's first: bench1@FAR).
+FROM_AOR = "sip:bench@%s" % PHONE
+SIPROXD_AOR = "sip:bench1@%s" % FAR
+
+
+class RtpEngine:
+    """rtpengine (Debian's rtpengine-daemon) as the gateway's relay: its
+    userspace relay (--table=-1: no kernel forwarding), one worker thread,
+    pinned and prioritised as sipmasq; calls set up through its ng control
+    protocol with the bench call flow's offer and answer (ng_calls.py)."""
+
+    engine = "rtpengine"
+
+    def __init__(self, topo, work, calls):
+        self.topo, self.work = topo, work
+        self.log_path = os.path.join(work, "rtpengine.log")
+        self.logf = open(self.log_path, "w")
+        topo.run("gw", ["ip", "link", "set", "lo", "up"])
+        high = min(20000 + calls * 4 + 400, 65000)
+        self.p = topo.popen("gw", ["prlimit", "--nofile=%d" % NOFILE_HARD, RTPENGINE,
+                                   "--foreground", "--log-stderr", "--config-file=none",
+                                   "--table=-1", "--interface=priv/10.0.0.1",
+                                   "--interface=pub/198.51.100.1", "--listen-ng=" + NG,
+                                   "--port-min=20000", "--port-max=%d" % high,
+                                   "--num-threads=1", "--timeout=3600",
+                                   "--silent-timeout=3600", "--log-level=4"],
+                            cpu=GW_CPU, stdout=self.logf, stderr=subprocess.STDOUT)
+        time.sleep(1.0)
+        if self.p.poll() is not None:
+            raise RuntimeError("rtpengine exited: %s" % self.log()[-2000:])
+        self.pid = self.p.pid
+        realtime(self.pid)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def pids(self):
+        return [self.pid]
+
+    def setup(self, n, cps):
+        t0 = time.time()
+        out = self.topo.run("gw", [sys.executable, os.path.join(BENCH, "ng_calls.py"), NG,
+                                   str(n), "%s:%d" % (PHONE, PHONE_RTP),
+                                   "%s:%d" % (FAR, FAR_RTP)], timeout=60 + n / 50)
+        pairs = json.loads(out)
+        return Streams([a for a, _ in pairs], [b for _, b in pairs]), time.time() - t0
+
+    def alive(self, streams):
+        return None   # not asked: its calls time out only after an hour
+
+    def map_memory(self):
+        return 0, 0
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+        self.logf.close()
+
+
+class Siproxd:
+    """siproxd (built from ../shared/peers, a black box) as the gateway: SIP
+    proxy and its own RTP relay; calls set up with sipp through it as
+    through sipmasq; the relay ports are read from the SDP sipp received
+    (-trace_msg), the private one in the 200 at the phone, the public one in
+    the INVITE at the far end."""
+
+    engine = "siproxd"
+
+    def __init__(self, topo, work, calls):
+        self.topo, self.work = topo, work
+        if not os.access(SIPROXD, os.X_OK):
+            raise RuntimeError("%s missing: scripts/bench/build-siproxd.sh (or SIPROXD_BIN)"
+                               % SIPROXD)
+        self.log_path = os.path.join(work, "siproxd.log")
+        self.logf = open(self.log_path, "w")
+        conf = os.path.join(work, "siproxd.conf")
+        high = min(20000 + calls * 4 + 400, 65000)
+        with open(conf, "w") as f:
+            f.write("if_inbound = gwlan\nif_outbound = gwwan\nsip_listen_port = 5060\n"
+                    "daemonize = 0\nsilence_log = 0\nrtp_proxy_enable = 1\n"
+                    "rtp_port_low = 20000\nrtp_port_high = %d\nrtp_timeout = 3600\n"
+                    "registration_file = %s/siproxd_registrations\n"
+                    "pid_file = %s/siproxd.pid\ndebug_level = 0\n" % (high, work, work))
+        self.p = topo.popen("gw", [SIPROXD, "-c", conf], cpu=GW_CPU, stdout=self.logf,
+                            stderr=subprocess.STDOUT)
+        time.sleep(1.0)
+        if self.p.poll() is not None:
+            raise RuntimeError("siproxd exited: %s" % self.log()[-2000:])
+        self.pid = self.p.pid
+        realtime(self.pid)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def pids(self):
+        return [self.pid]
+
+    def setup(self, n, cps):
+        scen = os.path.join(BENCH, "sipp")
+        tdir = os.path.join(self.work, "siproxd-sipp")
+        os.makedirs(tdir, exist_ok=True)
+        uas_log, uac_log = os.path.join(tdir, "uas.log"), os.path.join(tdir, "uac.log")
+        # siproxd proxies only for registered phones (it tells outgoing
+        # requests by their source matching a registered Contact): the
+        # phone registers once, through it, with a sipp registrar.
+        reg = [sipp(self.topo, "wan", ["-sf", os.path.join(scen, "reg_uas.xml"), "-i", FAR,
+                                       "-p", "5060", "-m", "1"])]
+        time.sleep(0.3)
+        reg.append(sipp(self.topo, "lan", ["-sf", os.path.join(scen, "reg_uac.xml"), "-i",
+                                           PHONE, "-p", "5063", "-rsa", "10.0.0.1:5060",
+                                           "-key", "domain", FAR, "-m", "1", FAR]))
+        if wait_all(reg, 15) != [0, 0]:
+            raise RuntimeError("the phone's REGISTER through siproxd failed: %s"
+                               % self.log()[-2000:])
+        sipp(self.topo, "wan", ["-sf", os.path.join(scen, "uas_hold.xml"), "-i", FAR, "-p",
+                                "5070", "-mp", "16000", "-key", "rtpport", str(FAR_RTP),
+                                "-m", str(n), "-trace_msg", "-message_file", uas_log])
+        time.sleep(0.3)
+        sipp(self.topo, "lan", ["-sf", os.path.join(scen, "uac_hold.xml"), "-i", PHONE,
+                                "-p", "5062", "-mp", "6000", "-rsa", "10.0.0.1:5060",
+                                "-key", "to", "sip:bench@%s:5070" % FAR,
+                                "-key", "from", SIPROXD_AOR, "-key", "rtpport",
+                                str(PHONE_RTP), "-d", "3600000", "-m", str(n), "-l", str(n),
+                                "-r", str(cps), "-trace_msg", "-message_file", uac_log,
+                                FAR + ":5070"])
+        t0 = time.time()
+        deadline = t0 + 30 + 3.0 * n / cps
+        priv, pub = {}, {}
+        while time.time() < deadline:
+            priv = sdp_ports(uac_log, "SIP/2.0 200")
+            pub = sdp_ports(uas_log, "INVITE ")
+            if len(set(priv) & set(pub)) >= n:
+                break
+            time.sleep(0.5)
+        ids = [c for c in priv if c in pub]
+        return Streams([priv[c] for c in ids], [pub[c] for c in ids]), time.time() - t0
+
+    def alive(self, streams):
+        return None if self.p.poll() is None else 0
+
+    def map_memory(self):
+        return 0, 0
+
+    def stop(self):
+        RtpEngine.stop(self)
+
+
+def sdp_ports(path, first_line):
+    """Call-ID -> audio port of the SDP of the messages starting with
+    first_line in a sipp message trace, in order of appearance."""
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return {}
+    out = {}
+    # Each message of the trace follows a line of dashes and a line saying
+    # whether it was sent or received.
+    for msg in re.split(r"^-{20,}.*$", text, flags=re.M):
+        if "received" not in msg.split("\n\n", 1)[0]:
+            continue
+        m = re.search(r"^" + re.escape(first_line), msg, re.M)
+        if not m:
+            continue
+        msg = msg[m.start():]
+        cid = re.search(r"^Call-ID:\s*(\S+)", msg, re.M | re.I)
+        port = re.search(r"^m=audio (\d+)", msg, re.M)
+        if cid and port:
+            out.setdefault(cid.group(1), int(port.group(1)))
+    return out
 
 
 def sipp(topo, ns, argv):
@@ -325,7 +628,8 @@ def setup_calls(topo, gw, work, n, cps):
     time.sleep(0.3)
     sipp(topo, "lan", ["-sf", os.path.join(scen, "uac_hold.xml"), "-i", PHONE, "-p", "5062",
                        "-mp", "6000", "-rsa", "10.0.0.1:5060",
-                       "-key", "to", "sip:bench@%s:5070" % FAR, "-key", "rtpport", str(PHONE_RTP),
+                       "-key", "to", "sip:bench@%s:5070" % FAR, "-key", "from", FROM_AOR,
+                       "-key", "rtpport", str(PHONE_RTP),
                        "-d", "3600000", "-m", str(n), "-l", str(n), "-r", str(cps),
                        FAR + ":5070"])
     t0 = time.time()
@@ -341,7 +645,9 @@ def setup_calls(topo, gw, work, n, cps):
 
 class Streams:
     """The relay ports of the calls' media: private (where the phone sends)
-    and public (where the far end sends), one of each per call."""
+    and public (where the far end sends), one of each per call, in call
+    order: priv[i] and pub[i] are call i's. The generator numbers the
+    streams priv[0..n) then pub[0..n): call i is streams i and n + i."""
 
     def __init__(self, priv, pub):
         self.priv, self.pub = priv, pub
@@ -359,7 +665,7 @@ def relay_ports(gw):
         for s in c["streams"]:
             priv.append(int(s["private"]["relay"].rsplit(":", 1)[1]))
             pub.append(int(s["public"]["relay"].rsplit(":", 1)[1]))
-    return Streams(sorted(priv), sorted(pub))
+    return Streams(priv, pub)
 
 
 class Load:
@@ -370,6 +676,8 @@ class Load:
         self.topo, self.work, self.sink, self.gen = topo, work, sink, gen
         self.lan_mac = topo.mac("gw", "gwlan")
         self.wan_mac = topo.mac("gw", "gwwan")
+        # The gateway's addresses: where each direction's frames go.
+        self.dst = ("10.0.0.1", "198.51.100.1")
 
     def _ports(self, name, ports):
         path = os.path.join(self.work, name)
@@ -378,37 +686,70 @@ class Load:
         return "@" + path
 
     def settle(self, limit_s=20.0):
-        """The sink's figures once nothing arrives any more: an overloaded
-        userspace relay has up to a socket buffer per port queued, which
-        would otherwise arrive (late) in the next step."""
+        """Waits until nothing arrives any more (an overloaded userspace relay
+        has up to a socket buffer per port queued): those frames arrive after
+        the step's end and count as late, not delivered, and must not reach
+        the next step (where they would count as a previous step's)."""
         last, end = None, time.time() + limit_s
         while True:
             time.sleep(0.3)
             got = self.sink.ask("snap")
-            if (last is not None and got["received"] == last) or time.time() > end:
+            if (last is not None and got["after_end"] == last) or time.time() > end:
                 return got
-            last = got["received"]
+            last = got["after_end"]
 
-    def run(self, streams, rate, secs, burst=BURST):
-        """rate (pps) spread over all streams, both directions: private
-        ones out of lan0, public ones out of wan0."""
+    def run(self, streams, rate, secs, burst=BURST, jitter_ns=0, per_stream=False,
+            fault=None):
+        """rate (pps) spread over all streams, both directions: private ones
+        out of lan0, public ones out of wan0, in bursts of burst or (jitter_ns)
+        each stream on its own clock. The sink is armed for the step: frames
+        sent from its start, arriving until GRACE_S after its last send.
+        fault: extra environment of the generator (XG_DROP, XG_DUP)."""
         argv = [self.gen["binary"], "send", str(int(rate)), str(secs), str(burst),
-                "lan0", self.lan_mac, "%s:%d" % (PHONE, PHONE_RTP), "10.0.0.1",
+                "lan0", self.lan_mac, "%s:%d" % (PHONE, PHONE_RTP), self.dst[0],
                 self._ports("priv", streams.priv)]
         if streams.pub:
             argv += [self.topo.netns("wan").split("=", 1)[1], "wan0", self.wan_mac,
-                     "%s:%d" % (FAR, FAR_RTP), "198.51.100.1", self._ports("pub", streams.pub)]
-        self.sink.ask("reset")
-        out = self.topo.run("lan", argv, cpu=GEN_CPU, timeout=secs + 30, nice=True)
+                     "%s:%d" % (FAR, FAR_RTP), self.dst[1], self._ports("pub", streams.pub)]
+        start = time.monotonic_ns() + int(START_LEAD_S * 1e9)
+        end = start + int((secs + GRACE_S) * 1e9)
+        self.sink.arm(start, end)
+        env = ["env", "XG_START_NS=%d" % start, "XG_JITTER_NS=%d" % jitter_ns]
+        env += ["%s=%d" % kv for kv in (fault or {}).items()]
+        c0 = gateway_counters(self.topo)
+        out = self.topo.run("lan", env + argv, cpu=GEN_CPU, timeout=secs + 30, nice=True)
         sent = json.loads(out)
-        got = self.settle()
-        loss = 1.0 - got["received"] / sent["sent"] if sent["sent"] else 1.0
-        return {"offered_pps": int(rate), "sent_pps": int(sent["rate"]),
-                "forwarded_pps": int(got["received"] / sent["seconds"]) if sent["seconds"] else 0,
-                "sent": sent["sent"], "received": got["received"],
-                "loss": round(max(loss, 0.0), 6), "p50_us": got["p50_us"],
-                "p99_us": got["p99_us"], "p999_us": got["p999_us"],
-                "generator_short": sent["rate"] < GEN_SHORT * rate if rate else False}
+        # The step's own figures: everything the sink took until its end.
+        wait = end / 1e9 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        got = self.sink.ask("snap")
+        pst = self.sink.streams(len(streams)) if per_stream else None
+        late = self.settle()
+        c1 = gateway_counters(self.topo)
+        fig = step_figures(sent, got, pst, len(streams))
+        fig["after_end"] = late["after_end"]
+        cnt = {k: c1[k] - c0[k] for k in c0}
+        # The generator's "sent" against the kernel's counters: what reached
+        # the gateway's interfaces (or was dropped there, or by the veth
+        # when its ring was full) must be what the generator says it sent.
+        seen = cnt["gw_rx"] + cnt["gw_rx_dropped"] + cnt["gen_tx_dropped"]
+        fig["sent_check"] = dict(cnt, seen=seen,
+                                 ratio=round(seen / sent["sent"], 4) if sent["sent"] else None)
+        fig.update({"offered_pps": int(rate), "sent_pps": int(sent["rate"]),
+                    "forwarded_pps": int(fig["delivered"] / sent["seconds"])
+                    if sent["seconds"] else 0,
+                    "shape": "phones" if jitter_ns else "bursts of %d" % burst,
+                    "p50_us": got["p50_us"], "p99_us": got["p99_us"],
+                    "p999_us": got["p999_us"], "max_us": got["max_us"],
+                    "late_start_ms": round(sent.get("late_start_ns", 0) / 1e6, 1),
+                    "generator_short": sent["rate"] < GEN_SHORT * rate if rate else False})
+        fig["sent_check"]["ok"] = (sent["sent"] > 0 and abs(seen - sent["sent"]) <=
+                                   SENT_CHECK_TOL * sent["sent"] + SENT_CHECK_SLACK)
+        if pst is not None:
+            fig["per_stream"] = pst
+        fig["passed"], fig["why_failed"] = verdict(fig)
+        return fig
 
 
 def perf_start(work, target, secs):
@@ -461,23 +802,54 @@ def offload_delay(gw, load, port, rate=20000):
     return {}
 
 
+def verdict(step):
+    """(passed, why not): < 0.1% loss and p99 <= P99_MAX_US over the step,
+    no duplicate, no accounting error, the generator's "sent" confirmed by
+    the gateway's counters, and at (nearly) the offered rate."""
+    why = []
+    if step["error"]:
+        why.append(step["error"])
+    elif step["loss"] >= LOSS_MAX:
+        why.append("loss %.3f%%" % (100 * step["loss"]))
+    if step["duplicates"]:
+        why.append("%d duplicates" % step["duplicates"])
+    if step["p99_us"] < 0 or step["p99_us"] > P99_MAX_US:
+        why.append("p99 %s" % ("past the histogram" if step["p99_us"] < 0
+                               else "%d us" % step["p99_us"]))
+    if step["generator_short"]:
+        why.append("generator short (%d of %d pps)" % (step["sent_pps"], step["offered_pps"]))
+    if not step["sent_check"]["ok"]:
+        why.append("gateway saw %s of the frames sent" % step["sent_check"]["ratio"])
+    return not why, "; ".join(why) or None
+
+
 def passed(step):
-    """< 0.1% loss at (nearly) the offered rate."""
-    return step["loss"] < LOSS_MAX and not step["generator_short"]
+    return step["passed"]
 
 
 class NoGenerator(Exception):
     """The kernel refuses every load generator, or the sinks."""
 
 
-def gen_send(topo, binary, rate, secs, burst, port="9"):
+def gen_send(topo, binary, rate, secs, burst, port="@", jitter_ns=0):
     """One send of binary out of lan0 into the gateway (which has nothing on
     port): (exit status, result line or None, last line of stderr)."""
-    r = subprocess.run(topo.cmd("lan", [binary, "send", str(int(rate)), str(secs), str(burst),
+    if port == "@":
+        # As many streams as a run's calls: 2000 ports nobody listens on.
+        path = "/tmp/%s-ceiling-ports" % topo.prefix
+        with open(path, "w") as f:
+            f.write("".join("%d\n" % p for p in range(30000, 32000)))
+        port = "@" + path
+    else:
+        path = None
+    r = subprocess.run(topo.cmd("lan", ["env", "XG_JITTER_NS=%d" % jitter_ns,
+                                        binary, "send", str(int(rate)), str(secs), str(burst),
                                         "lan0", topo.mac("gw", "gwlan"),
                                         "%s:%d" % (PHONE, PHONE_RTP), "10.0.0.1", port],
                                 cpu=GEN_CPU, nice=True),
                        capture_output=True, text=True, timeout=secs + 30)
+    if path:
+        os.unlink(path)
     err = (r.stderr.strip().splitlines() or [""])[-1]
     return r.returncode, json.loads(r.stdout) if r.returncode == 0 else None, err
 
@@ -521,13 +893,41 @@ def choose_generator(prefix, secs, only=None):
             if only:
                 why = "asked for (-g %s)" % only
             rc, free, err = gen_send(topo, binary, 0, secs, 1)
-            if not rc:
-                rc, paced, err = gen_send(topo, binary, free["rate"], secs, BURST)
             if rc:
                 raise RuntimeError("generator %s: exit %d: %s" % (name, rc, err))
+            # The ceiling as the steps load it: paced in bursts of BURST,
+            # the highest rate it keeps within GEN_SHORT of, stepping down
+            # from its unpaced rate.
+            paced_tries, ceiling = [], 0
+            for f in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05):
+                rate = int(free["rate"] * f)
+                rc, paced, err = gen_send(topo, binary, rate, secs, BURST)
+                if rc:
+                    raise RuntimeError("generator %s: exit %d: %s" % (name, rc, err))
+                paced_tries.append({"offered_pps": rate, "sent_pps": int(paced["rate"])})
+                if paced["rate"] >= GEN_SHORT * rate:
+                    ceiling = rate
+                    break
+            # The same for the phones shape (one frame at a time, jitter):
+            # what the calls-held tries can load.
+            phones = 0
+            for f in (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05):
+                rate = int((ceiling or free["rate"]) * f)
+                rc, paced, err = gen_send(topo, binary, rate, secs, 1,
+                                          jitter_ns=PHONE_JITTER_NS)
+                if rc:
+                    raise RuntimeError("generator %s: exit %d: %s" % (name, rc, err))
+                paced_tries.append({"offered_pps": rate, "sent_pps": int(paced["rate"]),
+                                    "shape": "phones"})
+                if paced["rate"] >= GEN_SHORT * rate:
+                    phones = rate
+                    break
             return {"name": name, "binary": binary, "needs": needs, "why": why,
                     "refused": refused, "unpaced_pps": int(free["rate"]),
-                    "ceiling_pps": int(paced["rate"])}
+                    "ceiling_pps": ceiling, "phones_ceiling_pps": phones,
+                    "ceiling_tries": paced_tries,
+                    "ceiling_rule": "highest paced rate (bursts of %d) sent within %d%%"
+                                    % (BURST, round(100 * (1 - GEN_SHORT)))}
         raise NoGenerator("the kernel refuses %s: " % ("the load generator asked for" if only
                                                        else "every load generator") +
                           "; ".join("%s: %s" % kv for kv in refused.items()))
@@ -535,24 +935,154 @@ def choose_generator(prefix, secs, only=None):
         topo.down()
 
 
+def ksoftirqd_threads():
+    """pids of the ksoftirqd threads: softirq work the gateway's interfaces
+    hand over to them is the gateway's CPU too."""
+    out = []
+    for d in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            with open(d) as f:
+                if f.read().startswith("ksoftirqd/"):
+                    out.append(int(d.split("/")[2]))
+        except OSError:
+            continue
+    return out
+
+
+class CpuMeter:
+    """CPU time of every consumer of the gateway's work: the relay's
+    processes, the gateway's NAPI threads and the ksoftirqd threads."""
+
+    def __init__(self, relay, napi):
+        self.groups = {"relay": relay.pids(), "napi": napi, "ksoftirqd": ksoftirqd_threads()}
+        self.t0 = time.time()
+        self.c0 = {k: cpu_seconds(v) for k, v in self.groups.items()}
+
+    def stop(self, packets):
+        """CPU of each group over the interval, and ns per packet forwarded."""
+        el = time.time() - self.t0
+        used = {k: cpu_seconds(v) - self.c0[k] for k, v in self.groups.items()}
+        total = sum(used.values())
+        res = {"%s_core_pct" % k: round(100.0 * v / el, 2) for k, v in used.items()}
+        res.update(core_pct=round(100.0 * total / el, 2), forwarded_packets=packets,
+                   ns_per_packet=round(total * 1e9 / packets) if packets else None)
+        return res
+
+
+def forwarded(step):
+    """Packets the relay forwarded in a step: delivered in time or late."""
+    return step["delivered"] + step["after_end"]
+
+
+def log_step(engine, st):
+    log("  %s %7d pps (%s): sent %7d fwd %7d loss %s p50 %d us p99 %d us%s"
+        % (engine, st["offered_pps"], st["shape"], st["sent_pps"], st["forwarded_pps"],
+           "%.4f%%" % (100 * st["loss"]) if st["loss"] is not None else "ERROR",
+           st["p50_us"], st["p99_us"], "" if st["passed"] else " FAIL: %s" % st["why_failed"]))
+
+
+def search_max(engine, load, ports, rates, secs, repeats):
+    """The highest offered rate that passes `repeats` of `repeats` trials
+    (bursts of BURST), stepping up; stops at saturation (>= 5% loss or an
+    accounting error) or after two failing rates in a row. Returns (steps, best): best is {offered_pps, forwarded_pps
+    (median of the repeats), spread: min/max of forwarded and p99} or None."""
+    steps, best, fails = [], None, 0
+    for rate in rates:
+        trials = []
+        for r in range(repeats):
+            st = load.run(ports, rate, secs)
+            st["repeat"] = r + 1
+            steps.append(st)
+            trials.append(st)
+            log_step(engine, st)
+            if not st["passed"]:
+                break
+        if all(t["passed"] for t in trials) and len(trials) == repeats:
+            fw = sorted(t["forwarded_pps"] for t in trials)
+            best, fails = {"offered_pps": rate, "forwarded_pps": fw[len(fw) // 2],
+                           "repeats": repeats,
+                           "forwarded_spread": [fw[0], fw[-1]],
+                           "p99_spread_us": [min(t["p99_us"] for t in trials),
+                                             max(t["p99_us"] for t in trials)]}, 0
+            continue
+        # A generator falling short once (it lost its core on a shared
+        # machine) fails the rate like any other failure: two in a row stop.
+        last = trials[-1]
+        if last["loss"] is None or last["loss"] >= 0.05:
+            break
+        fails += 1
+        if fails >= 2:
+            break
+    return steps, best
+
+
+def hold_calls(relay, load, ports, n, secs):
+    """n calls (2 streams each, 50 pps, the phones shape) held for secs,
+    counted per call: a call is held when neither of its streams lost 0.1%
+    of its frames and the relay still has it at the end. Returns the try's
+    figures; all_held when every call was held and the p99 within bound."""
+    sub = ports.calls(n)
+    st = load.run(sub, n * 2 * PHONE_PPS, secs, burst=1, jitter_ns=PHONE_JITTER_NS,
+                  per_stream=True)
+    per = st.pop("per_stream")
+    base, extra = divmod(st["sent"], 2 * n)
+    want = [base + (1 if i < extra else 0) for i in range(2 * n)]
+    alive = relay.alive(sub)
+    held = 0
+    for c in range(n):
+        sent_c = want[c] + want[n + c]
+        got_c = min(per[c], want[c]) + min(per[n + c], want[n + c])
+        if sent_c and (sent_c - got_c) / sent_c < LOSS_MAX:
+            held += 1
+    if alive is not None:
+        held = min(held, alive)
+    p99_ok = 0 <= st["p99_us"] <= P99_MAX_US
+    res = {"calls": n, "held": held, "still_set_up": alive, "seconds": secs,
+           "loss": st["loss"], "p99_us": st["p99_us"], "duplicates": st["duplicates"],
+           "sent_pps": st["sent_pps"], "generator_short": st["generator_short"],
+           "after_end": st["after_end"], "prev_step": st["prev_step"],
+           "error": st["error"],
+           # At the calls' real rate: a generator falling short loads fewer
+           # packets than the calls would send.
+           "all_held": held == n and p99_ok and not st["error"] and not st["generator_short"]}
+    log("  hold %d calls %.0f s: %d held (per call < 0.1%% loss), loss %s, p99 %d us%s"
+        % (n, secs, held, st["loss"], st["p99_us"],
+           "" if res["all_held"] else " FAIL: %s" % st["why_failed"]))
+    return res
+
+
+def start_relay(engine, topo, work, calls):
+    if engine == "rtpengine":
+        return RtpEngine(topo, work, calls)
+    if engine == "siproxd":
+        return Siproxd(topo, work, calls)
+    return Gateway(topo, work, engine, calls)
+
+
 def run_engine(engine, prefix, work, cfg, gen):
+    """Every figure of one relay: a sipmasq engine (xdp, tc, userspace) or a
+    peer (rtpengine, siproxd) in the same topology, with the same generator
+    and sinks."""
     res = {"engine": engine}
     topo = Topology(prefix)
     gw = None
+    peer = engine in PEERS
+    calls = cfg.get("peer_calls", {}).get(engine, cfg["calls"])
+    rates = cfg.get("peer_rates", {}).get(engine, cfg["rates"])
     try:
         napi = threaded_napi(topo, "gw", "gwlan") + threaded_napi(topo, "gw", "gwwan")
         # Both far ends run the sink in native XDP, which also lets the XDP
         # engine redirect to them (a veth takes XDP frames only then).
         sink = Sink(topo, "wan", "wan0", (topo.netns("lan").split("=", 1)[1], "lan0"))
-        gw = Gateway(topo, work, engine, cfg["calls"])
-        res["engine_log"] = [l for l in gw.log().splitlines() if "rtp engine" in l]
+        gw = start_relay(engine, topo, work, calls)
+        if not peer:
+            res["engine_log"] = [l for l in gw.log().splitlines() if "rtp engine" in l]
+            res["rtp_latch_window_s"] = LATCH_WINDOW_S
         rss0 = rss_kib(gw.pid)
-        _, setup_s = setup_calls(topo, gw, work, cfg["calls"], cfg["setup_cps"])
-        # Before `sipmasqctl calls`: the daemon's JSON answer for every call
-        # raises its heap's high-water mark (~5 KiB a call), which glibc
-        # keeps, and is no part of what a call costs.
+        ports, setup_s = gw.setup(calls, cfg["setup_cps"])
+        # Before `sipmasqctl calls` could run again: the daemon's JSON answer
+        # for every call raises its heap's high-water mark (~5 KiB a call).
         mem_kib = rss_kib(gw.pid) - rss0
-        ports = relay_ports(gw)
         ncalls = len(ports.priv)
         res["calls_set_up"] = ncalls
         res["call_setup_s"] = round(setup_s, 1)
@@ -560,7 +1090,7 @@ def run_engine(engine, prefix, work, cfg, gen):
         if not ncalls:
             raise RuntimeError("no call set up: %s" % gw.log()[-2000:])
         load = Load(topo, work, sink, gen)
-        if engine != "userspace":
+        if engine in ("xdp", "tc"):
             res["offload"] = offload_delay(gw, load, ports.priv[0])
         # Latch every stream (the first packets go through the daemon,
         # which then offloads the stream), and let the offload settle.
@@ -576,74 +1106,59 @@ def run_engine(engine, prefix, work, cfg, gen):
             "kernel_map_kib_per_1000_calls":
                 round(map_bytes / 1024.0 * 4000.0 / map_entries, 1) if map_entries else 0}
 
-        steps, best, best_offered, fails = [], 0, 0, 0
-        for rate in cfg["rates"]:
-            st = load.run(ports, rate, cfg["step_s"])
-            steps.append(st)
-            log("  %s %7d pps: sent %7d fwd %7d loss %.4f%% p50 %d us p99 %d us%s"
-                % (engine, rate, st["sent_pps"], st["forwarded_pps"], 100 * st["loss"],
-                   st["p50_us"], st["p99_us"], " generator short" if st["generator_short"] else ""))
-            # Occasional ring drops (the veth ring holds 256 frames: a stall
-            # of the gateway's CPU longer than 256 frames' time) make a step
-            # fail at a few 0.1% below the real limit: search on until the
-            # loss shows saturation, then report the best passing step.
-            if passed(st):
-                best, fails = max(best, st["forwarded_pps"]), 0
-                best_offered = rate
-            elif st["loss"] >= 0.05 or st["generator_short"]:
-                break
-            elif st["loss"] >= 0.005:
-                fails += 1
-                if fails >= 2:
-                    break
+        steps, best = search_max(engine, load, ports, rates, cfg["step_s"], cfg["repeats"])
         res["steps"] = steps
-        res["max_pps"] = best
-        res["max_pps_offered"] = best_offered
+        res["max"] = best
+        res["max_pps"] = best["forwarded_pps"] if best else 0
+        res["max_pps_offered"] = best["offered_pps"] if best else 0
         res["generator_short_steps"] = sum(1 for s in steps if s["generator_short"])
 
-        pids = napi + [gw.pid]
         if best:
-            c0, t0 = cpu_seconds(pids), time.time()
+            half = best["offered_pps"] / 2
+            cpu = CpuMeter(gw, napi)
             # The traffic shape of the search (bursts of BURST), so that
             # half its rate is half the load; a frame also waits for those
             # before it in its burst, as behind a NIC's moderation.
-            st = load.run(ports, best / 2, cfg["step_s"] * 1.5)
-            busy = (cpu_seconds(pids) - c0) / (time.time() - t0)
+            st = load.run(ports, half, cfg["step_s"] * 1.5)
             res["latency_at_half_max"] = {k: st[k] for k in
-                                          ("offered_pps", "loss", "p50_us", "p99_us", "p999_us")}
-            # Per packet where the load batches (one NAPI wakeup per several
-            # frames), unlike 50 pps streams where wakeups dominate.
-            res["latency_at_half_max"]["ns_per_packet"] = round(busy * 1e9 / (best / 2))
+                                          ("offered_pps", "loss", "p50_us", "p99_us", "p999_us",
+                                           "max_us", "delay_overflow", "passed")}
+            c = cpu.stop(forwarded(st))
+            res["latency_at_half_max"]["ns_per_packet"] = c["ns_per_packet"]
+            res["latency_at_half_max"]["cpu"] = c
 
+        # 1000 streams of phones (each its own 20 ms clock), CPU per packet
+        # forwarded.
         n = min(cfg["cpu_streams"] // 2, ncalls) * 2
-        k0, d0, t0 = cpu_seconds(napi), cpu_seconds([gw.pid]), time.time()
-        st = load.run(ports.calls(n // 2), n * 50, cfg["step_s"] * 1.5)
-        el = time.time() - t0
-        kern, daemon = (cpu_seconds(napi) - k0) / el, (cpu_seconds([gw.pid]) - d0) / el
-        busy = kern + daemon
-        res["cpu"] = {"streams": n, "pps": n * 50, "loss": st["loss"],
-                      "core_pct_per_1000_streams": round(100.0 * busy * 1000.0 / n, 2),
-                      "kernel_core_pct": round(100.0 * kern, 2),
-                      "daemon_core_pct": round(100.0 * daemon, 2),
-                      "ns_per_packet": round(busy * 1e9 / (n * 50), 0)}
+        cpu = CpuMeter(gw, napi)
+        st = load.run(ports.calls(n // 2), n * PHONE_PPS, cfg["step_s"] * 1.5, burst=1,
+                      jitter_ns=PHONE_JITTER_NS)
+        c = cpu.stop(forwarded(st))
+        res["cpu"] = dict(c, streams=n, pps=n * PHONE_PPS, loss=st["loss"], shape="phones",
+                          core_pct_per_1000_streams=round(c["core_pct"] * 1000.0 / n, 2))
         if cfg.get("perf") and best:
-            res["perf_at_half_max"] = perf_profile(load, ports, best / 2, cfg["step_s"])
+            res["perf_at_half_max"] = perf_profile(load, ports, best["offered_pps"] / 2,
+                                                   cfg["step_s"])
 
-        # A G.711 call: 2 streams (one each way) x 50 pps. At 90% of the
-        # max rate (the max itself passed once, for 2 s), then at half that
-        # if it fails.
+        # Concurrent G.711 calls held, measured: every call set up first,
+        # then fewer (90% of those held) if not all were held; at most 3 tries.
         res["calls_held"] = {"calls": 0, "tried": []}
-        held = min(ncalls, int(best * 0.9) // 100)
-        while held:
-            st = load.run(ports.calls(held), held * 100, cfg["hold_s"])
-            res["calls_held"]["tried"].append({"calls": held, "loss": st["loss"],
-                                               "p99_us": st["p99_us"]})
-            if passed(st):
-                res["calls_held"].update(calls=held, seconds=cfg["hold_s"], loss=st["loss"])
+        # No more calls than the generator can load in the phones shape
+        # (measured at start): above it every try falls short.
+        n = min(ncalls, gen.get("phones_ceiling_pps", 0) // (2 * PHONE_PPS) or ncalls)
+        for _ in range(3):
+            t = hold_calls(gw, load, ports, n, cfg["hold_s"])
+            res["calls_held"]["tried"].append(t)
+            if t["all_held"]:
+                res["calls_held"].update(calls=n, seconds=cfg["hold_s"], loss=t["loss"],
+                                         p99_us=t["p99_us"])
                 break
-            if len(res["calls_held"]["tried"]) == 2:
+            # 90% of the calls held, or of what the relay forwarded when a
+            # saturated relay spread its loss over every call (none held).
+            fwd = int(n * (1 - t["loss"]) * 0.9) if t["loss"] is not None else 0
+            n = min(n - 1, max(int(t["held"] * 0.9), fwd))
+            if n <= 0:
                 break
-            held //= 2
     finally:
         if gw:
             gw.stop()
@@ -670,7 +1185,8 @@ def sip_rates(prefix, work, cfg):
             rec = perf_start(work, ["-p", str(gw.pid)], cfg["sip_s"])
             uac = sipp(topo, "lan", ["-sf", os.path.join(scen, "uac_hold.xml"), "-i", PHONE,
                                      "-p", "5062", "-mp", "6000", "-rsa", "10.0.0.1:5060",
-                                     "-key", "to", "sip:bench@%s:5070" % FAR, "-key", "rtpport",
+                                     "-key", "to", "sip:bench@%s:5070" % FAR,
+                                "-key", "from", SIPROXD_AOR, "-key", "rtpport",
                                      str(PHONE_RTP), "-d", "0", "-m", str(n), "-r", str(rate),
                                      "-l", str(n), "-recv_timeout", "10000", FAR + ":5070"])
             code = wait_all([uac], cfg["sip_s"] + 40)[0]
@@ -718,25 +1234,27 @@ def sip_rates(prefix, work, cfg):
     return res
 
 
-# Figures of the summary: (label, path in an engine's result, unit, higher is better).
+# Figures of the summary: (label, path in an engine's result, unit).
 FIGURES = [
-    ("max forwarded pps, < 0.1% loss", ("max_pps",), "pps"),
+    ("max forwarded pps, < 0.1% loss and p99 <= 20 ms, 3 of 3 repeats", ("max_pps",), "pps"),
     ("one-way delay p50 at 50% of max", ("latency_at_half_max", "p50_us"), "µs"),
     ("one-way delay p99 at 50% of max", ("latency_at_half_max", "p99_us"), "µs"),
-    ("gateway CPU per 1000 streams at 50 pps", ("cpu", "core_pct_per_1000_streams"), "% core"),
-    ("gateway CPU per packet at 50 pps a stream", ("cpu", "ns_per_packet"), "ns"),
-    ("gateway CPU per packet at 50% of max", ("latency_at_half_max", "ns_per_packet"), "ns"),
-    ("concurrent calls held, < 0.1% loss", ("calls_held", "calls"), "calls"),
+    ("gateway CPU per 1000 streams at 50 pps (phones)", ("cpu", "core_pct_per_1000_streams"),
+     "% core"),
+    ("gateway CPU per packet forwarded at 50 pps a stream", ("cpu", "ns_per_packet"), "ns"),
+    ("gateway CPU per packet forwarded at 50% of max", ("latency_at_half_max", "ns_per_packet"),
+     "ns"),
+    ("concurrent calls held (measured per call, phones)", ("calls_held", "calls"), "calls"),
+    ("calls set up", ("calls_set_up",), "calls"),
     ("first RTP packet to kernel forwarding", ("offload", "first_packet_to_kernel_ms"), "ms"),
-    ("sipmasq RSS per 1000 calls", ("memory", "rss_kib_per_1000_calls"), "KiB"),
-    ("sipmasq RSS per stream (2 a call)", ("memory", "rss_bytes_per_stream"), "bytes"),
+    ("relay RSS per 1000 calls", ("memory", "rss_kib_per_1000_calls"), "KiB"),
+    ("relay RSS per stream (2 a call)", ("memory", "rss_bytes_per_stream"), "bytes"),
     ("kernel map memory per 1000 calls", ("memory", "kernel_map_kib_per_1000_calls"), "KiB"),
 ]
 
 
-# Figures a generator-bound run understates: the max rate and what derives
-# from it (calls held are tried at 90% of it).
-GEN_BOUND = ("max_pps", "calls_held")
+# Figures a generator-bound run understates: the max rate.
+GEN_BOUND = ("max_pps",)
 
 
 def dig(d, path):
@@ -748,22 +1266,39 @@ def dig(d, path):
 
 
 def summarise(result):
-    """Adds ratios to userspace and returns the markdown report."""
+    """Adds ratios (to rtpengine when it ran, else to sipmasq's userspace
+    engine) and returns the markdown report."""
     engines = result["engines"]
-    base = engines.get("userspace", {})
-    names = [e for e in ("xdp", "tc", "userspace") if e in engines]
+    order = SIPMASQ_ENGINES + PEERS
+    names = [e for e in order if e in engines]
+    base_name = "rtpengine" if "rtpengine" in engines and "error" not in engines["rtpengine"] \
+        else "userspace"
+    base = engines.get(base_name, {})
+    result["ratio_base"] = base_name
     lines = ["| figure | " + " | ".join(names) + " |",
              "| --- |" + " ---: |" * len(names)]
     ratios = {}
     gen = result.get("generator_ceiling_pps", 0)
     # Bound by the generator: it does not reach twice the figure, or the
     # engine passed every step up to one where the generator fell short.
-    bound = [e for e in names if engines[e].get("max_pps") and
-             (gen < 2 * engines[e]["max_pps"] or
-              (engines[e]["steps"][-1]["generator_short"] and
-               engines[e]["steps"][-1]["loss"] < LOSS_MAX))]
+    bound = []
+    for e in names:
+        steps = engines[e].get("steps") or []
+        if engines[e].get("max_pps") and (
+                gen < 2 * engines[e]["max_pps"] or
+                (steps and steps[-1]["generator_short"] and steps[-1]["loss"] is not None
+                 and steps[-1]["loss"] < LOSS_MAX)):
+            bound.append(e)
     for e in names:
         engines[e]["generator_bound"] = e in bound
+    # Calls held short of the calls set up where a try's generator fell
+    # short of the calls' rate: the relay may hold more.
+    g_phones = result.get("generator", {}).get("phones_ceiling_pps", 0)
+    calls_bound = [e for e in names if dig(engines[e], ("calls_held", "calls")) is not None
+                   and dig(engines[e], ("calls_held", "calls")) != engines[e].get("calls_set_up")
+                   and (any(t.get("generator_short") for t in
+                            dig(engines[e], ("calls_held", "tried")) or []) or
+                        2 * PHONE_PPS * engines[e].get("calls_set_up", 0) > g_phones)]
     for label, path, unit in FIGURES:
         cells = []
         for e in names:
@@ -773,23 +1308,52 @@ def summarise(result):
                 continue
             r = (v / b) if b else None
             ratios.setdefault(e, {})[path[-1]] = round(r, 2) if r is not None else None
+            mark = ((e in bound and path[0] in GEN_BOUND) or
+                    (e in calls_bound and path[0] == "calls_held"))
             cells.append("%s %s (%s)%s" % (format(v, ",") if isinstance(v, int) else v, unit,
                                             "%.2fx" % r if r is not None else "n/a x",
-                                            " †" if e in bound and path[0] in GEN_BOUND else ""))
+                                            " †" if mark else ""))
         lines.append("| %s | %s |" % (label, " | ".join(cells)))
-    result["ratios_to_userspace"] = ratios
+    # The spread of the max over its repeats, and the phones' max.
+    cells = []
+    for e in names:
+        m = engines[e].get("max")
+        cells.append("%s-%s pps, p99 %s-%s µs" % (format(m["forwarded_spread"][0], ","),
+                                                  format(m["forwarded_spread"][1], ","),
+                                                  *m["p99_spread_us"]) if m else "n/a")
+    lines.append("| spread of the max over its %d repeats | %s |"
+                 % (result.get("config", {}).get("repeats", REPEATS), " | ".join(cells)))
+    result["ratios"] = ratios
+    result["ratios_to_userspace"] = ratios if base_name == "userspace" else None
     g = result.get("generator", {})
-    md = ["Generator: %s (%s; needs %s). Its ceiling on one core, paced in bursts of %d: "
-          "%s pps (unpaced %s pps)." % (g.get("name"), g.get("why"), g.get("needs"), BURST,
-                                        format(gen, ","), format(g.get("unpaced_pps", 0), ",")),
-          ""]
+    g_phones = g.get("phones_ceiling_pps", 0)
+    md = ["Generator: %s (%s; needs %s). Its ceiling on one core, paced in bursts of %d as "
+          "the steps run, sent within %d%% of the offered rate: %s pps (unpaced %s pps); "
+          "in the phones shape: %s pps."
+          % (g.get("name"), g.get("why"), g.get("needs"), BURST,
+             round(100 * (1 - GEN_SHORT)), format(gen, ","),
+             format(g.get("unpaced_pps", 0), ","), format(g.get("phones_ceiling_pps", 0), ",")),
+          "",
+          "A step passes with < %.1f%% loss (per stream sequence numbers: duplicates and "
+          "frames of a previous step never count as delivered, frames later than %d ms after "
+          "the step's last send are lost), p99 one-way delay <= %d ms over the step, no "
+          "duplicate, and the generator's sent count confirmed by the gateway's receive "
+          "counters. Ratios are to %s, measured in the same run."
+          % (100 * LOSS_MAX, P99_MAX_US // 1000, P99_MAX_US // 1000, base_name), ""]
     md += lines
     if bound:
         md += ["", "† generator-bound (the generator does not reach 2x the figure, or fell "
                "short of the next offered rate without loss): %s; the engine may do more."
                % ", ".join(bound)]
+    if calls_bound:
+        md += ["", "† on calls held: the generator fell short of the calls' rate (phones "
+               "ceiling %s pps) on a try: %s; the relay may hold more."
+               % (format(g_phones, ","), ", ".join(calls_bound))]
+    errs = ["%s: %s" % (e, engines[e]["error"]) for e in names if "error" in engines[e]]
+    if errs:
+        md += ["", "Failed: " + "; ".join(errs)]
     sip = result.get("sip")
-    if sip:
+    if sip and "max_cps" in sip:
         md += ["", "SIP through sipmasq (userspace engine): %s call setups/s with no failed "
                "call (INVITE/200/ACK/BYE), %s registrations/s." % (sip["max_cps"], sip["max_rps"])]
     return "\n".join(md) + "\n"
@@ -851,6 +1415,9 @@ def main():
     ap.add_argument("--calls", type=int, help="calls set up per engine")
     ap.add_argument("--rates", help="offered rates to step through, pps, space-separated")
     ap.add_argument("--no-sip", action="store_true", help="skip the SIP rates")
+    ap.add_argument("--peers", action="store_true",
+                    help="also rtpengine (userspace relay, ng protocol) and siproxd, same run")
+    ap.add_argument("--repeats", type=int, help="trials a rate must pass (default 3)")
     ap.add_argument("-g", "--generator", choices=[g[0] for g in GENERATORS],
                     help="use this load generator only (default: the first the kernel allows)")
     a = ap.parse_args()
@@ -863,6 +1430,9 @@ def main():
         cfg["calls"] = MAX_CALLS
     if a.rates:
         cfg["rates"] = [int(x) for x in a.rates.split()]
+    if a.repeats:
+        cfg["repeats"] = a.repeats
+    engines = a.engines.split() + (list(PEERS) if a.peers else [])
     for f in [g[1] for g in GENERATORS] + [SIPMASQ, os.path.join(TOP, "sipmasqctl")]:
         if not os.access(f, os.X_OK):
             sys.exit("%s is missing: build first (scripts/setup.sh; ./configure; make)" % f)
@@ -876,7 +1446,7 @@ def main():
               "kernel": os.uname().release, "cpus": os.cpu_count(),
               "mode": "smoke" if a.smoke else "full", "config": cfg, "engines": {}}
     gen = None
-    if a.engines.split():
+    if engines:
         try:
             gen = choose_generator(prefix, cfg["ceiling_s"], a.generator)
         except NoGenerator as ex:
@@ -887,7 +1457,9 @@ def main():
         result["generator_ceiling_pps"] = gen["ceiling_pps"]
         log("generator: %s (%s); ceiling %d pps paced, %d unpaced"
             % (gen["name"], gen["why"], gen["ceiling_pps"], gen["unpaced_pps"]))
-    for e in a.engines.split():
+    if a.peers and not os.access(RTPENGINE, os.X_OK):
+        sys.exit("%s is missing: apt-get install rtpengine-daemon" % RTPENGINE)
+    for e in engines:
         log("== engine %s" % e)
         try:
             result["engines"][e] = run_engine(e, prefix, work, cfg, gen)

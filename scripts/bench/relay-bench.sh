@@ -76,7 +76,8 @@ CONF
 		-mp 16000 -key rtpport 40002 -m 1 -nostdin > "$work/uas.out" 2>&1
 	sleep 0.3
 	bg_ns lan sipp -sf "$top/scripts/bench/sipp/uac_hold.xml" -i 10.0.0.2 -p 5062 -mp 6000 \
-		-rsa 10.0.0.1:5060 -key to sip:bench@198.51.100.2:5070 -key rtpport 40000 \
+		-rsa 10.0.0.1:5060 -key to sip:bench@198.51.100.2:5070 -key from sip:bench@10.0.0.2 \
+		-key rtpport 40000 \
 		-d 600000 -m 1 -nostdin 198.51.100.2:5070 > "$work/uac.out" 2>&1
 	for _ in $(seq 50); do
 		relay_port=$(sed -n 's/.*m\[0\] public 198.51.100.2:40002 -> relay port \([0-9]*\).*/\1/p' "$log" | tail -1)

@@ -12,9 +12,14 @@
  * before the next frame is due.
  *
  * xdpgen_rx: attached to the far end's interface; counts bench frames
- * (per CPU), keeps a one-way delay histogram in microseconds and drops them;
- * everything else passes. Delay = bpf_ktime_get_ns() at the far end minus
- * the send time the generator wrote: both are CLOCK_MONOTONIC of one host.
+ * (per CPU) of the step the harness armed (xg_arm: sent at or after its
+ * start, arrived before its end), per stream with a window of sequence
+ * numbers (duplicates, reordering), keeps a one-way delay histogram in
+ * microseconds (then milliseconds, then an overflow count) and drops them;
+ * frames of a previous step and frames arriving after the step's end are
+ * counted apart, never as delivered; everything else passes. Delay =
+ * bpf_ktime_get_ns() at the far end minus the send time the generator
+ * wrote: both are CLOCK_MONOTONIC of one host.
  *
  * Payload layout after the 12-byte RTP header (host byte order, one host):
  *   +0  u32 per-stream sequence number   +4  u64 send time, ns
@@ -50,6 +55,23 @@ struct {
 	__type(value, __u64);
 } xg_cnt SEC(".maps");
 
+/* Per stream (index of the generator's port table): what arrived of the
+ * armed step. Mmapable: the sink reads and zeroes it without a syscall per
+ * stream. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XG_MAX_STREAMS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xg_stream);
+} xg_streams SEC(".maps");
+
+/* The armed step, CLOCK_MONOTONIC ns, set by the sink's "arm": frames sent
+ * before start belong to a previous step; frames arriving after end are
+ * late. */
+__u64 xg_arm_start_ns;
+__u64 xg_arm_end_ns = ~0ull;
+
 /* The second direction's egress (a device of another namespace, entered
  * by the loader when it filled the map). */
 struct {
@@ -69,6 +91,12 @@ struct xg_pace xg_pace;
 /* Frames generated so far (BPF_PROG_RUN runs on one CPU at a time: no
  * atomics needed). */
 __u64 xg_next;
+/* Faults for the harness's own test (XG_DROP, XG_DUP: xgsend.h): frame
+ * number xg_drop_at is counted as sent but not sent; frame number xg_dup_at
+ * is sent twice (the second copy is not counted as sent). ~0: none. */
+__u64 xg_drop_at = ~0ull;
+__u64 xg_dup_at = ~0ull;
+__u64 xg_dup_done;
 
 /* The headers of the template frame, set by the loader before load. Every
  * run writes them again: live frames are recycled with whatever the stack
@@ -92,7 +120,12 @@ int xdpgen_tx(struct xdp_md *ctx)
 	 * template frames (recycled at once) until the next one is due. */
 	if (!xg_pace_due(&xg_pace, i, now))
 		return XDP_DROP;
-	xg_next = i + 1;
+	if (i == xg_dup_at && !xg_dup_done)
+		xg_dup_done = 1;   /* this frame again on the next run */
+	else
+		xg_next = i + 1;
+	if (i == xg_drop_at)
+		return XDP_DROP;
 	port = bpf_map_lookup_elem(&xg_ports, &stream);
 	if (!port)
 		return XDP_DROP;
@@ -112,6 +145,46 @@ static __always_inline void xg_count(__u32 key, __u64 add)
 		*v += add;
 }
 
+/* Per-stream accounting of a frame of the step: duplicate (its sequence
+ * number was received), reordered (older than the newest, first time) or
+ * too old to tell (behind the window). */
+static __always_inline void xg_stream_seen(__u32 stream, __u32 seq)
+{
+	struct xg_stream *s = bpf_map_lookup_elem(&xg_streams, &stream);
+	__u32 back;
+
+	if (!s)
+		return;
+	__sync_fetch_and_add(&s->received, 1);
+	if (seq >= s->top) {
+		/* Newer than every frame so far: slide the window. */
+		__u32 shift = seq + 1 - s->top;
+
+		if (s->top == 0)
+			s->window = 0;
+		else if (shift >= XG_WINDOW)
+			s->window = 0;
+		else
+			s->window = (s->window << shift) | (1ull << (shift - 1));
+		s->top = seq + 1;
+		return;
+	}
+	back = s->top - 1 - seq;   /* 0: the newest itself */
+	if (back == 0) {
+		__sync_fetch_and_add(&s->dup, 1);
+		xg_count(XG_CNT_DUP, 1);
+	} else if (back > XG_WINDOW) {
+		xg_count(XG_CNT_OLD, 1);
+	} else if (s->window & (1ull << (back - 1))) {
+		__sync_fetch_and_add(&s->dup, 1);
+		xg_count(XG_CNT_DUP, 1);
+	} else {
+		s->window |= 1ull << (back - 1);
+		s->reorder++;
+		xg_count(XG_CNT_REORDER, 1);
+	}
+}
+
 SEC("xdp")
 int xdpgen_rx(struct xdp_md *ctx)
 {
@@ -125,9 +198,25 @@ int xdpgen_rx(struct xdp_md *ctx)
 	if (f->h.eth.h_proto != bpf_htons(ETH_P_IP) || f->h.ip.protocol != IPPROTO_UDP ||
 	    f->h.ip.ihl != 5 || f->pl.magic != XG_MAGIC)
 		return XDP_PASS;
+	if (f->pl.sent_ns < xg_arm_start_ns) {
+		xg_count(XG_CNT_PREV, 1);
+		return XDP_DROP;
+	}
+	if (now > xg_arm_end_ns) {
+		xg_count(XG_CNT_AFTER, 1);
+		return XDP_DROP;
+	}
 	xg_count(XG_CNT_FRAMES, 1);
+	xg_stream_seen(f->pl.stream, f->pl.seq);
 	us = now > f->pl.sent_ns ? (now - f->pl.sent_ns) / 1000 : 0;
-	b = us < XG_HIST_BUCKETS - 1 ? (__u32)us : XG_HIST_BUCKETS - 1;
+	if (us < XG_HIST_FINE) {
+		b = (__u32)us;
+	} else if ((us - XG_HIST_FINE) / 1000 < XG_HIST_COARSE) {
+		b = XG_HIST_FINE + (__u32)((us - XG_HIST_FINE) / 1000);
+	} else {
+		xg_count(XG_CNT_OVERFLOW, 1);
+		return XDP_DROP;
+	}
 	h = bpf_map_lookup_elem(&xg_hist, &b);
 	if (h)
 		*h += 1;

@@ -20,9 +20,16 @@
  * interrupt moderation hands to its driver. Prints
  * {"sent": N, "seconds": S, "rate": R, "streams": N}.
  * sink: attaches xdpgen_rx to IFNAME (native XDP), and to the second
- * IFNAME in NETNS, and answers lines on stdin: "reset" zeroes the counters,
- * "snap" prints {"received": N, "p50_us", "p99_us", "p999_us"} since the
- * last reset, over both. Detaches at EOF.
+ * IFNAME in NETNS, and answers lines on stdin, over both: "arm START_NS
+ * END_NS" zeroes the counters and arms a step (frames sent before START_NS,
+ * CLOCK_MONOTONIC, are a previous step's; frames arriving after END_NS are
+ * late; "reset": from now, no end); "snap" prints the step's counters
+ * {"received", "prev_step", "after_end", "overflow", "duplicates",
+ * "reordered", "too_old", "p50_us", "p99_us", "p999_us", "max_us"} (-1: past
+ * the histogram); "streams N" prints the first N streams' frames received
+ * without duplicates {"unique": [...]}. Detaches at EOF.
+ * The environment of `send` (XG_START_NS, XG_JITTER_NS, XG_DROP, XG_DUP):
+ * xgsend.h.
  * gro: switches GRO on (ETHTOOL_SGRO), which gives a veth its NAPI context
  * without an XDP program: frames sent to its peer with XDP_TX are dropped
  * otherwise, and NAPI can then be threaded (/sys/class/net/IF/threaded).
@@ -43,6 +50,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -84,7 +92,7 @@ static int set_tx_port(struct xdpgen *skel, const struct xg_dir *d)
 static int do_send(int argc, char **argv)
 {
 	struct xg_send_args a;
-	uint64_t start, end;
+	uint64_t start, end, late;
 	struct xdpgen *skel = NULL;
 	int fd, rc, map_fd;
 
@@ -127,7 +135,11 @@ static int do_send(int argc, char **argv)
 	opts.repeat = UINT32_MAX;
 	skel->bss->xg_pace.rate_pps = (uint64_t)a.rate_pps;
 	skel->bss->xg_pace.burst = a.burst;
-	start = xg_now_ns();
+	skel->bss->xg_pace.jitter_ns = a.jitter_ns;
+	skel->data->xg_drop_at = a.drop_at;
+	skel->data->xg_dup_at = a.dup_at;
+	late = xg_wait_start(&a);
+	start = a.start_ns;
 	skel->bss->xg_pace.start_ns = start;
 	end = start + (uint64_t)(a.seconds * 1e9);
 	setitimer(ITIMER_REAL, &it, NULL);
@@ -140,7 +152,7 @@ static int do_send(int argc, char **argv)
 			goto out;
 		}
 	}
-	xg_print_sent(skel->bss->xg_next, start, skel->rodata->xg_nstreams);
+	xg_print_sent(skel->bss->xg_next, start, skel->rodata->xg_nstreams, late);
 	rc = 0;
 out:
 	xdpgen__destroy(skel);
@@ -169,27 +181,62 @@ static void percpu_zero(int map_fd, uint32_t nkeys, int ncpu)
 		bpf_map_update_elem(map_fd, &k, zero, BPF_ANY);
 }
 
+/* A histogram bucket's delay, us: its lower bound (xdpgen.h). */
+static unsigned bucket_us(uint32_t b)
+{
+	return b < XG_HIST_FINE ? b : XG_HIST_FINE + (b - XG_HIST_FINE) * 1000u;
+}
+
+/* Prints the armed step's counters (xdpgen.h: XG_CNT_*) and delay
+ * percentiles. The percentiles are of the frames delivered; a percentile
+ * that falls among the overflow (past the histogram) is printed as -1. */
 static void snap(struct xdpgen *skel, int ncpu)
 {
 	static uint64_t hist[XG_HIST_BUCKETS];
-	int hfd = bpf_map__fd(skel->maps.xg_hist);
-	uint64_t total = 0, acc = 0;
+	int hfd = bpf_map__fd(skel->maps.xg_hist), cfd = bpf_map__fd(skel->maps.xg_cnt);
+	uint64_t total = 0, acc = 0, cnt[XG_CNT_MAX];
 	const double q[3] = { 0.5, 0.99, 0.999 };
-	unsigned pct[3] = { 0, 0, 0 };
+	long pct[3] = { -1, -1, -1 };
+	unsigned max_us = 0;
 	int qi = 0;
 
+	for (uint32_t k = 0; k < XG_CNT_MAX; k++)
+		cnt[k] = percpu_sum(cfd, k, ncpu);
 	for (uint32_t b = 0; b < XG_HIST_BUCKETS; b++) {
 		hist[b] = percpu_sum(hfd, b, ncpu);
-		total += hist[b];
+		if (hist[b])
+			max_us = bucket_us(b);
 	}
+	/* Over every frame delivered, the overflow included (above all). */
+	total = cnt[XG_CNT_FRAMES];
 	for (uint32_t b = 0; b < XG_HIST_BUCKETS && qi < 3; b++) {
 		acc += hist[b];
 		while (qi < 3 && total && (double)acc >= q[qi] * (double)total)
-			pct[qi++] = b;
+			pct[qi++] = bucket_us(b);
 	}
-	printf("{\"received\": %llu, \"p50_us\": %u, \"p99_us\": %u, \"p999_us\": %u}\n",
-	       (unsigned long long)percpu_sum(bpf_map__fd(skel->maps.xg_cnt), XG_CNT_FRAMES, ncpu),
-	       pct[0], pct[1], pct[2]);
+	printf("{\"received\": %llu, \"prev_step\": %llu, \"after_end\": %llu, "
+	       "\"overflow\": %llu, \"duplicates\": %llu, \"reordered\": %llu, "
+	       "\"too_old\": %llu, \"p50_us\": %ld, \"p99_us\": %ld, \"p999_us\": %ld, "
+	       "\"max_us\": %ld}\n",
+	       (unsigned long long)cnt[XG_CNT_FRAMES], (unsigned long long)cnt[XG_CNT_PREV],
+	       (unsigned long long)cnt[XG_CNT_AFTER], (unsigned long long)cnt[XG_CNT_OVERFLOW],
+	       (unsigned long long)cnt[XG_CNT_DUP], (unsigned long long)cnt[XG_CNT_REORDER],
+	       (unsigned long long)cnt[XG_CNT_OLD], pct[0], pct[1], pct[2],
+	       cnt[XG_CNT_OVERFLOW] ? -1L : (long)max_us);
+	fflush(stdout);
+}
+
+/* Prints the first n streams' frames delivered without duplicates:
+ * {"unique": [N0, N1, ...]} (stream index order). */
+static void snap_streams(const struct xg_stream *st, unsigned long n)
+{
+	if (n > XG_MAX_STREAMS)
+		n = XG_MAX_STREAMS;
+	printf("{\"unique\": [");
+	for (unsigned long i = 0; i < n; i++)
+		printf("%s%llu", i ? "," : "",
+		       (unsigned long long)(st[i].received - st[i].dup));
+	printf("]}\n");
 	fflush(stdout);
 }
 
@@ -212,7 +259,9 @@ static int sink_hook(const char *netns, const char *ifname, int prog_fd)
 static int do_sink(int argc, char **argv)
 {
 	struct xdpgen *skel;
-	char line[64];
+	struct xg_stream *streams;
+	size_t streams_len = (sizeof(struct xg_stream) * XG_MAX_STREAMS + 4095) & ~(size_t)4095;
+	char line[96];
 	int ncpu = libbpf_num_possible_cpus(), rc = 1, err;
 	const char *netns2 = argc == 5 ? argv[3] : NULL, *if2 = argc == 5 ? argv[4] : NULL;
 
@@ -231,22 +280,47 @@ static int do_sink(int argc, char **argv)
 		sink_hook(NULL, argv[2], -1);
 		goto out;
 	}
+	streams = mmap(NULL, streams_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(skel->maps.xg_streams), 0);
+	if (streams == MAP_FAILED) {
+		fprintf(stderr, "xdpgen: mmap of the streams map: %s\n", strerror(errno));
+		streams = NULL;
+		goto detach;
+	}
 	printf("{\"ready\": true}\n");
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
-		if (!strncmp(line, "reset", 5)) {
+		unsigned long long a0 = 0, a1 = ~0ull;
+		unsigned long n = 0;
+
+		if (!strncmp(line, "arm", 3) || !strncmp(line, "reset", 5)) {
+			/* "arm START_NS END_NS" (CLOCK_MONOTONIC); "reset": from
+			 * now, no end. Frames sent before START are a previous
+			 * step's; frames arriving after END are late. */
+			if (line[0] == 'a' && sscanf(line + 3, "%llu %llu", &a0, &a1) != 2)
+				continue;
+			if (line[0] == 'r')
+				a0 = xg_now_ns();
+			skel->bss->xg_arm_start_ns = a0;
+			skel->data->xg_arm_end_ns = ~0ull;
 			percpu_zero(bpf_map__fd(skel->maps.xg_hist), XG_HIST_BUCKETS, ncpu);
 			percpu_zero(bpf_map__fd(skel->maps.xg_cnt), XG_CNT_MAX, ncpu);
-			printf("{\"reset\": true}\n");
+			memset(streams, 0, streams_len);
+			skel->data->xg_arm_end_ns = a1;
+			printf("{\"armed\": true}\n");
 			fflush(stdout);
 		} else if (!strncmp(line, "snap", 4)) {
 			snap(skel, ncpu);
+		} else if (sscanf(line, "streams %lu", &n) == 1) {
+			snap_streams(streams, n);
 		}
 	}
+	munmap(streams, streams_len);
+detach:
 	sink_hook(NULL, argv[2], -1);
 	if (if2)
 		sink_hook(netns2, if2, -1);
-	rc = 0;
+	rc = streams ? 0 : 1;
 out:
 	if (rc && refused(-err))
 		rc = XG_EXIT_REFUSED;

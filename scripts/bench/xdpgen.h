@@ -16,8 +16,13 @@
 #endif
 
 #define XG_MAX_STREAMS 65536
-/* Delay histogram: one bucket per microsecond, the last one is "or more". */
-#define XG_HIST_BUCKETS 16384
+/* Delay histogram: one bucket per microsecond below XG_HIST_FINE us, then
+ * one per millisecond up to XG_HIST_FINE us + XG_HIST_COARSE ms (about
+ * 1.04 s); later frames go to the overflow count (XG_CNT_OVERFLOW), never
+ * into the last bucket. */
+#define XG_HIST_FINE 16384
+#define XG_HIST_COARSE 1024
+#define XG_HIST_BUCKETS (XG_HIST_FINE + XG_HIST_COARSE)
 /* Most frames the paced generator sends back to back to catch up. */
 #define XG_LAG_MAX 32
 #define XG_MAGIC 0x58474e31u   /* "XGN1" */
@@ -28,7 +33,34 @@
  * call is named on stderr): the harness then tries the next generator. */
 #define XG_EXIT_REFUSED 3
 
-enum { XG_CNT_FRAMES, XG_CNT_MAX };
+/* The sink's counters (per CPU), since its last "arm":
+ * FRAMES: frames of the step (sent at or after its start) that arrived
+ *   before its end (the step's last send plus the grace the harness gives);
+ * PREV: frames sent before the step's start: late packets of a previous step,
+ *   never counted as delivered;
+ * AFTER: frames of the step that arrived after its end (counted as lost);
+ * OVERFLOW: FRAMES whose delay is past the histogram (about 1.04 s);
+ * DUP: FRAMES that repeat a per-stream sequence number already received;
+ * REORDER: FRAMES older than one already received on their stream;
+ * OLD: FRAMES too far behind their stream's newest to tell duplicate from
+ *   reordered (XG_WINDOW). */
+enum { XG_CNT_FRAMES, XG_CNT_PREV, XG_CNT_AFTER, XG_CNT_OVERFLOW, XG_CNT_DUP, XG_CNT_REORDER,
+       XG_CNT_OLD, XG_CNT_MAX };
+
+/* Sequence numbers a stream's window remembers, behind its newest. */
+#define XG_WINDOW 64
+
+/* The sink's state of one stream (index of the generator's port table),
+ * since the last "arm": frames counted (FRAMES, duplicates included) and
+ * the sequence window. Plain array entry; a stream arrives on one
+ * interface, so one CPU at a time in practice. */
+struct xg_stream {
+	__u64 received;    /* FRAMES of this stream, duplicates included */
+	__u64 dup;         /* of them, duplicates */
+	__u64 window;      /* bit k: sequence number top - 1 - k received */
+	__u32 top;         /* newest sequence number received + 1; 0: none yet */
+	__u32 reorder;     /* of them, older than the newest (not duplicates) */
+};
 
 /* What the generator writes after the RTP header of each frame, host byte
  * order (generator and sinks run on one host). */
@@ -89,7 +121,23 @@ struct xg_pace {
 	__u64 start_ns;
 	__u64 burst;
 	__u64 burst_left;   /* frames of the current burst still to send */
+	__u64 jitter_ns;    /* phones shape (burst 1): frame i is due up to this much
+			     * after its slot, a different delay per frame */
 };
+
+/* A delay in [0, jitter_ns) for frame next, the same in BPF and user space
+ * (a multiplicative hash: no state, no random source needed). */
+static __always_inline __u64 xg_jitter(__u64 next, __u64 jitter_ns)
+{
+	return jitter_ns ? ((next * 0x9e3779b97f4a7c15ull) >> 24) % jitter_ns : 0;
+}
+
+/* When frame number next is due in the phones shape (jitter_ns set):
+ * CLOCK_MONOTONIC ns. */
+static __always_inline __u64 xg_pace_next_due(const struct xg_pace *p, __u64 next)
+{
+	return p->start_ns + next * 1000000000u / p->rate_pps + xg_jitter(next, p->jitter_ns);
+}
 
 /* Whether frame number next (counted over all streams from 0) may leave at
  * now: 1 when it is due or belongs to a burst under way, 0 when the caller
@@ -103,6 +151,24 @@ static __always_inline int xg_pace_due(struct xg_pace *p, __u64 next, __u64 now)
 
 	if (!p->rate_pps)
 		return 1;
+	if (now < p->start_ns)
+		return 0;
+	if (p->jitter_ns) {
+		/* Phones: every frame on its own stream's 20 ms clock (the
+		 * harness gives rate = streams x 50), late by its jitter. */
+		if (now < xg_pace_next_due(p, next))
+			return 0;
+		/* Behind only past the jitter: slots whose latest due time
+		 * passed (a lag rule on the slots alone would keep every frame
+		 * waiting for its own jitter: one frame per ~1 ms). */
+		if (now > p->start_ns + p->jitter_ns) {
+			due = (now - p->start_ns - p->jitter_ns) * p->rate_pps / 1000000000u;
+			if (due > next + XG_LAG_MAX)
+				p->start_ns += (due - next - XG_LAG_MAX) * 1000000000u /
+					       p->rate_pps;
+		}
+		return 1;
+	}
 	due = (now - p->start_ns) * p->rate_pps / 1000000000u;
 	if (p->burst_left)
 		p->burst_left--;

@@ -197,6 +197,14 @@ static int parse_dir(const char *prog, char **argv, struct xg_dir *d, uint16_t *
 	return rc;
 }
 
+/* An unsigned decimal from the environment variable name, or dflt. */
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 10) : dflt;
+}
+
 int xg_send_args_parse(const char *prog, int argc, char **argv, struct xg_send_args *a)
 {
 	uint16_t *ports;
@@ -204,6 +212,10 @@ int xg_send_args_parse(const char *prog, int argc, char **argv, struct xg_send_a
 	int rc;
 
 	memset(a, 0, sizeof(*a));
+	a->start_ns = env_u64("XG_START_NS", 0);
+	a->jitter_ns = env_u64("XG_JITTER_NS", 0);
+	a->drop_at = env_u64("XG_DROP", UINT64_MAX);
+	a->dup_at = env_u64("XG_DUP", UINT64_MAX);
 	if (argc != 10 && argc != 16)
 		return 2;
 	a->rate_pps = atof(argv[2]);
@@ -271,11 +283,35 @@ int xg_ethtool_get(const char *ifname, uint32_t cmd)
 	return rc ? rc : ev.data != 0;
 }
 
-void xg_print_sent(uint64_t sent, uint64_t start_ns, unsigned streams)
+uint64_t xg_wait_start(struct xg_send_args *a)
 {
-	double el = (double)(xg_now_ns() - start_ns) / 1e9;
+	uint64_t now = xg_now_ns();
 
-	printf("{\"sent\": %llu, \"seconds\": %.3f, \"rate\": %.0f, \"streams\": %u}\n",
-	       (unsigned long long)sent, el, (double)sent / el, streams);
+	if (a->start_ns <= now) {
+		uint64_t late = a->start_ns ? now - a->start_ns : 0;
+
+		a->start_ns = now;
+		return late;
+	}
+	if (a->start_ns - now > 2000000u) {
+		uint64_t ns = a->start_ns - now - 2000000u;
+		struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+
+		nanosleep(&ts, NULL);
+	}
+	while (xg_now_ns() < a->start_ns)
+		;
+	return 0;
+}
+
+void xg_print_sent(uint64_t sent, uint64_t start_ns, unsigned streams, uint64_t late_ns)
+{
+	uint64_t end = xg_now_ns();
+	double el = (double)(end - start_ns) / 1e9;
+
+	printf("{\"sent\": %llu, \"seconds\": %.3f, \"rate\": %.0f, \"streams\": %u, "
+	       "\"start_ns\": %llu, \"end_ns\": %llu, \"late_start_ns\": %llu}\n",
+	       (unsigned long long)sent, el, (double)sent / el, streams,
+	       (unsigned long long)start_ns, (unsigned long long)end, (unsigned long long)late_ns);
 	fflush(stdout);
 }

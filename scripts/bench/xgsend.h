@@ -27,6 +27,18 @@ struct xg_send_args {
 	unsigned burst;    /* 1..XG_LAG_MAX */
 	int ndir;          /* 1 or 2 */
 	struct xg_dir dir[2];
+	/* From the environment (all optional, decimal):
+	 * XG_START_NS: CLOCK_MONOTONIC ns at which the first frame is due (the
+	 *   harness arms the sink's step from it); default: at once;
+	 * XG_JITTER_NS: the phones shape: bursts of 1, frame i due up to this
+	 *   much after its slot (xg_jitter); 0: none;
+	 * XG_DROP, XG_DUP: frame number (over all streams, from 0) to count as
+	 *   sent but not send, and to send twice (counted once): faults for the
+	 *   harness's test of its loss accounting; default none. */
+	uint64_t start_ns;
+	uint64_t jitter_ns;
+	uint64_t drop_at;
+	uint64_t dup_at;
 };
 
 #define XG_SEND_USAGE \
@@ -64,8 +76,17 @@ int xg_ethtool_set(const char *prog, const char *ifname, uint32_t cmd, uint32_t 
  * namespace: 1 on, 0 off, or -errno. */
 int xg_ethtool_get(const char *ifname, uint32_t cmd);
 
+/* Waits (sleeping, then spinning the last 2 ms) until a->start_ns if it is
+ * in the future; sets it to now otherwise. Returns how late the start was,
+ * ns (0: on time). */
+uint64_t xg_wait_start(struct xg_send_args *a);
+
 /* Prints the result line of a send, the harness reads it:
- * {"sent": N, "seconds": S, "rate": R, "streams": N}. */
-void xg_print_sent(uint64_t sent, uint64_t start_ns, unsigned streams);
+ * {"sent": N, "seconds": S, "rate": R, "streams": N, "start_ns": T0,
+ *  "end_ns": T1, "late_start_ns": L}: sent counts every frame handed to
+ * the kernel (an injected XG_DUP copy excepted, an injected XG_DROP
+ * included); T0, T1 CLOCK_MONOTONIC ns of the first due frame and of the
+ * end of sending. */
+void xg_print_sent(uint64_t sent, uint64_t start_ns, unsigned streams, uint64_t late_ns);
 
 #endif
