@@ -578,8 +578,11 @@ const char *offload_engine_name(void)
 
 bool offload_stream_in_kernel(const struct media_stream *s, enum media_side from)
 {
-	const struct offloaded *o = s ? s->engine_priv : NULL;
+	/* engine_priv is the running engine's: the kernel's, else conntrack's. */
+	const struct offloaded *o = s && ol.ke ? s->engine_priv : NULL;
 
+	if (!ol.ke)
+		return offload_ct_stream_in_kernel(s);
 	return o && (o->flow[from][0].on || o->flow[from][1].on);
 }
 
@@ -636,9 +639,8 @@ void offload_fini(bool handover)
 bool offload_active(void) { return offload_ct_active(); }
 bool offload_stream_in_kernel(const struct media_stream *s, enum media_side from)
 {
-	(void)s;
 	(void)from;
-	return false;
+	return offload_ct_stream_in_kernel(s);
 }
 unsigned offload_reasons(const char **names, uint64_t *counts, unsigned max)
 {

@@ -265,3 +265,10 @@ bool offload_ct_active(void)
 {
 	return ct.ce != NULL;
 }
+
+bool offload_ct_stream_in_kernel(const struct media_stream *s)
+{
+	const struct ct_stream *o = s && ct.ce ? s->engine_priv : NULL;
+
+	return o && (o->on[0] || o->on[1]);
+}

@@ -47,4 +47,9 @@ void offload_ct_fini(bool handover);
 /* offload_ct_active: the tier is in use. */
 bool offload_ct_active(void);
 
+/* offload_ct_stream_in_kernel: s has a conntrack entry installed (RTP or
+ * RTCP); an entry carries both directions. False when the conntrack
+ * engine does not run or s is not its. */
+bool offload_ct_stream_in_kernel(const struct media_stream *s);
+
 #endif
