@@ -172,17 +172,12 @@ static bool same_ep(const struct sockaddr_in *a, const struct sockaddr_in *b)
 /* A destination we may send to. 0.0.0.0 is excluded because Linux delivers
  * it to the local host (and SDP uses it for "hold"), port 0 means unknown or
  * a disabled stream. */
-static bool ep_usable(const struct sockaddr_in *a)
-{
-	return a->sin_port != 0 && a->sin_addr.s_addr != htonl(INADDR_ANY);
-}
-
 bool media_leg_may_send(const struct media_stream *s, enum media_side side, bool rtcp)
 {
 	const struct media_leg *leg = &s->leg[side];
 	const struct relay_stream *rs = relay_of((struct media_stream *)s);
 
-	if (!ep_usable(rtcp ? &leg->peer_rtcp : &leg->peer))
+	if (!addr_is_endpoint(rtcp ? &leg->peer_rtcp : &leg->peer))
 		return false;
 	/* Strict: the SDP address is where the party's SIP came from; or it
 	 * is our own relay (hair-pin: nobody could prove itself first, each

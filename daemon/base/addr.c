@@ -88,3 +88,16 @@ int addr_set_dscp(int fd, unsigned dscp)
 		return 0;
 	return setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0 ? -errno : 0;
 }
+
+bool addr_is_endpoint(const struct sockaddr_in *a)
+{
+	return a->sin_port != 0 && a->sin_addr.s_addr != htonl(INADDR_ANY);
+}
+
+struct sockaddr_in addr_port_plus(const struct sockaddr_in *a, unsigned add)
+{
+	struct sockaddr_in r = *a;
+
+	r.sin_port = htons((uint16_t)(ntohs(a->sin_port) + add));
+	return r;
+}

@@ -31,6 +31,14 @@ uint16_t addr_parse_port(const char *s, uint16_t dflt);
 /* addr_is_numeric: host is an IPv4 dotted quad; stores it into *ip if so. */
 bool addr_is_numeric(const char *host, struct in_addr *ip);
 
+/* addr_is_endpoint: a (network byte order) names a place to send to: a
+ * port and an address other than 0.0.0.0 (an SDP on hold, an unknown peer). */
+bool addr_is_endpoint(const struct sockaddr_in *a);
+
+/* addr_port_plus: a with its port raised by add (RTCP is RTP's port + 1,
+ * RFC 3550 11); network byte order in and out. */
+struct sockaddr_in addr_port_plus(const struct sockaddr_in *a, unsigned add);
+
 /* addr_set_dscp: mark what socket fd sends with DSCP dscp (0..63, RFC
  * 2474: the upper six bits of the IPv4 TOS byte; siproxd's rtp_dscp and
  * sip_dscp). dscp 0 leaves the socket as it is. Returns 0 or -errno. */

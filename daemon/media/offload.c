@@ -77,19 +77,6 @@ static struct {
 	struct offload_node *list;
 } ol;
 
-static bool usable(const struct sockaddr_in *a)
-{
-	return a->sin_port && a->sin_addr.s_addr != htonl(INADDR_ANY);
-}
-
-static struct sockaddr_in port_plus(const struct sockaddr_in *a, unsigned add)
-{
-	struct sockaddr_in r = *a;
-
-	r.sin_port = htons((uint16_t)(ntohs(a->sin_port) + add));
-	return r;
-}
-
 /* Move what the kernel forwarded since the last fold into the leg. When
  * userspace forwarded packets of this side since the last tick
  * (user_moved) while the entry was idle for half its timeout, the kernel
@@ -149,15 +136,15 @@ static void flow_update(struct offloaded *o, enum media_side from, unsigned rtcp
 	const struct sockaddr_in *src = rtcp ? &in->peer_rtcp : &in->peer;
 	const struct sockaddr_in *dst = rtcp ? &out->peer_rtcp : &out->peer;
 	bool latched = rtcp ? in->rtcp_latched : in->latched;
-	struct sockaddr_in relay_in = port_plus(&in->local, rtcp);
-	struct sockaddr_in relay_out = port_plus(&out->local, rtcp);
+	struct sockaddr_in relay_in = addr_port_plus(&in->local, rtcp);
+	struct sockaddr_in relay_out = addr_port_plus(&out->local, rtcp);
 	/* Native XDP redirects only to interfaces that take XDP frames: toward
 	 * an egress that is not native XDP too, every packet would be passed
 	 * up anyway (no_tx_port), so leave that direction to userspace. */
 	bool native_dead_end = ol.mode[from] == KE_MODE_XDP_NATIVE &&
 			       ol.mode[!from] != KE_MODE_XDP_NATIVE &&
 			       ol.ifindex[from] != ol.ifindex[!from];
-	bool want = ol.mode[from] != KE_MODE_NONE && !native_dead_end && latched && usable(dst) &&
+	bool want = ol.mode[from] != KE_MODE_NONE && !native_dead_end && latched && addr_is_endpoint(dst) &&
 		    media_leg_may_send(s, (enum media_side)!from, rtcp);
 	struct smq_flow_key key;
 	struct smq_flow_action act;

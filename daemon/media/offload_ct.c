@@ -25,19 +25,6 @@ static struct {
 	struct offload_node *list;
 } ct;
 
-static bool usable(const struct sockaddr_in *a)
-{
-	return a->sin_port && a->sin_addr.s_addr != htonl(INADDR_ANY);
-}
-
-static struct sockaddr_in port_plus(const struct sockaddr_in *a, unsigned add)
-{
-	struct sockaddr_in r = *a;
-
-	r.sin_port = htons((uint16_t)(ntohs(a->sin_port) + add));
-	return r;
-}
-
 static void seen_reset(struct media_stream *s, unsigned rtcp)
 {
 	for (int side = 0; side < 2; side++)
@@ -106,14 +93,14 @@ static void flow_update(struct ct_stream *o, unsigned rtcp)
 	const struct media_leg *a = &s->leg[MEDIA_PRIVATE], *b = &s->leg[MEDIA_PUBLIC];
 	struct ct_flow f = {
 		.a = rtcp ? a->peer_rtcp : a->peer,
-		.relay_a = port_plus(&a->local, rtcp),
+		.relay_a = addr_port_plus(&a->local, rtcp),
 		.b = rtcp ? b->peer_rtcp : b->peer,
-		.relay_b = port_plus(&b->local, rtcp),
+		.relay_b = addr_port_plus(&b->local, rtcp),
 	};
 	/* One entry carries both directions, and its reply tuple admits B's
 	 * source: both parties must have been latched by the relay. */
 	bool want = (rtcp ? a->rtcp_latched && b->rtcp_latched : a->latched && b->latched) &&
-		    usable(&f.a) && usable(&f.b);
+		    addr_is_endpoint(&f.a) && addr_is_endpoint(&f.b);
 	char x[ADDR_STRLEN], y[ADDR_STRLEN];
 	int rc;
 
