@@ -94,17 +94,8 @@ static void flow_fold_renew(struct media_leg *in, struct flow *fl, bool user_mov
 	    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - act.counters.last_seen_ns >
 	    (uint64_t)act.idle_timeout_s * 500000000u)
 		kernel_engine_stream_put(ol.ke, &fl->key, &act);
-	if (act.counters.packets >= seen[0] && act.counters.bytes >= seen[1]) {
-		uint64_t dp = act.counters.packets - seen[0];
-		uint64_t db = act.counters.bytes - seen[1];
-
-		in->rx_packets += dp;
-		in->fwd_packets += dp;
-		in->kernel_packets += dp;
-		in->rx_bytes += db;
-		in->fwd_bytes += db;
-		in->kernel_bytes += db;
-	}
+	if (act.counters.packets >= seen[0] && act.counters.bytes >= seen[1])
+		offload_leg_credit(in, act.counters.packets - seen[0], act.counters.bytes - seen[1]);
 	seen[0] = act.counters.packets;
 	seen[1] = act.counters.bytes;
 	/* bpf_ktime_get_ns() and evloop_now_ms() are both CLOCK_MONOTONIC. */

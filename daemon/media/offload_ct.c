@@ -58,14 +58,7 @@ static int flow_fold(struct ct_stream *o, unsigned rtcp)
 		uint64_t *seen = in->kernel_seen[rtcp];
 
 		if (c.packets[side] > seen[0] && c.bytes[side] >= seen[1]) {
-			uint64_t dp = c.packets[side] - seen[0], db = c.bytes[side] - seen[1];
-
-			in->rx_packets += dp;
-			in->fwd_packets += dp;
-			in->kernel_packets += dp;
-			in->rx_bytes += db;
-			in->fwd_bytes += db;
-			in->kernel_bytes += db;
+			offload_leg_credit(in, c.packets[side] - seen[0], c.bytes[side] - seen[1]);
 			/* Conntrack keeps no last-seen time: a counter that moved
 			 * since the last fold (a second ago) is as close as it gets. */
 			in->last_rx_ms = evloop_now_ms();

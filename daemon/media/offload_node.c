@@ -35,3 +35,13 @@ void offload_node_free(struct offload_node **list, struct offload_node *n)
 	n->s->engine_priv = NULL;
 	free(n);
 }
+
+void offload_leg_credit(struct media_leg *in, uint64_t packets, uint64_t bytes)
+{
+	in->rx_packets += packets;
+	in->fwd_packets += packets;
+	in->kernel_packets += packets;
+	in->rx_bytes += bytes;
+	in->fwd_bytes += bytes;
+	in->kernel_bytes += bytes;
+}

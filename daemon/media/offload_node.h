@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kmod-free-fallback/media.h"
 
@@ -27,5 +28,10 @@ void *offload_node_of(struct media_stream *s, struct offload_node **list, size_t
 /* offload_node_free: unlink n from *list, take it off its stream and free
  * it (the whole struct it starts). */
 void offload_node_free(struct offload_node **list, struct offload_node *n);
+
+/* offload_leg_credit: fold packets/bytes a kernel engine forwarded for
+ * what arrived on leg `in` into its counters: received, forwarded, and of
+ * those forwarded by the kernel. */
+void offload_leg_credit(struct media_leg *in, uint64_t packets, uint64_t bytes);
 
 #endif
