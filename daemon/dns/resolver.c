@@ -35,8 +35,8 @@
 
 #define LOOKUPS_MAX 64          /* lookups running at once */
 #define WAITERS_MAX 4           /* distinct callbacks joined to one lookup */
-#define QUERY_TIMEOUT_MS 1000   /* first try; c-ares doubles it per round */
-#define QUERY_TRIES 3           /* 1 + 2 + 4 s per server before -ETIMEDOUT */
+#define QUERY_TIMEOUT_MS RESOLVER_QUERY_TIMEOUT_MS
+#define QUERY_TRIES RESOLVER_QUERY_TRIES
 #define FILES_TTL_S 30          /* how long a hosts-file answer is cached */
 
 struct waiter {

@@ -15,6 +15,14 @@
 #define RESOLVER_NEG_TTL_S 30
 #define RESOLVER_UNAVAILABLE_TTL_S 5
 
+/* c-ares timing: the first try waits RESOLVER_QUERY_TIMEOUT_MS and each of
+ * the RESOLVER_QUERY_TRIES rounds doubles it (1 + 2 + 4 s per server). */
+#define RESOLVER_QUERY_TIMEOUT_MS 1000
+#define RESOLVER_QUERY_TRIES 3
+/* The longest one lookup takes against a server that never answers: the
+ * SRV query's rounds, then the A query's (RFC 3263 4.2 fallback), in ms. */
+#define RESOLVER_LOOKUP_MAX_MS (2 * RESOLVER_QUERY_TIMEOUT_MS * ((1 << RESOLVER_QUERY_TRIES) - 1))
+
 /* Called once per resolver_start (possibly from inside it): err is 0 with
  * *addr set (network byte order), or -ENOENT (the name or service does not
  * exist: NXDOMAIN, no A record, SRV target "."), -ETIMEDOUT (no answer),

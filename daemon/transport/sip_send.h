@@ -11,11 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/dns/resolver.h"
 #include "daemon/sip/sip_hop.h"
 
 #define SIP_SEND_PARK_MAX 256            /* messages waiting for a lookup */
 #define SIP_SEND_PARK_BYTES (2u << 20)   /* their total size */
-#define SIP_SEND_WAIT_MS 8000            /* longest wait for one lookup */
+/* Longest wait for one lookup, ms: the resolver gives its own answer first
+ * (an SRV that times out still falls back to A), with slack for a loaded
+ * host; 8 s cut the A fallback off after a 7 s SRV timeout. */
+#define SIP_SEND_WAIT_MS (RESOLVER_LOOKUP_MAX_MS + 2000)
 
 /* Why a message could not be sent. */
 enum sip_send_error {
